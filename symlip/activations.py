@@ -1,0 +1,387 @@
+"""Activation functions and their constants ``S0, S1, S2, c0`` (MATH.md §1).
+
+An :class:`Activation` is a real sympy expression in the symbol ``t``.  From it
+symlip derives, exactly where sympy can and otherwise as a certified enclosure,
+
+* ``S0 = sup |σ|``, ``S1 = sup |σ'|``, ``S2 = sup |σ''|``, ``c0 = |σ(0)|``;
+
+each as a :class:`Constant` carrying its provenance.  The numeric layer gets
+vectorised numpy callables and mpmath callables of ``σ, σ', σ''`` from
+:meth:`Activation.numpy` and :meth:`Activation.mpmath`.
+"""
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass, field
+from typing import Callable, Literal
+
+import mpmath
+import numpy as np
+import sympy as sp
+
+__all__ = [
+    "T",
+    "Constant",
+    "Activation",
+    "activation",
+    "available_activations",
+]
+
+#: The variable every activation expression is written in.
+T = sp.Symbol("t", real=True)
+
+Provenance = Literal["exact", "certified", "numeric"]
+ActivationClass = Literal["lipschitz", "smooth", "bounded"]
+
+_CLASS_CONSTANT = {"lipschitz": "S1", "smooth": "S2", "bounded": "S0"}
+_CONSTANT_NAMES = ("S0", "S1", "S2", "c0")
+
+
+@dataclass(frozen=True)
+class Constant:
+    """One activation constant with its provenance.
+
+    Attributes
+    ----------
+    name : str
+        ``"S0"``, ``"S1"``, ``"S2"`` or ``"c0"``.
+    value : sympy.Expr
+        The exact value (provenance ``"exact"``), or the upper end of the
+        enclosure as a sympy Float (``"certified"``/``"numeric"``).  ``sympy.oo``
+        when the constant is infinite.
+    lower, upper : float
+        A float enclosure ``lower <= true value <= upper`` (``upper`` rounded
+        outward).  Both are ``inf`` for an infinite constant.
+    provenance : {"exact", "certified", "numeric"}
+        ``exact``: a sympy closed form; ``certified``: a rigorous interval
+        enclosure (mpmath interval arithmetic plus a proven tail argument);
+        ``numeric``: an estimate only, never used as a proof.
+    how : str
+        One line saying how the value was obtained.
+    """
+
+    name: str
+    value: sp.Expr
+    lower: float
+    upper: float
+    provenance: Provenance
+    how: str = ""
+
+    @property
+    def is_finite(self) -> bool:
+        return math.isfinite(self.upper)
+
+    @property
+    def bound(self) -> float:
+        """The value a bound may use: the upper end of the enclosure."""
+        return self.upper
+
+    def __float__(self) -> float:
+        return self.upper
+
+    def __str__(self) -> str:
+        if self.provenance == "exact":
+            text = sp.sstr(self.value)
+            if self.is_finite and not self.value.is_Rational:
+                text += f" ≈ {float(self.value):.12g}"
+        elif self.provenance == "certified":
+            text = f"in [{self.lower:.15g}, {self.upper:.15g}]"
+        else:
+            text = f"≈ {self.upper:.15g}"
+        return f"{self.name} = {text} ({self.provenance})"
+
+
+@dataclass(frozen=True, eq=False)
+class Activation:
+    """A componentwise activation ``σ(t)`` given by a real sympy expression.
+
+    Use :func:`activation` for the registry (``activation("tanh")``,
+    ``activation("leaky_relu", alpha=0.1)``) and :meth:`from_expr` for any
+    expression in ``t``.
+    """
+
+    name: str
+    expr: sp.Expr
+    params: tuple[tuple[str, float], ...] = field(default=())
+
+    # -- construction -----------------------------------------------------
+    @classmethod
+    def from_expr(cls, expr: str | sp.Expr, name: str | None = None) -> "Activation":
+        """Build an activation from a sympy expression (or its string) in ``t``.
+
+        Piecewise, Abs, Max, Min, Heaviside, exp, log, erf, trigonometric and
+        hyperbolic functions are allowed.  Raises ``ValueError`` when the
+        expression cannot be parsed, has a free symbol other than ``t``, or is
+        not real-valued.
+        """
+        label = name if name is not None else str(expr)
+        parsed = _parse(expr)
+        return cls(name=label, expr=parsed)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Activation) and self.expr == other.expr
+
+    def __hash__(self) -> int:
+        return hash(self.expr)
+
+    def __repr__(self) -> str:
+        return f"Activation({self.name!r}, {sp.sstr(self.expr)})"
+
+    # -- symbolic ---------------------------------------------------------
+    def derivative(self, order: int = 1) -> sp.Expr:
+        """``σ^{(order)}(t)`` as a sympy expression (piecewise where σ is)."""
+        return _derivative(self.expr, _check_order(order))
+
+    # -- numeric ----------------------------------------------------------
+    def numpy(self, order: int = 0) -> Callable[[np.ndarray], np.ndarray]:
+        """Vectorised float64 callable for ``σ^{(order)}``, ``order`` in 0, 1, 2."""
+        return _numpy_callable(self.expr, _check_order(order))
+
+    def mpmath(self, order: int = 0) -> Callable[[mpmath.mpf], mpmath.mpf]:
+        """mpmath callable for ``σ^{(order)}`` at the current ``mpmath.mp.dps``."""
+        return _mpmath_callable(self.expr, _check_order(order))
+
+    # -- constants --------------------------------------------------------
+    @functools.cached_property
+    def constants(self) -> dict[str, Constant]:
+        """``{"S0", "S1", "S2", "c0"}`` → :class:`Constant` (MATH.md §1)."""
+        from symlip import _constants
+
+        return _constants.derive_constants(self.expr)
+
+    @property
+    def S0(self) -> Constant:
+        return self.constants["S0"]
+
+    @property
+    def S1(self) -> Constant:
+        return self.constants["S1"]
+
+    @property
+    def S2(self) -> Constant:
+        return self.constants["S2"]
+
+    @property
+    def c0(self) -> Constant:
+        return self.constants["c0"]
+
+    @property
+    def is_lipschitz(self) -> bool:
+        return self.S1.is_finite
+
+    @property
+    def is_smooth(self) -> bool:
+        return self.S2.is_finite
+
+    @property
+    def is_bounded(self) -> bool:
+        return self.S0.is_finite
+
+    def in_class(self, cls: str) -> bool:
+        """Whether σ belongs to the class ``"lipschitz"``, ``"smooth"`` or ``"bounded"``."""
+        if cls not in _CLASS_CONSTANT:
+            raise ValueError(
+                f"unknown activation class {cls!r}; allowed: {', '.join(_CLASS_CONSTANT)}"
+            )
+        return self.constants[_CLASS_CONSTANT[cls]].is_finite
+
+    def require(self, cls: str, purpose: str = "this computation") -> None:
+        """Raise ``ValueError`` unless σ is in class ``cls`` (MATH.md §1)."""
+        if not self.in_class(cls):
+            const = _CLASS_CONSTANT[cls]
+            raise ValueError(
+                f"{purpose} needs a {cls} activation ({const} < inf), but "
+                f"{self.name!r} has {const} = inf; use an activation of the {cls} "
+                f"class (e.g. tanh, sigmoid, softplus, gelu)"
+            )
+
+    def values(self) -> dict[str, float]:
+        """The float values a bound uses: the upper ends of the enclosures."""
+        return {k: c.bound for k, c in self.constants.items()}
+
+
+# ---------------------------------------------------------------------------
+# registry
+# ---------------------------------------------------------------------------
+def _registry() -> dict[str, tuple[Callable[..., sp.Expr], dict[str, float]]]:
+    t = T
+    return {
+        "identity": (lambda: t, {}),
+        "tanh": (lambda: sp.tanh(t), {}),
+        "sigmoid": (lambda: 1 / (1 + sp.exp(-t)), {}),
+        "softplus": (lambda: sp.log(1 + sp.exp(t)), {}),
+        "relu": (lambda: sp.Piecewise((0, t < 0), (t, True)), {}),
+        "leaky_relu": (
+            lambda alpha: sp.Piecewise((alpha * t, t < 0), (t, True)),
+            {"alpha": sp.Rational(1, 100)},
+        ),
+        "elu": (
+            lambda alpha: sp.Piecewise((alpha * (sp.exp(t) - 1), t < 0), (t, True)),
+            {"alpha": sp.Integer(1)},
+        ),
+        "gelu": (lambda: t * (1 + sp.erf(t / sp.sqrt(2))) / 2, {}),
+        "silu": (lambda: t / (1 + sp.exp(-t)), {}),
+        "softsign": (lambda: t / (1 + sp.Abs(t)), {}),
+        "sin": (lambda: sp.sin(t), {}),
+    }
+
+
+def available_activations() -> tuple[str, ...]:
+    """Names accepted by :func:`activation`."""
+    return tuple(_registry())
+
+
+def activation(spec: "str | sp.Expr | Activation", **params: float) -> Activation:
+    """Return an :class:`Activation` by registry name, or from an expression.
+
+    Parameters
+    ----------
+    spec : str, sympy.Expr or Activation
+        A registry name (see :func:`available_activations`), or an expression
+        in ``t`` such as ``"t/(1+Abs(t))"``.
+    **params
+        Parameters of a registry activation, e.g. ``alpha`` for ``leaky_relu``
+        and ``elu``.
+    """
+    if isinstance(spec, Activation):
+        if params:
+            raise ValueError("parameters can only be given with a registry name")
+        return spec
+    reg = _registry()
+    if isinstance(spec, str) and spec.strip().lower() in reg:
+        key = spec.strip().lower()
+        builder, defaults = reg[key]
+        unknown = set(params) - set(defaults)
+        if unknown:
+            allowed = ", ".join(defaults) or "none"
+            raise ValueError(
+                f"activation {key!r} takes no parameter {sorted(unknown)[0]!r} "
+                f"(parameters allowed: {allowed})"
+            )
+        values = {k: _as_param(key, k, params.get(k, v)) for k, v in defaults.items()}
+        expr = _parse(builder(**values))
+        label = key if not params else key + "(" + ", ".join(
+            f"{k}={v}" for k, v in values.items()) + ")"
+        return Activation(
+            name=label, expr=expr, params=tuple((k, float(v)) for k, v in values.items())
+        )
+    if params:
+        raise ValueError(
+            f"unknown activation name {spec!r}; parameters are only for registry names: "
+            f"{', '.join(reg)}"
+        )
+    if isinstance(spec, str) and spec.strip().isidentifier() and spec.strip() != "t":
+        raise ValueError(
+            f"unknown activation {spec!r}; known: {', '.join(reg)}, "
+            "or give an expression in t such as 't/(1+Abs(t))'"
+        )
+    return Activation.from_expr(spec)
+
+
+def _as_param(act: str, key: str, value: object) -> sp.Expr:
+    try:
+        val = sp.nsimplify(value, rational=True) if isinstance(value, float) else sp.sympify(value)
+    except (sp.SympifyError, TypeError) as exc:
+        raise ValueError(f"parameter {key}={value!r} of {act!r} must be a real number") from exc
+    if not (val.is_real and val.is_finite):
+        raise ValueError(f"parameter {key}={value!r} of {act!r} must be a finite real number")
+    if key == "alpha" and val < 0:
+        raise ValueError(f"parameter alpha={value!r} of {act!r} must be >= 0")
+    return val
+
+
+# ---------------------------------------------------------------------------
+# parsing and compilation (private)
+# ---------------------------------------------------------------------------
+def _parse(expr: str | sp.Expr) -> sp.Expr:
+    if isinstance(expr, str):
+        try:
+            parsed = sp.sympify(expr, locals={"t": T, "relu": lambda x: sp.Max(0, x)})
+        except (sp.SympifyError, SyntaxError, TypeError) as exc:
+            raise ValueError(f"cannot parse activation expression {expr!r}: {exc}") from exc
+    elif isinstance(expr, sp.Basic):
+        parsed = expr
+    else:
+        raise TypeError(
+            f"activation expression must be a str or sympy expression, got {type(expr).__name__}"
+        )
+    if not isinstance(parsed, sp.Expr):
+        raise ValueError(f"activation expression {expr!r} is not a scalar expression")
+    # accept a plain Symbol('t') (without real=True) as the variable
+    free = parsed.free_symbols
+    plain = [s for s in free if s.name == "t" and s != T]
+    if plain:
+        parsed = parsed.xreplace({s: T for s in plain})
+        free = parsed.free_symbols
+    others = sorted(str(s) for s in free if s != T)
+    if others:
+        raise ValueError(
+            f"activation expression {expr!r} must depend on t only; it also has "
+            f"{', '.join(others)}"
+        )
+    parsed = parsed.rewrite(sp.Piecewise) if parsed.has(
+        sp.Max, sp.Min, sp.Abs, sp.Heaviside, sp.sign) else parsed
+    parsed = sp.piecewise_fold(parsed)
+    if parsed.has(sp.I) or parsed.has(sp.zoo, sp.nan):
+        raise ValueError(f"activation expression {expr!r} is not real-valued (contains I, zoo or nan)")
+    # probe a few points: a real activation must be real and finite there
+    for x in (-2.5, -1.0, -0.25, 0.0, 0.25, 1.0, 2.5):
+        try:
+            val = complex(parsed.subs(T, x).evalf(30))
+        except (TypeError, ValueError) as exc:
+            raise ValueError(
+                f"activation expression {expr!r} cannot be evaluated at t={x}: {exc}"
+            ) from exc
+        if abs(val.imag) > 1e-20 * max(1.0, abs(val.real)) or not math.isfinite(val.real):
+            raise ValueError(
+                f"activation expression {expr!r} is not real and finite at t={x} (value {val}); "
+                "an activation must map every real t to a real number"
+            )
+    return parsed
+
+
+def _check_order(order: int) -> int:
+    if not isinstance(order, (int, np.integer)) or isinstance(order, bool) or not 0 <= order <= 3:
+        raise ValueError(f"derivative order must be an integer 0..3, got {order!r}")
+    return int(order)
+
+
+@functools.lru_cache(maxsize=None)
+def _derivative(expr: sp.Expr, order: int) -> sp.Expr:
+    if order == 0:
+        return expr
+    d = sp.diff(_derivative(expr, order - 1), T)
+    d = sp.piecewise_fold(d)
+    if isinstance(d, sp.Piecewise):
+        d = sp.Piecewise(*[(sp.simplify(e), c) for e, c in d.args])
+    return d
+
+
+@functools.lru_cache(maxsize=None)
+def _numpy_callable(expr: sp.Expr, order: int) -> Callable[[np.ndarray], np.ndarray]:
+    import scipy.special
+
+    d = _derivative(expr, order)
+    fn = sp.lambdify(T, d, modules=[{"erf": scipy.special.erf, "erfc": scipy.special.erfc}, "numpy"])
+
+    def call(x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, dtype=float)
+        with np.errstate(over="ignore"):
+            y = np.asarray(fn(x), dtype=float)
+        return y if y.shape == x.shape else np.broadcast_to(y, x.shape).copy()
+
+    call.__doc__ = f"numpy σ^({order}) of {sp.sstr(expr)}"
+    return call
+
+
+@functools.lru_cache(maxsize=None)
+def _mpmath_callable(expr: sp.Expr, order: int) -> Callable[[mpmath.mpf], mpmath.mpf]:
+    d = _derivative(expr, order)
+    fn = sp.lambdify(T, d, modules="mpmath")
+
+    def call(x: mpmath.mpf) -> mpmath.mpf:
+        return mpmath.mpf(fn(mpmath.mpf(x)))
+
+    call.__doc__ = f"mpmath σ^({order}) of {sp.sstr(expr)}"
+    return call
