@@ -135,11 +135,23 @@ class Activation:
 
     # -- numeric ----------------------------------------------------------
     def numpy(self, order: int = 0) -> Callable[[np.ndarray], np.ndarray]:
-        """Vectorised float64 callable for ``σ^{(order)}``, ``order`` in 0, 1, 2."""
+        """Vectorised float64 callable for ``σ^{(order)}``, ``order`` in 0..3.
+
+        Registry activations (tanh, sigmoid, softplus, silu, gelu, elu) use
+        overflow-free forms (``expit``, ``logaddexp``, ``ndtr``, ``expm1``) for
+        orders 0..2, finite for every finite ``t``.  Other expressions are
+        lambdified; a non-finite output at a finite input raises
+        ``ValueError`` naming the point (never a silent nan/inf).
+        """
         return _numpy_callable(self.expr, _check_order(order))
 
     def mpmath(self, order: int = 0) -> Callable[[mpmath.mpf], mpmath.mpf]:
-        """mpmath callable for ``σ^{(order)}`` at the current ``mpmath.mp.dps``."""
+        """mpmath callable for ``σ^{(order)}`` at the current ``mpmath.mp.dps``.
+
+        Registry activations use cancellation-free forms (e.g. ``sech^2`` for
+        ``1 - tanh^2``) accurate to the working precision for every ``t``;
+        Piecewise expressions are evaluated branch by branch.
+        """
         return _mpmath_callable(self.expr, _check_order(order))
 
     # -- constants --------------------------------------------------------
@@ -338,7 +350,28 @@ def _parse(expr: str | sp.Expr) -> sp.Expr:
                 f"activation expression {expr!r} is not real and finite at t={x} (value {val}); "
                 "an activation must map every real t to a real number"
             )
+    bad = sorted({type(f).__name__ for f in parsed.atoms(sp.Function)
+                  if isinstance(f, _DISCONTINUOUS)})
+    if bad:
+        raise ValueError(
+            f"activation expression {expr!r} uses {', '.join(bad)}, which is not supported "
+            "(write jumps with Piecewise instead)"
+        )
+    from symlip._constants import _singularity  # lazy: _constants imports this module
+
+    problem = _singularity(parsed)
+    if problem:
+        raise ValueError(
+            f"activation expression {expr!r} is not finite and continuous for every real t "
+            f"({problem}); an activation must map every real t to a real number"
+        )
     return parsed
+
+
+_DISCONTINUOUS = (
+    sp.floor, sp.ceiling, sp.frac, sp.Mod, sp.DiracDelta, sp.KroneckerDelta, sp.re, sp.im,
+    sp.arg, sp.conjugate,
+)
 
 
 def _check_order(order: int) -> int:
@@ -358,30 +391,171 @@ def _derivative(expr: sp.Expr, order: int) -> sp.Expr:
     return d
 
 
-@functools.lru_cache(maxsize=None)
-def _numpy_callable(expr: sp.Expr, order: int) -> Callable[[np.ndarray], np.ndarray]:
+def _stable_table() -> dict[sp.Expr, dict[int, Callable[[np.ndarray], np.ndarray]]]:
+    """Overflow-free float64 ``σ, σ', σ''`` of registry activations, keyed by expression.
+
+    The lambdified sympy forms overflow for large ``|t|`` (e.g. softplus' is
+    ``exp(t)/(exp(t)+1)``, nan at ``t = 800``); these use ``expit``,
+    ``logaddexp``, ``ndtr`` and ``expm1`` instead.
+    """
+    from scipy.special import expit, ndtr
+
+    inv_sqrt_2pi = 1.0 / math.sqrt(2.0 * math.pi)
+
+    def sech2(x):
+        e = np.exp(-2.0 * np.abs(x))
+        return 4.0 * e / (1.0 + e) ** 2
+
+    def dsig(x):  # s (1 - s)
+        return expit(x) * expit(-x)
+
+    def phi(x):  # standard normal density, clipped where it underflows anyway
+        xc = np.clip(x, -60.0, 60.0)
+        return np.exp(-0.5 * xc * xc) * inv_sqrt_2pi
+
+    def elu0(x):
+        return np.where(x < 0, np.expm1(np.minimum(x, 0.0)), x)
+
+    def elu1(x):
+        return np.where(x < 0, np.exp(np.minimum(x, 0.0)), 1.0)
+
+    def elu2(x):
+        return np.where(x < 0, np.exp(np.minimum(x, 0.0)), 0.0)
+
+    funcs = {
+        "tanh": {0: np.tanh, 1: sech2, 2: lambda x: -2.0 * np.tanh(x) * sech2(x)},
+        "sigmoid": {0: expit, 1: dsig, 2: lambda x: -dsig(x) * np.tanh(x / 2)},
+        "softplus": {0: lambda x: np.logaddexp(0.0, x), 1: expit, 2: dsig},
+        "silu": {
+            0: lambda x: x * expit(x),
+            1: lambda x: expit(x) * (1.0 + x * expit(-x)),
+            2: lambda x: dsig(x) * (2.0 - x * np.tanh(x / 2)),
+        },
+        "gelu": {
+            0: lambda x: x * ndtr(x),
+            1: lambda x: ndtr(x) + np.clip(x, -60.0, 60.0) * phi(x),
+            2: lambda x: phi(x) * (2.0 - np.clip(x, -60.0, 60.0) ** 2),
+        },
+        "elu": {0: elu0, 1: elu1, 2: elu2},
+    }
+    return {activation(name).expr: table for name, table in funcs.items()}
+
+
+_STABLE: dict | None = None
+
+
+def _stable(expr: sp.Expr, order: int) -> Callable[[np.ndarray], np.ndarray] | None:
+    global _STABLE
+    if _STABLE is None:
+        _STABLE = _stable_table()
+    return _STABLE.get(expr, {}).get(order)
+
+
+def _lambdified_numpy(expr: sp.Expr, order: int) -> Callable[[np.ndarray], np.ndarray]:
     import scipy.special
+    from sympy.codegen.rewriting import expm1_opt, log1p_opt, optimize
 
     d = _derivative(expr, order)
-    fn = sp.lambdify(T, d, modules=[{"erf": scipy.special.erf, "erfc": scipy.special.erfc}, "numpy"])
+    try:
+        d = optimize(d, [expm1_opt, log1p_opt])  # exp(x)-1 -> expm1(x), log(1+x) -> log1p(x)
+    except Exception:  # noqa: BLE001 - the rewrite is only an accuracy improvement
+        pass
+    return sp.lambdify(
+        T, d, modules=[{"erf": scipy.special.erf, "erfc": scipy.special.erfc}, "numpy"])
+
+
+@functools.lru_cache(maxsize=None)
+def _numpy_callable(expr: sp.Expr, order: int) -> Callable[[np.ndarray], np.ndarray]:
+    fn = _stable(expr, order)
+    kind = "stable"
+    if fn is None:
+        fn = _lambdified_numpy(expr, order)
+        kind = "lambdified"
 
     def call(x: np.ndarray) -> np.ndarray:
         x = np.asarray(x, dtype=float)
-        with np.errstate(over="ignore"):
+        with np.errstate(all="ignore"):
             y = np.asarray(fn(x), dtype=float)
-        return y if y.shape == x.shape else np.broadcast_to(y, x.shape).copy()
+        if y.shape != x.shape:
+            y = np.broadcast_to(y, x.shape).copy()
+        bad = ~np.isfinite(y) & np.isfinite(x)
+        if bad.any():
+            i = np.flatnonzero(bad.ravel())[0]
+            raise ValueError(
+                f"activation {sp.sstr(expr)}: σ^({order}) gave {y.ravel()[i]} at finite "
+                f"t={x.ravel()[i]!r}; rewrite the expression in a numerically stable form "
+                "(e.g. avoid exp(t)/(1+exp(t)) for large |t|)"
+            )
+        return y
 
-    call.__doc__ = f"numpy σ^({order}) of {sp.sstr(expr)}"
+    call.__doc__ = f"numpy σ^({order}) of {sp.sstr(expr)} ({kind})"
     return call
+
+
+def _stable_mp_table() -> dict[sp.Expr, dict[int, Callable]]:
+    """Cancellation-free mpmath ``σ, σ', σ''`` of registry activations, keyed by expression.
+
+    The sympy forms cancel catastrophically in the tails (softplus'' is
+    ``e^t/(e^t+1) - e^{2t}/(e^t+1)^2``, tanh' is ``1 - tanh^2``); these are
+    accurate to the working precision for every ``t``.
+    """
+    mp = mpmath
+
+    def q(x):  # s (1 - s) = sech(x/2)^2 / 4
+        return mp.sech(x / 2) ** 2 / 4
+
+    def softplus(x):
+        return x + mp.log1p(mp.exp(-x)) if x > 0 else mp.log1p(mp.exp(x))
+
+    def ncdf(x):  # mpmath's erfc overflows beyond |x| ~ 1e154: asymptotic tails there
+        if x < -1e100:
+            return mp.npdf(x) / -x * (1 - 1 / x**2)  # relative error < 3/x^4
+        if x > 1e100:
+            return 1 - mp.npdf(x) / x
+        return mp.ncdf(x)
+
+    funcs = {
+        "tanh": {0: mp.tanh, 1: lambda x: mp.sech(x) ** 2,
+                 2: lambda x: -2 * mp.tanh(x) * mp.sech(x) ** 2},
+        "sigmoid": {0: lambda x: 1 / (1 + mp.exp(-x)), 1: q,
+                    2: lambda x: -q(x) * mp.tanh(x / 2)},
+        "softplus": {0: softplus, 1: lambda x: 1 / (1 + mp.exp(-x)), 2: q},
+        "silu": {0: lambda x: x / (1 + mp.exp(-x)),
+                 1: lambda x: 1 / (1 + mp.exp(-x)) + x * q(x),
+                 2: lambda x: q(x) * (2 - x * mp.tanh(x / 2))},
+        "gelu": {0: lambda x: x * ncdf(x), 1: lambda x: ncdf(x) + x * mp.npdf(x),
+                 2: lambda x: mp.npdf(x) * (2 - x * x)},
+        "elu": {0: lambda x: mp.expm1(x) if x < 0 else x,
+                1: lambda x: mp.exp(x) if x < 0 else mp.mpf(1),
+                2: lambda x: mp.exp(x) if x < 0 else mp.mpf(0)},
+    }
+    return {activation(name).expr: table for name, table in funcs.items()}
+
+
+_STABLE_MP: dict | None = None
 
 
 @functools.lru_cache(maxsize=None)
 def _mpmath_callable(expr: sp.Expr, order: int) -> Callable[[mpmath.mpf], mpmath.mpf]:
-    d = _derivative(expr, order)
-    fn = sp.lambdify(T, d, modules="mpmath")
+    global _STABLE_MP
+    if _STABLE_MP is None:
+        _STABLE_MP = _stable_mp_table()
+    fn = _STABLE_MP.get(expr, {}).get(order)
+    kind = "stable"
+    if fn is None:
+        # Piecewise becomes a conditional expression, evaluated at the argument's precision
+        fn = sp.lambdify(T, _derivative(expr, order), modules="mpmath")
+        kind = "lambdified"
 
     def call(x: mpmath.mpf) -> mpmath.mpf:
-        return mpmath.mpf(fn(mpmath.mpf(x)))
+        x = mpmath.mpf(x)
+        y = fn(x)
+        if isinstance(y, mpmath.mpc) or not mpmath.isfinite(y):
+            raise ValueError(
+                f"activation {sp.sstr(expr)}: σ^({order}) gave {y} at t={x}; "
+                "an activation and its derivatives must be real and finite"
+            )
+        return mpmath.mpf(y)
 
-    call.__doc__ = f"mpmath σ^({order}) of {sp.sstr(expr)}"
+    call.__doc__ = f"mpmath σ^({order}) of {sp.sstr(expr)} ({kind})"
     return call
