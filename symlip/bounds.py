@@ -115,6 +115,8 @@ class _MpPrinter(MpmathPrinter):
 
 
 _CHUNK = 16384
+# as lambdify's own default printers: names resolved in the module namespace it builds
+_PRINTER_SETTINGS = {"fully_qualified_modules": False, "inline": True, "allow_unknown_functions": False}
 
 #: LaTeX names of step symbols whose Python names differ
 _LATEX_NAMES = {"L_gradf": r"L_{\nabla f}", "L_f": "L_{f}", "L_loss": r"L_{\nabla \ell}", "L_x": "L_{x}"}
@@ -363,8 +365,8 @@ class Bound:
         """Vectorised float64 numpy kernel (lambdify with the program as its CSE)."""
         syms = self.symbols
         cse: Any = (lambda e: (list(self.steps), e)) if self.steps else True
-        fn = sp.lambdify(syms, self.result, modules="numpy", printer=_KernelPrinter, cse=cse,
-                         docstring_limit=None)
+        fn = sp.lambdify(syms, self.result, modules="numpy", printer=_KernelPrinter(_PRINTER_SETTINGS),
+                         cse=cse, docstring_limit=None)
         import inspect
 
         return Kernel(symbols=syms, fn=fn, source=inspect.getsource(fn))
@@ -372,8 +374,8 @@ class Bound:
     @functools.cached_property
     def _mp_fn(self) -> Callable[..., Any]:
         cse: Any = (lambda e: (list(self.steps), e)) if self.steps else False
-        return sp.lambdify(self.symbols, self.result, modules="mpmath", printer=_MpPrinter, cse=cse,
-                           docstring_limit=None)
+        return sp.lambdify(self.symbols, self.result, modules="mpmath", printer=_MpPrinter(_PRINTER_SETTINGS),
+                           cse=cse, docstring_limit=None)
 
     def evaluate_mp(self, values: Mapping[str, Any], dps: int = 50) -> mpmath.mpf:
         """The bound at ``dps`` digits with mpmath (an independent check of the kernel).
