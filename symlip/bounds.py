@@ -144,7 +144,8 @@ class Kernel:
         arrays = np.broadcast_arrays(*[np.asarray(v, dtype=float) for v in values])
         shape = arrays[0].shape if arrays else ()
         if not shape:
-            return float(self.fn(*[float(a) for a in arrays]))
+            with np.errstate(over="ignore", invalid="ignore"):
+                return float(self.fn(*[np.float64(a) for a in arrays]))
         size = arrays[0].size
         flat = [a.reshape(-1) for a in arrays]
         out = np.empty(size)
