@@ -8,9 +8,10 @@ and a result expression in those symbols and the *standard symbols*
 
 The program is the derivation's own common-subexpression elimination: it is
 never expanded, so depth 200 derives in well under a second.  The symbolic and
-numeric layers meet only in :attr:`Bound.kernel`, which hands the program to
-:func:`sympy.lambdify` as its ``cse`` (plain sympy ``cse`` for user bounds
-without a program) and prints ``Min`` as nested ``numpy.minimum``.
+numeric layers meet only in :attr:`Bound.kernel`, which runs sympy ``cse``
+across the program (subexpressions scheduled after their last dependency),
+hands the result to :func:`sympy.lambdify` as its ``cse``, and prints ``Min``
+as nested ``numpy.minimum``.
 """
 from __future__ import annotations
 
@@ -153,6 +154,24 @@ class Kernel:
             for lo in range(0, size, _CHUNK):
                 out[lo:lo + _CHUNK] = self.fn(*[a[lo:lo + _CHUNK] for a in flat])
         return out.reshape(shape)
+
+
+def _scheduled_cse(steps: Sequence[tuple[sp.Symbol, sp.Expr]],
+                   result: sp.Expr) -> tuple[list[tuple[sp.Symbol, sp.Expr]], sp.Expr]:
+    """sympy ``cse`` across a whole program, each new subexpression placed right
+    after the last step it depends on (so the straight-line order stays valid)."""
+    exprs = [rhs for _, rhs in steps] + [result]
+    repl, reduced = sp.cse(exprs, symbols=sp.numbered_symbols("_x"), order="none")
+    where = {s: i for i, (s, _) in enumerate(steps)}
+    after: dict[int, list[tuple[sp.Symbol, sp.Expr]]] = {}
+    for x, e in repl:  # replacements come in dependency order
+        where[x] = max((where.get(s, -1) for s in e.free_symbols), default=-1)
+        after.setdefault(where[x], []).append((x, e))
+    program = list(after.get(-1, []))
+    for i, (s, _) in enumerate(steps):
+        program.append((s, reduced[i]))
+        program.extend(after.get(i, []))
+    return program, reduced[-1]
 
 
 def _deep(fn: Callable[[], Any]) -> Any:
@@ -363,9 +382,13 @@ class Bound:
     # -- compilation -------------------------------------------------------
     @functools.cached_property
     def kernel(self) -> Kernel:
-        """Vectorised float64 numpy kernel (lambdify with the program as its CSE)."""
+        """Vectorised float64 numpy kernel: lambdify with sympy ``cse`` run across the
+        derivation's program (the mpmath path :meth:`evaluate_mp` uses the plain program)."""
         syms = self.symbols
-        cse: Any = (lambda e: (list(self.steps), e)) if self.steps else True
+        cse: Any = True
+        if self.steps:
+            program, final = _scheduled_cse(self.steps, self.result)
+            cse = lambda e: (program, final)  # noqa: E731
         fn = sp.lambdify(syms, self.result, modules="numpy", printer=_KernelPrinter(_PRINTER_SETTINGS),
                          cse=cse, docstring_limit=None)
         import inspect
