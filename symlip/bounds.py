@@ -344,9 +344,13 @@ class Bound:
                     values[k] = c.value if c.provenance == "exact" else sp.Float(c.upper, 17)
         return self.subs(values)
 
-    def _uses(self, name: str) -> bool:
+    @functools.cached_property
+    def _used_names(self) -> frozenset[str]:
         syms = self.result.free_symbols.union(*(rhs.free_symbols for _, rhs in self.steps))
-        return any(s.name == name for s in syms)
+        return frozenset(s.name for s in syms)
+
+    def _uses(self, name: str) -> bool:
+        return name in self._used_names
 
     # -- printing ----------------------------------------------------------
     def latex(self, unrolled: bool | None = None) -> str:

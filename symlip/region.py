@@ -24,7 +24,10 @@ __all__ = ["Region", "sample_inputs"]
 
 
 def _nonneg_vector(name: str, value: float | Sequence[float]) -> tuple[float, ...] | float:
-    arr = np.asarray(value, dtype=float) if not isinstance(value, str) else None
+    try:
+        arr = None if isinstance(value, str) else np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        arr = None
     if arr is None or arr.ndim > 1 or arr.size == 0:
         raise ValueError(f"{name} must be a non-negative number or a sequence of them, one per layer; got {value!r}")
     if not np.all(np.isfinite(arr)) or np.any(arr < 0):
