@@ -31,7 +31,7 @@ __all__ = [
 #: The variable every activation expression is written in.
 T = sp.Symbol("t", real=True)
 
-Provenance = Literal["exact", "certified", "numeric"]
+Provenance = Literal["exact", "certified", "numeric", "claimed"]
 ActivationClass = Literal["lipschitz", "smooth", "bounded"]
 
 _CLASS_CONSTANT = {"lipschitz": "S1", "smooth": "S2", "bounded": "S0"}
@@ -56,7 +56,9 @@ class Constant:
     provenance : {"exact", "certified", "numeric"}
         ``exact``: a sympy closed form; ``certified``: a rigorous interval
         enclosure (mpmath interval arithmetic plus a proven tail argument);
-        ``numeric``: an estimate only, never used as a proof.
+        ``numeric``: an estimate only, never used as a proof; ``claimed``: a
+        value the user stated (:meth:`Activation.with_constants`), not derived —
+        the falsifier checks bounds built on it against the true ``σ``.
     how : str
         One line saying how the value was obtained.
     """
@@ -104,6 +106,7 @@ class Activation:
     name: str
     expr: sp.Expr
     params: tuple[tuple[str, float], ...] = field(default=())
+    claimed: tuple[tuple[str, float], ...] = field(default=())
 
     # -- construction -----------------------------------------------------
     @classmethod
@@ -119,14 +122,40 @@ class Activation:
         parsed = _parse(expr)
         return cls(name=label, expr=parsed)
 
+    def with_constants(self, **claimed: float) -> "Activation":
+        """The same ``σ`` with user-stated constants (provenance ``"claimed"``).
+
+        Bounds evaluated on networks with this activation use the stated values
+        while the network computes the true ``σ``: this is how a user's belief
+        about a new activation (``S1 = 1``, say) is put to the test.
+
+        >>> act = activation("tanh(2*t)").with_constants(S1=1)   # wrong: S1 = 2
+        """
+        bad = sorted(set(claimed) - set(_CONSTANT_NAMES))
+        if bad:
+            raise ValueError(f"unknown activation constant {bad[0]!r}; allowed: {', '.join(_CONSTANT_NAMES)}")
+        items = dict(self.claimed)
+        for k, v in claimed.items():
+            try:
+                val = float(v)
+            except (TypeError, ValueError):
+                raise ValueError(f"claimed constant {k}={v!r} must be a number >= 0 (inf allowed)") from None
+            if math.isnan(val) or val < 0:
+                raise ValueError(f"claimed constant {k}={v!r} must be a number >= 0 (inf allowed)")
+            items[k] = val
+        label = self.name.split(" [claimed")[0]
+        label += " [claimed " + ", ".join(f"{k}={v:g}" for k, v in sorted(items.items())) + "]"
+        return Activation(name=label, expr=self.expr, params=self.params, claimed=tuple(sorted(items.items())))
+
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Activation) and self.expr == other.expr
+        return isinstance(other, Activation) and self.expr == other.expr and self.claimed == other.claimed
 
     def __hash__(self) -> int:
-        return hash(self.expr)
+        return hash((self.expr, self.claimed))
 
     def __repr__(self) -> str:
-        return f"Activation({self.name!r}, {sp.sstr(self.expr)})"
+        extra = f", claimed={dict(self.claimed)}" if self.claimed else ""
+        return f"Activation({self.name!r}, {sp.sstr(self.expr)}{extra})"
 
     # -- symbolic ---------------------------------------------------------
     def derivative(self, order: int = 1) -> sp.Expr:
@@ -160,7 +189,11 @@ class Activation:
         """``{"S0", "S1", "S2", "c0"}`` → :class:`Constant` (MATH.md §1)."""
         from symlip import _constants
 
-        return _constants.derive_constants(self.expr)
+        consts = dict(_constants.derive_constants(self.expr))
+        for k, v in self.claimed:
+            consts[k] = Constant(k, sp.oo if math.isinf(v) else sp.Float(v, 17), v, v, "claimed",
+                                 "stated by the user, not derived")
+        return consts
 
     @property
     def S0(self) -> Constant:

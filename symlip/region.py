@@ -191,3 +191,27 @@ def _fmt(v: tuple[float, ...] | float) -> str:
     if isinstance(v, tuple):
         return "(" + ", ".join(f"{x:g}" for x in v) + ")"
     return f"{v:g}"
+
+
+def _layer_bounds_mp(net: "MLP", region: Region, dps: int) -> tuple[list, list]:
+    """:meth:`Region.layer_bounds` at ``dps`` digits (``mpf``): a ball's center norms
+    by an mpmath SVD of its exact float blocks, so rounding cannot shrink the box."""
+    import mpmath
+
+    if region.kind == "box":
+        om, be = region.layer_bounds(net)
+        return [mpmath.mpf(o) for o in om], [mpmath.mpf(b) for b in be]
+    region._check_net(net)
+    om, be = [], []
+    with mpmath.workdps(dps):
+        rad = mpmath.mpf(region.radius)
+        for W, b in net.unflatten(region.center):
+            if W.size == 0:
+                s = mpmath.mpf(0)
+            elif min(W.shape) == 1:
+                s = mpmath.sqrt(mpmath.fsum(mpmath.mpf(float(w)) ** 2 for w in W.ravel()))
+            else:
+                s = max(mpmath.svd_r(mpmath.matrix(W.tolist()), compute_uv=False))
+            om.append(s + rad)
+            be.append(mpmath.sqrt(mpmath.fsum(mpmath.mpf(float(v)) ** 2 for v in b)) + rad)
+    return om, be

@@ -1,0 +1,362 @@
+"""Witnesses: the points that realise a claim's best ratio, saved and replayed.
+
+A :class:`Witness` holds everything needed to re-check a violation without the
+search that found it: the network (widths and activation), the region, the
+radii, the parameter pair ``θ, θ'`` (or input pair ``x, x'``), the data, the
+claimed bound as a serialised sympy program, and the values found in float64
+and at high precision.  :func:`replay` re-evaluates it at any precision.
+
+A violation is *confirmed* (MATH.md: "float round-off can never fake or hide
+one") when the margin ``value - bound`` is positive at two precisions ``d`` and
+``d + 30`` that agree on at least :data:`MIN_CONFIRMED_DIGITS` of its digits.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import mpmath
+import numpy as np
+import sympy as sp
+
+from symlip import _quantities
+from symlip.bounds import Bound
+
+if TYPE_CHECKING:  # pragma: no cover
+    from symlip.claims import Claim
+    from symlip.network import MLP
+    from symlip.region import Region
+
+__all__ = ["Witness", "Replay", "replay", "confirm", "MIN_CONFIRMED_DIGITS"]
+
+#: digits of the violation margin two precisions must share for "violated".
+MIN_CONFIRMED_DIGITS = 3
+_EXTRA_DPS = 30
+_FORMAT = "symlip-witness/1"
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    """The outcome of :func:`confirm`: both values at ``dps`` digits and the verdict."""
+
+    confirmed: bool
+    value_mp: mpmath.mpf
+    bound_mp: mpmath.mpf
+    confirmed_digits: int
+    dps: int
+    problems: tuple[str, ...] = ()
+
+    @property
+    def margin(self) -> mpmath.mpf:
+        return self.value_mp - self.bound_mp
+
+
+def confirm(claim: "Claim", net: "MLP", region: "Region", w: dict[str, Any], R: float,
+            Y: float | None, dps: int = 50, bound_value: Any = None) -> Confirmation:
+    """Evaluate a witness at ``dps`` and ``dps + 30`` digits and decide whether the
+    violation ``value > bound`` is real.
+
+    ``confirmed`` needs: the witness admissible (inside the region and the
+    radii), a positive margin at the higher precision, and the two precisions
+    agreeing on at least :data:`MIN_CONFIRMED_DIGITS` digits of the margin.
+    ``confirmed_digits`` is how many digits of the margin agree (0 when it is
+    not positive).
+    """
+    problems = tuple(_quantities.domain_problems(claim, net, region, w, R, Y))
+    vals = []
+    for d in (dps, dps + _EXTRA_DPS):
+        with mpmath.workdps(d):
+            v = _quantities.pair_value_mp(claim, net, w, d)
+            if claim.quantity == "pointwise":
+                b = _quantities.rhs_value(claim, net, w, d)
+            elif bound_value is not None:
+                b = mpmath.mpf(bound_value)
+            else:
+                b = claim.bound_value_mp(net, region, R=R, Y=Y, dps=d)
+            vals.append((v, b))
+    (v1, b1), (v2, b2) = vals
+    with mpmath.workdps(dps + _EXTRA_DPS):
+        m1, m2 = v1 - b1, v2 - b2
+        if m2 > 0:
+            diff = abs(m1 - m2)
+            digits = dps if diff == 0 else int(min(dps, max(0, math.floor(-mpmath.log10(diff / abs(m2))))))
+        else:
+            digits = 0
+    confirmed = not problems and m2 > 0 and m1 > 0 and digits >= MIN_CONFIRMED_DIGITS
+    with mpmath.workdps(dps):
+        return Confirmation(confirmed=confirmed, value_mp=+v2, bound_mp=+b2, confirmed_digits=digits,
+                            dps=dps, problems=problems)
+
+
+# ---------------------------------------------------------------------------
+# the witness record
+# ---------------------------------------------------------------------------
+@dataclass(frozen=True, eq=False)
+class Witness:
+    """A point (pair) realising a claim's ratio, with its values (see module doc).
+
+    ``value``/``bound`` are float64; ``value_mp``/``bound_mp`` the high-precision
+    values as decimal strings (None when the ratio was far below 1 and no
+    confirmation was needed).
+    """
+
+    claim: str
+    quantity: str
+    expect: str
+    widths: tuple[int, ...]
+    activation: dict
+    region: dict
+    R: float
+    Y: float | None
+    theta: np.ndarray
+    theta2: np.ndarray | None
+    x: np.ndarray
+    x2: np.ndarray | None
+    y: np.ndarray | None
+    value: float
+    bound: float
+    value_mp: str | None = None
+    bound_mp: str | None = None
+    dps: int | None = None
+    confirmed_digits: int = 0
+    bound_spec: dict = field(default_factory=dict)
+    source: str | None = None
+    strategy: str = ""
+    seed: int = 0
+
+    @property
+    def ratio(self) -> float:
+        """``value / bound`` (``inf`` for a positive value over a zero bound)."""
+        return _ratio(self.value, self.bound)
+
+    @property
+    def points(self) -> dict[str, Any]:
+        return {"theta": self.theta, "theta2": self.theta2, "x": self.x, "x2": self.x2, "y": self.y}
+
+    # -- serialisation ------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-able dict; floats keep every bit (``repr`` round-trips)."""
+        def arr(a: np.ndarray | None) -> Any:
+            return None if a is None else np.asarray(a, dtype=float).tolist()
+
+        return {
+            "format": _FORMAT, "claim": self.claim, "quantity": self.quantity, "expect": self.expect,
+            "widths": list(self.widths), "activation": self.activation, "region": self.region,
+            "R": self.R, "Y": self.Y,
+            "theta": arr(self.theta), "theta2": arr(self.theta2), "x": arr(self.x), "x2": arr(self.x2),
+            "y": arr(self.y), "value": _json_float(self.value), "bound": _json_float(self.bound),
+            "ratio": _json_float(self.ratio), "value_mp": self.value_mp, "bound_mp": self.bound_mp,
+            "dps": self.dps, "confirmed_digits": self.confirmed_digits, "bound_spec": self.bound_spec,
+            "source": self.source, "strategy": self.strategy, "seed": self.seed,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Witness":
+        """Inverse of :meth:`to_dict`; ``ValueError`` names a missing or bad field."""
+        if not isinstance(d, dict) or d.get("format") != _FORMAT:
+            raise ValueError(f"not a symlip witness (expected format {_FORMAT!r})")
+
+        def arr(key: str, ndim: int) -> np.ndarray | None:
+            v = d.get(key)
+            if v is None:
+                return None
+            a = np.array(v, dtype=float)
+            if a.ndim != ndim or not np.all(np.isfinite(a)):
+                raise ValueError(f"witness field {key!r} must be a finite {ndim}-d array")
+            return a
+
+        try:
+            theta = arr("theta", 1)
+            if theta is None:
+                raise ValueError("witness field 'theta' is missing")
+            x = arr("x", 2)
+            if x is None:
+                raise ValueError("witness field 'x' is missing")
+            return cls(
+                claim=str(d["claim"]), quantity=str(d["quantity"]), expect=str(d.get("expect", "holds")),
+                widths=tuple(int(w) for w in d["widths"]), activation=dict(d["activation"]),
+                region=dict(d["region"]), R=float(d["R"]), Y=None if d.get("Y") is None else float(d["Y"]),
+                theta=theta, theta2=arr("theta2", 1), x=x, x2=arr("x2", 2), y=arr("y", 1),
+                value=float(d["value"]), bound=float(d["bound"]), value_mp=d.get("value_mp"),
+                bound_mp=d.get("bound_mp"), dps=d.get("dps"), confirmed_digits=int(d.get("confirmed_digits", 0)),
+                bound_spec=dict(d.get("bound_spec") or {}), source=d.get("source"),
+                strategy=str(d.get("strategy", "")), seed=int(d.get("seed", 0)),
+            )
+        except KeyError as exc:
+            raise ValueError(f"witness field {exc.args[0]!r} is missing") from None
+
+    def save(self, path: str | Path) -> Path:
+        """Write the witness as JSON; returns the path."""
+        p = Path(path)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(json.dumps(self.to_dict(), indent=1) + "\n")
+        return p
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Witness":
+        """Read a witness file written by :meth:`save` (``ValueError`` if it is not one)."""
+        p = Path(path)
+        if not p.is_file():
+            raise ValueError(f"no such witness file: {str(path)!r}")
+        try:
+            data = json.loads(p.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise ValueError(f"{str(path)!r} is not a JSON witness file: {exc}") from None
+        return cls.from_dict(data)
+
+    # -- rebuilding the objects --------------------------------------------
+    def rebuild(self) -> tuple["Claim", "MLP", "Region"]:
+        """The claim, network and region this witness is about."""
+        from symlip.claims import Claim, load_cases
+        from symlip.network import MLP
+
+        act = _activation_from(self.activation)
+        net = MLP(self.widths, act)
+        region = _region_from(self.region)
+        spec = self.bound_spec
+        kind = spec.get("kind")
+        if kind == "bound":
+            bound: Any = _bound_from(spec)
+        elif kind == "number":
+            bound = float(spec["value"])
+        elif kind == "source":
+            if not self.source or "::" not in self.source:
+                raise ValueError("this witness's claim is code (a pointwise inequality or a callable) and "
+                                 "its source file is not recorded; it cannot be replayed alone")
+            path, _, index = self.source.rpartition("::")
+            cases = load_cases([path])
+            match = [c.case for c in cases if c.index == int(index) and c.case.claim.name == self.claim]
+            if not match:
+                raise ValueError(f"claim {self.claim!r} is no longer case {index} of {path}")
+            return match[0].claim, net, region
+        else:
+            raise ValueError(f"witness has an unknown bound kind {kind!r}")
+        claim = Claim(self.claim, self.quantity, bound, expect=self.expect if self.expect in ("holds", "fails")
+                      else "holds")
+        return claim, net, region
+
+
+def _ratio(value: float, bound: float) -> float:
+    if bound > 0:
+        return value / bound
+    return math.inf if value > 0 else 0.0
+
+
+def _json_float(v: float) -> float | str:
+    return v if math.isfinite(v) else repr(v)
+
+
+def activation_spec(act: Any) -> dict[str, Any]:
+    """A JSON-able description of an :class:`~symlip.Activation`."""
+    return {"name": act.name, "expr": sp.srepr(act.expr), "params": [list(p) for p in act.params],
+            "claimed": [list(c) for c in act.claimed]}
+
+
+def _activation_from(d: dict[str, Any]) -> Any:
+    from symlip.activations import Activation
+
+    try:
+        expr = sp.sympify(d["expr"])
+    except (sp.SympifyError, KeyError, TypeError) as exc:
+        raise ValueError(f"witness activation is not readable: {exc}") from None
+    return Activation(name=str(d.get("name", "custom")), expr=expr,
+                      params=tuple((str(k), float(v)) for k, v in d.get("params", [])),
+                      claimed=tuple((str(k), float(v)) for k, v in d.get("claimed", [])))
+
+
+def region_spec(region: "Region") -> dict[str, Any]:
+    """A JSON-able description of a :class:`~symlip.Region`."""
+    if region.kind == "box":
+        enc = (lambda v: list(v) if isinstance(v, tuple) else v)  # noqa: E731
+        return {"kind": "box", "omega": enc(region.omega), "beta": enc(region.beta)}
+    return {"kind": "ball", "center": np.asarray(region.center, float).tolist(), "radius": region.radius}
+
+
+def _region_from(d: dict[str, Any]) -> "Region":
+    from symlip.region import Region
+
+    if d.get("kind") == "box":
+        return Region.box(d["omega"], d["beta"])
+    if d.get("kind") == "ball":
+        return Region.ball(d["center"], d["radius"])
+    raise ValueError(f"witness region has an unknown kind {d.get('kind')!r}")
+
+
+def bound_spec(claim: "Claim", net: "MLP", bound_value: float) -> dict[str, Any]:
+    """How a witness stores the claimed bound: the sympy program of a
+    :class:`~symlip.Bound` (exact), the number for numbers and callables, or a
+    pointer to the source for pointwise claims."""
+    if claim.quantity == "pointwise":
+        return {"kind": "source"}
+    b = claim.bound_for(net)
+    if b is None:
+        return {"kind": "number", "value": bound_value}
+    return {"kind": "bound", "quantity": b.quantity, "depth": b.depth, "requires": b.requires, "name": b.name,
+            "steps": [[sp.srepr(s), sp.srepr(rhs)] for s, rhs in b.steps], "result": sp.srepr(b.result),
+            "subs": [[sp.srepr(s), sp.srepr(v)] for s, v in b._subs]}
+
+
+def _bound_from(spec: dict[str, Any]) -> Bound:
+    try:
+        steps = tuple((sp.sympify(s), sp.sympify(rhs)) for s, rhs in spec["steps"])
+        return Bound(quantity=spec["quantity"], depth=int(spec["depth"]), steps=steps,
+                     result=sp.sympify(spec["result"]), requires=spec.get("requires"), name=spec.get("name", ""),
+                     _subs=tuple((sp.sympify(s), sp.sympify(v)) for s, v in spec.get("subs", [])))
+    except (sp.SympifyError, KeyError, TypeError) as exc:
+        raise ValueError(f"witness bound is not readable: {exc}") from None
+
+
+# ---------------------------------------------------------------------------
+# replay
+# ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Replay:
+    """The result of :func:`replay` (``status``: ``"violated"``, ``"not violated"``
+    or ``"inconclusive"``)."""
+
+    status: str
+    value_mp: str
+    bound_mp: str
+    ratio: float
+    confirmed_digits: int
+    dps: int
+    message: str
+
+    @property
+    def violated(self) -> bool:
+        return self.status == "violated"
+
+
+def replay(witness: "Witness | str | Path", dps: int = 80) -> Replay:
+    """Re-evaluate a witness at ``dps`` (and ``dps + 30``) digits.
+
+    Returns ``violated`` when the violation is confirmed, ``not violated`` when
+    the value is at most the bound at both precisions, else ``inconclusive``.
+    """
+    from symlip.precision import _check_dps
+
+    dps = _check_dps(dps)
+    w = witness if isinstance(witness, Witness) else Witness.load(witness)
+    claim, net, region = w.rebuild()
+    fixed = float(w.bound_spec["value"]) if w.bound_spec.get("kind") == "number" else None
+    c = confirm(claim, net, region, w.points, w.R, w.Y, dps=dps, bound_value=fixed)
+    with mpmath.workdps(dps):
+        ratio = float(c.value_mp / c.bound_mp) if c.bound_mp > 0 else (math.inf if c.value_mp > 0 else 0.0)
+        v, b = mpmath.nstr(c.value_mp, min(dps, 40)), mpmath.nstr(c.bound_mp, min(dps, 40))
+    if c.problems:
+        status, msg = "inconclusive", "the witness is not admissible: " + "; ".join(c.problems)
+    elif c.confirmed:
+        status = "violated"
+        msg = (f"violated: value {v} > bound {b} at {dps} digits "
+               f"({c.confirmed_digits} digits of the margin confirmed at {dps} and {dps + _EXTRA_DPS})")
+    elif c.margin <= 0:
+        status, msg = "not violated", f"not violated: value {v} <= bound {b} at {dps} digits"
+    else:
+        status = "inconclusive"
+        msg = (f"inconclusive: value {v} vs bound {b}; the margin is not stable across "
+               f"{dps} and {dps + _EXTRA_DPS} digits")
+    return Replay(status=status, value_mp=v, bound_mp=b, ratio=ratio, confirmed_digits=c.confirmed_digits,
+                  dps=dps, message=msg)
