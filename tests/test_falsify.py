@@ -1,0 +1,258 @@
+"""The falsifier: planted violations are caught and confirmed, true claims survive,
+float64-only violations are inconclusive, seeds reproduce, witnesses replay."""
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+
+import mpmath
+import numpy as np
+import pytest
+
+import symlip
+from symlip import Case, Claim, Inequality, MLP, Region, derive, falsify, replay
+from symlip import _quantities
+from symlip.falsify import STRATEGIES, _Search
+from symlip.testing import activation_cases, check_activation
+from symlip.witness import Witness, confirm
+
+
+def _depth1():
+    return MLP([3, 1], "tanh"), Region.box(2.0, 1.0)
+
+
+# ---------------------------------------------------------------------------
+# verdicts
+# ---------------------------------------------------------------------------
+def test_planted_false_claim_is_caught_and_confirmed(tmp_path):
+    net, region = _depth1()
+    claim = Claim("0.98 sqrt(1+R^2)", "lip_f", "0.98*sqrt(1+R**2)", expect="fails")
+    v = falsify(claim, net, region, R=2.0, budget=1.5, seed=0)
+    assert v.status == "violated" and v.as_expected
+    # the true depth-1 constant is sqrt(1+R^2), so the ratio approaches 1/0.98
+    assert 1.0 < v.best_ratio <= 1 / 0.98 + 1e-9
+    assert v.best_ratio > 1 / 0.98 - 1e-3
+    assert v.confirmed_digits >= 3
+    w = v.witness
+    assert region.contains(net, w.theta) and region.contains(net, w.theta2)
+    assert np.linalg.norm(w.x) <= 2.0
+    # the witness's value is an honest difference quotient
+    direct = abs(net.f(w.theta, w.x[0]) - net.f(w.theta2, w.x[0])) / np.linalg.norm(w.theta - w.theta2)
+    assert direct == pytest.approx(w.value, rel=1e-6)
+    path = w.save(tmp_path / "w.json")
+    r = replay(path, dps=80)
+    assert r.status == "violated" and r.dps == 80 and r.confirmed_digits >= 3
+
+
+def test_true_claims_survive_and_come_close():
+    net, region = _depth1()
+    v = falsify(Claim("U1 m=1", "lip_f", derive("lip_f", 1)), net, region, R=2.0, budget=1.5, seed=1)
+    assert v.status == "survived" and v.as_expected
+    # depth 1: the U1 bound sqrt(1+R^2) is the exact constant (MATH.md §3)
+    assert 0.99 <= v.best_ratio <= 1.0
+    net2 = MLP([2, 5, 1], "tanh")
+    v2 = falsify(Claim("U2 m=2", "lip_grad", derive("lip_grad", 2)), net2, Region.box(1.5, 0.5), budget=1.5)
+    assert v2.status == "survived" and 0 < v2.best_ratio < 1
+    assert set(v2.strategies) <= set(STRATEGIES) and v2.evaluations > 10
+
+
+def test_float64_only_violation_is_inconclusive():
+    """sin(t)^2 + cos(t)^2 <= 1 holds exactly, but float64 rounds it to
+    1.0000000000000002 for many t: only mpmath can tell."""
+    def unit_circle(net, theta, X, y, dps):
+        t = theta[0]
+        if dps is None:
+            return math.sin(t) ** 2 + math.cos(t) ** 2, 1.0
+        t = mpmath.mpf(float(t))
+        return mpmath.sin(t) ** 2 + mpmath.cos(t) ** 2, mpmath.mpf(1)
+
+    claim = Claim("sin^2+cos^2<=1", "pointwise", Inequality(unit_circle, text=r"\sin^2 t + \cos^2 t \le 1"))
+    net = MLP([1, 1], "identity")
+    v = falsify(claim, net, Region.box(3.0, 3.0), budget=1.0, seed=0)
+    assert v.witness.value > 1.0                     # float64 saw a "violation"
+    assert v.status == "inconclusive", v.message      # ... which high precision does not confirm
+    assert "50 digits" in v.message
+
+
+def test_claim_outside_its_activation_class_is_refused():
+    relu = MLP([2, 3, 1], "relu")
+    with pytest.raises(ValueError, match="smooth"):
+        falsify(Claim("U2", "lip_grad", derive("lip_grad", 2)), relu, Region.box(1.0, 1.0))
+    with pytest.raises(ValueError, match="bounded"):
+        falsify(Claim("b", "lip_f", derive("lip_f", 2), assumptions=("bounded",)), relu, Region.box(1.0, 1.0))
+    with pytest.raises(ValueError, match="depth"):
+        falsify(Claim("U1", "lip_f", derive("lip_f", 3)), relu, Region.box(1.0, 1.0))
+
+
+def test_gradient_bound_claimed_for_relu_is_violated_across_a_kink():
+    bound = dataclasses.replace(derive("lip_grad", 2).subs({"S2": 0}), requires=None)
+    claim = Claim("U2 with S2:=0 for ReLU", "lip_grad", bound, expect="fails")
+    v = falsify(claim, MLP([2, 4, 1], "relu"), Region.box(1.0, 1.0), budget=1.5, seed=0)
+    assert v.status == "violated" and v.best_ratio > 10
+
+
+def test_seeds_reproduce_verdicts():
+    net = MLP([2, 4, 1], "tanh")
+    claim = Claim("U1", "lip_f", derive("lip_f", 2))
+    a = falsify(claim, net, Region.box(1.5, 0.5), max_evals=400, budget=60, seed=7)
+    b = falsify(claim, net, Region.box(1.5, 0.5), max_evals=400, budget=60, seed=7)
+    c = falsify(claim, net, Region.box(1.5, 0.5), max_evals=400, budget=60, seed=8)
+    assert a.status == b.status and a.best_ratio == b.best_ratio and a.evaluations == b.evaluations
+    assert np.array_equal(a.witness.theta, b.witness.theta) and np.array_equal(a.witness.x, b.witness.x)
+    assert not np.array_equal(a.witness.theta, c.witness.theta)
+
+
+def test_case_supplies_net_region_and_radii():
+    net, region = _depth1()
+    case = Case(Claim("U1", "lip_f", derive("lip_f", 1)), net, region, R=0.5)
+    v = falsify(case, budget=0.5)
+    assert v.bound == pytest.approx(math.sqrt(1 + 0.25))
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"budget": -1}, "budget"), ({"budget": "x"}, "budget"), ({"seed": -2}, "seed"),
+    ({"strategies": ["annealing"]}, "unknown strategy"), ({"max_evals": 3}, "max_evals"), ({"R": math.inf}, "R"),
+    ({"dps": 10}, "dps"),
+])
+def test_bad_arguments_name_the_value(kwargs, match):
+    net, region = _depth1()
+    with pytest.raises(ValueError, match=match):
+        falsify(Claim("U1", "lip_f", derive("lip_f", 1)), net, region, **kwargs)
+
+
+def test_loss_claim_needs_Y():
+    net = MLP([2, 3, 1], "tanh")
+    with pytest.raises(ValueError, match="Y"):
+        falsify(Claim("U3", "lip_loss_grad", derive("lip_loss_grad", 2)), net, Region.box(1.0, 1.0))
+
+
+# ---------------------------------------------------------------------------
+# witnesses
+# ---------------------------------------------------------------------------
+def test_witness_roundtrip_and_replay_of_a_survivor(tmp_path):
+    net = MLP([2, 3, 1], "sigmoid")
+    region = Region.ball(net.init(3), 0.4)
+    v = falsify(Claim("U3", "lip_loss_grad", derive("lip_loss_grad", 2)), net, region, R=1.0, Y=2.0, budget=1.0)
+    p = v.witness.save(tmp_path / "w.json")
+    w = Witness.load(p)
+    assert w.to_dict() == json.loads(p.read_text())
+    assert np.array_equal(w.theta, v.witness.theta) and w.Y == 2.0
+    r = replay(w, dps=50)
+    assert r.status == "not violated" and 0 < r.ratio < 1
+    assert r.ratio == pytest.approx(v.best_ratio, rel=1e-6)
+
+
+def test_replay_rejects_non_witness_files(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text("{}")
+    with pytest.raises(ValueError, match="not a symlip witness"):
+        replay(bad)
+    with pytest.raises(ValueError, match="no such witness file"):
+        replay(tmp_path / "missing.json")
+
+
+def test_confirm_rejects_a_witness_outside_the_region():
+    net, region = _depth1()
+    claim = Claim("m", "lip_f", "0.5*sqrt(1+R**2)", expect="fails")
+    theta = np.array([3.0, 0.0, 0.0, 0.0])        # |W| = 3 > omega = 2
+    w = {"theta": theta, "theta2": theta * 0.9, "x": np.array([[1.0, 0, 0]]), "x2": None, "y": None}
+    c = confirm(claim, net, region, w, R=2.0, Y=None)
+    assert not c.confirmed and c.problems
+
+
+# ---------------------------------------------------------------------------
+# independent cross-checks of the numeric paths the search uses
+# ---------------------------------------------------------------------------
+@pytest.mark.parametrize("quantity", ["lip_f", "lip_grad", "lip_loss_grad", "lip_input"])
+def test_pair_values_float_vs_mpmath(quantity):
+    net = MLP([2, 3, 1], "softplus")
+    rng = np.random.default_rng(0)
+    th, th2 = rng.standard_normal(net.n_params), rng.standard_normal(net.n_params)
+    X, X2 = rng.standard_normal((1, 2)), rng.standard_normal((1, 2))
+    claim = Claim("c", quantity, derive(quantity, 2))
+    w = {"theta": th, "theta2": None if quantity == "lip_input" else th2, "x": X,
+         "x2": X2 if quantity == "lip_input" else None, "y": np.array([0.7]) if quantity == "lip_loss_grad" else None}
+    f = _quantities.pair_value(claim, net, w)
+    m = _quantities.pair_value_mp(claim, net, w, 40)
+    assert f == pytest.approx(float(m), rel=1e-12)
+
+
+@pytest.mark.parametrize("quantity, P_small", [("lip_grad", True), ("lip_grad", False),
+                                               ("lip_loss_grad", True), ("lip_loss_grad", False)])
+def test_top_eigenvalue_matches_dense_hessian(quantity, P_small):
+    widths = [2, 3, 1] if P_small else [3, 6, 4, 1]
+    net = MLP(widths, "tanh")
+    claim = Claim("c", quantity, derive(quantity, net.depth))
+    s = _Search(claim, net, Region.box(2.0, 1.0), 1.0, 1.0, 1.0, None, 0, 50, None)
+    s._cur_evals, s._cur_max, s._cur_deadline = 0, math.inf, math.inf
+    rng = np.random.default_rng(1)
+    theta = rng.standard_normal(net.n_params)
+    X, y = rng.standard_normal((1, net.d_in)), np.array([-1.0])
+    lam, v = s.top_eig(theta, X, y)
+    # independent: the dense Hessian by central differences of the gradient
+    P, h = net.n_params, 1e-5
+    H = np.empty((P, P))
+    for j in range(P):
+        e = np.zeros(P)
+        e[j] = h
+        if quantity == "lip_grad":
+            H[:, j] = (net.grad(theta + e, X[0]) - net.grad(theta - e, X[0])) / (2 * h)
+        else:
+            H[:, j] = (net.loss_grad(theta + e, X, y) - net.loss_grad(theta - e, X, y)) / (2 * h)
+    ev = np.linalg.eigvalsh(0.5 * (H + H.T))
+    assert lam == pytest.approx(np.max(np.abs(ev)), rel=1e-5)
+    assert np.linalg.norm(s.hvp(theta, X, y, v)[0]) == pytest.approx(lam, rel=1e-5)
+
+
+def test_local_ascent_directions_match_finite_differences():
+    """The θ-gradient of λ = vᵀHv is D³f[v,v,·] (symmetry); check it against
+    differences of λ itself."""
+    net = MLP([2, 3, 1], "tanh")
+    claim = Claim("c", "lip_grad", derive("lip_grad", 2))
+    s = _Search(claim, net, Region.box(2.0, 1.0), 1.0, None, 1.0, None, 0, 50, None)
+    s._cur_evals, s._cur_max, s._cur_deadline = 0, math.inf, math.inf
+    rng = np.random.default_rng(2)
+    theta, X = rng.standard_normal(net.n_params), rng.standard_normal((1, 2))
+    lam, v = s.top_eig(theta, X, None)
+    g_t, g_x = s.local_grad(theta, X, None, lam, v)
+    u = rng.standard_normal(net.n_params)
+    h = 1e-5
+    fd = (s.top_eig(theta + h * u, X, None)[0] - s.top_eig(theta - h * u, X, None)[0]) / (2 * h)
+    assert g_t @ u == pytest.approx(fd, rel=1e-4, abs=1e-7)
+    e = np.array([[1.0, 0.0]])
+    fdx = (s.top_eig(theta, X + h * e, None)[0] - s.top_eig(theta, X - h * e, None)[0]) / (2 * h)
+    assert g_x[0] == pytest.approx(fdx, rel=1e-4, abs=1e-7)
+
+
+def test_bound_value_mp_on_a_ball_matches_float():
+    net = MLP([3, 5, 1], "tanh")
+    region = Region.ball(net.init(0), 0.3)
+    claim = Claim("U2", "lip_grad", derive("lip_grad", 2))
+    f = claim.bound_value(net, region, R=1.0)
+    m = claim.bound_value_mp(net, region, R=1.0, dps=50)
+    assert float(m) == pytest.approx(f, rel=1e-13)
+
+
+# ---------------------------------------------------------------------------
+# symlip.testing
+# ---------------------------------------------------------------------------
+def test_check_activation_passes_for_tanh():
+    verdicts = check_activation("tanh", depths=(1, 2), budget=0.4)
+    assert len(verdicts) == len(activation_cases("tanh", depths=(1, 2)))
+    assert all(v.status == "survived" for v in verdicts)
+
+
+def test_check_activation_fails_with_a_witness_for_wrong_constants(tmp_path):
+    wrong = symlip.activation("tanh(2*t)").with_constants(S1=1)   # the true S1 is 2
+    with pytest.raises(pytest.fail.Exception) as info:
+        check_activation(wrong, depths=(2,), budget=0.6, witness_dir=tmp_path)
+    text = str(info.value)
+    assert "violated" in text and "symlip replay" in text
+    files = sorted(tmp_path.glob("*.json"))
+    assert files and replay(files[0]).status == "violated"
+
+
+def test_activation_cases_skip_gradient_claims_for_relu():
+    qs = {c.claim.quantity for c in activation_cases("relu", depths=(2,))}
+    assert qs == {"lip_f", "lip_input"}
