@@ -14,6 +14,10 @@ Three groups, each with its targets and a pass/fail verdict in the JSON report:
     float64 inputs against ``torch.func`` (vmap of grad / of jvp(grad)) when
     torch is importable; values are cross-checked before timing.
     Target: symlip/torch time ratio <= 1.5.
+(d), (e) the falsifier (:mod:`symlip._bench_falsify`): fraction of known true
+    constants reached in 10 s (target >= 0.99) beside random sampling and
+    hypothesis alone; every mutant of ``proofs/mutants`` violated (target: all,
+    each within 30 s).
 """
 from __future__ import annotations
 
@@ -38,6 +42,9 @@ TARGETS: dict[str, dict[str, Any]] = {
     "kernel_vs_mp_rel_diff": {"op": "<=", "value": 1e-12},
     "grad_ratio_symlip_over_torch": {"op": "<=", "value": 1.5},
     "hvp_ratio_symlip_over_torch": {"op": "<=", "value": 1.5},
+    "falsifier_min_fraction_of_truth": {"op": ">=", "value": 0.99},
+    "mutants_violated_fraction": {"op": ">=", "value": 1.0},
+    "mutant_max_seconds": {"op": "<", "value": 30.0},
 }
 
 _WIDTHS = (32, 64, 64, 64, 1)
@@ -392,6 +399,9 @@ def run_bench(out_path: str | os.PathLike = "reports/bench.json", quick: bool = 
     kern = _bench_kernel(10, cfg["n_kernel"], cfg["n_evalf"], cfg["n_mp"], cfg["evalf_time_box_s"],
                          cfg["kernel_reps"], seed)
     netw = _bench_network(cfg["network_reps"], seed)
+    from symlip._bench_falsify import run_falsify_bench
+
+    fals = run_falsify_bench(quick=quick)
 
     d200 = next((r["total_s"] for r in derive_rows if r["depth"] == 200), None)
     values = {
@@ -401,6 +411,9 @@ def run_bench(out_path: str | os.PathLike = "reports/bench.json", quick: bool = 
         "kernel_vs_mp_rel_diff": kern["mp_check"]["max_rel_diff"],
         "grad_ratio_symlip_over_torch": netw["ratio_grad_symlip_over_torch"],
         "hvp_ratio_symlip_over_torch": netw["ratio_hvp_symlip_over_torch"],
+        "falsifier_min_fraction_of_truth": fals["min_fraction"],
+        "mutants_violated_fraction": fals.get("mutants_violated_fraction"),
+        "mutant_max_seconds": fals.get("mutant_max_seconds"),
     }
     targets = {name: {"value": val, "op": TARGETS[name]["op"], "threshold": TARGETS[name]["value"],
                       "passed": _verdict(name, val)} for name, val in values.items()}
@@ -411,6 +424,7 @@ def run_bench(out_path: str | os.PathLike = "reports/bench.json", quick: bool = 
         "derive": derive_rows,
         "kernel": kern,
         "network": netw,
+        "falsify": fals,
         "targets": targets,
         "all_passed": all(t["passed"] is not False for t in targets.values()),
         "total_s": time.perf_counter() - t_start,
@@ -468,6 +482,23 @@ def format_table(results: dict) -> str:
                      f"hvp {n['check']['hvp_max_rel_diff']:.2g}")
     lines.append(f"  ratio symlip/torch: grad {_fmt(n['ratio_grad_symlip_over_torch'])}, "
                  f"hvp {_fmt(n['ratio_hvp_symlip_over_torch'])}")
+    f = results.get("falsify")
+    if f:
+        lines.append("")
+        lines.append("(d) falsifier vs ground truth (fraction of the true constant reached)")
+        lines.append(f"  {'case':<72} {'falsifier':>9} {'random':>9} {'hypoth.':>9}")
+        for r in f["ground_truth"]:
+            lines.append(f"  {r['name'][:72]:<72} {r['falsifier']['fraction']:>9.5f} "
+                         f"{r['random_only']['fraction']:>9.5f} {r['hypothesis_only']['fraction']:>9.5f}")
+            per = ", ".join(f"{k} {v:.4f}" for k, v in r["per_strategy_fraction"].items())
+            lines.append(f"    per strategy: {per}")
+        if f.get("mutants"):
+            lines.append("")
+            lines.append(f"(e) mutants: {sum(m['status'] == 'violated' for m in f['mutants'])}/{len(f['mutants'])} "
+                         f"violated, max {f['mutant_max_seconds']:.1f} s")
+            for m in f["mutants"]:
+                lines.append(f"  {m['claim'][:48]:<48} {m['status']:<12} ratio {m['ratio']:<11.5g} "
+                             f"{m['seconds']:>5.1f} s")
     lines.append("")
     lines.append("targets")
     for name, t in results["targets"].items():

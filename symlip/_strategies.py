@@ -26,9 +26,12 @@ def _direction(size: int) -> st.SearchStrategy[np.ndarray]:
     return hnp.arrays(np.float64, size, elements=_UNIT)
 
 
+_TINY = 1e-100  # below this a drawn block counts as zero (scaling it up would overflow)
+
+
 def _scaled(raw: np.ndarray, norm: float) -> np.ndarray:
     n = float(np.linalg.norm(raw))
-    return raw * (norm / n) if n > 0 else raw * 0.0
+    return raw * (norm / n) if n > _TINY else raw * 0.0
 
 
 def region_points(net: "MLP", region: "Region") -> st.SearchStrategy[np.ndarray]:
@@ -47,7 +50,7 @@ def region_points(net: "MLP", region: "Region") -> st.SearchStrategy[np.ndarray]
         for (rw, sw, rb, sb), (r, c), o, b in zip(parts, shapes, om, be):
             W = rw.reshape(r, c)
             s = float(np.linalg.norm(W, 2)) if W.size else 0.0
-            W = W * (o * sw / s) if s > 0 else W * 0.0
+            W = W * (o * sw / s) if s > _TINY else W * 0.0
             layers.append((W, _scaled(rb, b * sb)))
         return net.flatten(layers)
 

@@ -297,6 +297,7 @@ class _Search:
         import hypothesis  # noqa: F401  (imported before the clock starts: first imports take a second)
         import scipy.optimize  # noqa: F401
         import scipy.sparse.linalg  # noqa: F401
+        import scipy.stats.qmc  # noqa: F401  (differential_evolution's Sobol init)
 
         import symlip._strategies  # noqa: F401
 
@@ -398,6 +399,17 @@ class _Search:
             nb = np.linalg.norm(b)
             layers.append((W * (o / s) if s > 0 else W, b * (be / nb) if nb > 0 else b))
         return self.net.flatten(layers)
+
+    def inward(self, theta: np.ndarray, step: float) -> np.ndarray:
+        """``theta`` moved towards the region's interior by enough that a pair
+        ``theta ± step/2 · d`` (``|d| = 1``) stays inside without projection."""
+        if self.region.kind == "ball":
+            k = min(1.0, step / self.region.radius) if self.region.radius > 0 else 0.0
+            return self.region.center + (1 - k) * (theta - self.region.center)
+        pos = np.concatenate([self.omega, self.beta])
+        pos = pos[pos > 0]
+        k = min(1.0, step / float(pos.min())) if pos.size else 0.0
+        return (1 - k) * theta
 
     def project(self, theta: np.ndarray) -> np.ndarray:
         return self.shrunk.project(self.net, theta)
@@ -647,7 +659,7 @@ class _Search:
             x0 = self.clip_inputs(X)
             return (th, None, x0 - 0.5 * step * d[None, :], x0 + 0.5 * step * d[None, :], y)
         step = h * self.theta_scale
-        th = self.project(theta)
+        th = self.inward(self.project(theta), step)
         a = self.project(th - 0.5 * step * d)
         b = self.project(th + 0.5 * step * d)
         return (a, b, self.clip_inputs(X), None, y)

@@ -256,3 +256,21 @@ def test_check_activation_fails_with_a_witness_for_wrong_constants(tmp_path):
 def test_activation_cases_skip_gradient_claims_for_relu():
     qs = {c.claim.quantity for c in activation_cases("relu", depths=(2,))}
     assert qs == {"lip_f", "lip_input"}
+
+
+def test_region_point_strategy_stays_inside_and_finite():
+    from hypothesis import given, settings
+
+    from symlip.testing import inputs, region_points
+
+    net = MLP([3, 4, 1], "tanh")
+    box, ball = Region.box((1.5, 2.0), 0.5), Region.ball(net.init(0), 0.7)
+
+    @settings(max_examples=60)
+    @given(region_points(net, box), region_points(net, ball), inputs(3, 2.0, n=2))
+    def prop(a, b, X):
+        assert np.all(np.isfinite(a)) and box.contains(net, a, tol=1e-12)
+        assert np.all(np.isfinite(b)) and ball.contains(net, b, tol=1e-12)
+        assert X.shape == (2, 3) and np.all(np.linalg.norm(X, axis=1) <= 2.0 * (1 + 1e-12))
+
+    prop()
