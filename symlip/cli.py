@@ -5,14 +5,22 @@ Commands
 derive      print a bound of MATH.md §3 (text or LaTeX), or its value on a box
 activation  print an activation's constants S0, S1, S2, c0 with provenance
 bench       run the benchmarks and write reports/bench.json
+check       attack every claim of catalogue files/folders (proofs/); write the report
+            (reports/check.md, .json, .tex, witnesses/*.json); exit 0 iff every outcome
+            is as expected (holds -> survived, fails -> violated), else 1
+replay      re-evaluate a witness file at high precision; exit 0 iff it still violates,
+            1 when it does not (or is inconclusive)
 
 Bad arguments exit with code 2 and one line on stderr.
 """
 from __future__ import annotations
 
 import argparse
+import math
 import sys
-from typing import Sequence
+import time
+from pathlib import Path
+from typing import Any, Callable, Sequence
 
 __all__ = ["main"]
 
@@ -38,6 +46,30 @@ def _ints(text: str) -> list[int]:
         return [int(x) for x in text.split(",") if x.strip()]
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
+    return value
+
+
+def _int_at_least(low: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {low}, got {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {low}, got {text!r}")
+        return value
+
+    parse.__name__ = f"integer >= {low}"
+    return parse
 
 
 def _params(items: Sequence[str]) -> dict[str, float]:
@@ -79,6 +111,23 @@ def _build_parser() -> _Parser:
     b = sub.add_parser("bench", help="run the benchmarks and write reports/bench.json")
     b.add_argument("--quick", action="store_true", help="small sizes (seconds, for smoke tests)")
     b.add_argument("--out", default="reports/bench.json", help="JSON output path")
+
+    c = sub.add_parser("check", help="attack the claims of catalogue files/folders and write a report")
+    c.add_argument("paths", nargs="+", metavar="PATH", help="catalogue .py files or folders (defining CASES)")
+    c.add_argument("--budget", type=_positive_seconds, default=3.0, metavar="SECONDS",
+                   help="search seconds per case, times the case's weight (default 3)")
+    c.add_argument("--seed", type=_int_at_least(0), default=0, metavar="N", help="seed (default 0)")
+    c.add_argument("--max-evals", type=_int_at_least(10), default=None, metavar="N",
+                   help="evaluation budget per case (makes the search exactly reproducible)")
+    c.add_argument("--report", default="reports", metavar="DIR",
+                   help="report folder: check.md, check.json, check.tex, witnesses/ (default reports)")
+    c.add_argument("--json", default=None, metavar="FILE", help="also write the JSON report to FILE")
+    c.add_argument("--quiet", action="store_true", help="no progress line per claim")
+
+    r = sub.add_parser("replay", help="re-evaluate a witness file; exit 0 iff it still violates")
+    r.add_argument("witness", metavar="WITNESS.json", help="a witness file (e.g. reports/witnesses/*.json)")
+    r.add_argument("--dps", type=_int_at_least(16), default=80, metavar="N",
+                   help="decimal digits (default 80; also checked at N + 30)")
     return p
 
 
@@ -146,11 +195,104 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
-_COMMANDS = {"derive": _cmd_derive, "activation": _cmd_activation, "bench": _cmd_bench}
+def _progress_line(k: int, n: int, loaded: Any, outcome: Any) -> str:
+    from symlip.reports import CaseError, format_ratio
+
+    width = len(str(n))
+    mark = "✓" if outcome.as_expected else "✗"
+    head = f"[{k:>{width}}/{n}] {mark} {loaded.case.label}  {outcome.status}"
+    if isinstance(outcome, CaseError):
+        return f"{head}: {outcome.message}"
+    return f"{head}  ratio {format_ratio(outcome.best_ratio)}  {outcome.seconds:.1f} s"
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    from symlip.claims import load_cases
+    from symlip.falsify import falsify
+    from symlip.reports import CaseError, reproduce_command, summary_counts, write_check_report
+
+    if Path(args.report).exists() and not Path(args.report).is_dir():
+        raise ValueError(f"--report {args.report!r} is a file; give a folder")
+    if args.json and Path(args.json).is_dir():
+        raise ValueError(f"--json {args.json!r} is a folder; give a file name")
+    loaded = load_cases(args.paths)
+    if not loaded:
+        raise ValueError(f"no cases found in {', '.join(args.paths)} (modules define CASES = [Case(...), ...])")
+    _warm_up()
+    t0 = time.perf_counter()
+    results = []
+    for k, lc in enumerate(loaded, start=1):
+        ts = time.perf_counter()
+        try:
+            outcome: Any = falsify(lc.case, budget=args.budget * lc.case.weight, seed=args.seed,
+                                   max_evals=args.max_evals, source=f"{lc.source}::{lc.index}")
+        except ValueError as exc:  # the claim does not apply here: reported, not as expected
+            outcome = CaseError(lc.case.claim, _first_line(exc), time.perf_counter() - ts)
+        except Exception as exc:  # a broken case must not end the run; it is reported as an error
+            outcome = CaseError(lc.case.claim, f"{type(exc).__name__}: {_first_line(exc)}",
+                                time.perf_counter() - ts)
+        results.append((lc, outcome))
+        if not args.quiet:
+            print(_progress_line(k, len(loaded), lc, outcome), flush=True)
+    seconds = time.perf_counter() - t0
+    command = reproduce_command(args.paths, args.budget, args.seed, args.max_evals)
+    files = write_check_report(results, args.report, budget=args.budget, seed=args.seed, seconds=seconds,
+                               max_evals=args.max_evals, command=command)
+    if args.json:
+        out = Path(args.json)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_bytes(files["json"].read_bytes())
+    counts = summary_counts([o for _, o in results])
+    ok = counts["not_as_expected"] == 0
+    print(f"{'OK' if ok else 'FAILED'}: {counts['claims']} claims, {counts['as_expected']} as expected, "
+          f"{counts['not_as_expected']} not ({counts['violated']} violated, {counts['survived']} survived, "
+          f"{counts['inconclusive']} inconclusive, {counts['error']} errors) in {seconds:.1f} s")
+    n_wit = sum(1 for key in files if key.startswith("witness:"))
+    print(f"report: {files['md']} (also check.json, check.tex"
+          + (f", {n_wit} witness file{'s' if n_wit != 1 else ''} in {files['md'].parent / 'witnesses'}"
+             if n_wit else "") + ")" + (f"; JSON also in {args.json}" if args.json else ""))
+    return 0 if ok else 1
+
+
+def _warm_up() -> None:
+    """Import what the search imports lazily, so the first case's time shares are not
+    spent on imports (scipy.stats.qmc, used by differential evolution's Sobol init,
+    takes ~0.5 s)."""
+    import hypothesis  # noqa: F401
+    import scipy.optimize  # noqa: F401
+    import scipy.stats.qmc  # noqa: F401
+
+
+def _cmd_replay(args: argparse.Namespace) -> int:
+    from symlip.witness import Witness, replay
+
+    w = Witness.load(args.witness)
+    try:
+        rep = replay(w, dps=args.dps)
+    except KeyError as exc:  # a hand-edited file with a field missing deeper down
+        raise ValueError(f"{args.witness!r} is not a complete witness: missing field {exc.args[0]!r}") from None
+    print(f"{w.claim} ({w.quantity}) @ {list(w.widths)} {w.activation.get('name', '?')}"
+          + (f" from {w.source}" if w.source else ""))
+    print(rep.message)
+    print(f"  value = {rep.value_mp}")
+    print(f"  bound = {rep.bound_mp}")
+    print(f"  ratio = {rep.ratio:.17g}")
+    print(f"  confirmed digits = {rep.confirmed_digits} (at {rep.dps} and {rep.dps + 30} digits)")
+    return 0 if rep.status == "violated" else 1
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+_COMMANDS = {"derive": _cmd_derive, "activation": _cmd_activation, "bench": _cmd_bench,
+             "check": _cmd_check, "replay": _cmd_replay}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point; returns the exit code (0 ok, 2 bad arguments)."""
+    """Entry point; returns the exit code (0 ok, 1 a check or replay found a problem,
+    2 bad arguments)."""
     parser = _build_parser()
     try:
         args = parser.parse_args(argv)
@@ -162,8 +304,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(str(exc), file=sys.stderr)
         return 2
     except (ValueError, TypeError, OverflowError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        print(f"symlip: error: {first}", file=sys.stderr)
+        print(f"symlip: error: {_first_line(exc)}", file=sys.stderr)
         return 2
 
 
