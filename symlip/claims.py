@@ -242,7 +242,8 @@ class Claim:
         if isinstance(b, sp.Expr):
             return sp.latex(b)
         if callable(b):
-            return rf"\text{{{getattr(b, '__name__', 'callable')}}}(\text{{net}}, \Theta, R, Y)"
+            label = getattr(b, "__name__", "callable").replace("_", r"\_")
+            return rf"\text{{{label}}}(\text{{net}}, \Theta, R, Y)"
         return f"{float(b):.17g}"
 
     def describe(self) -> str:

@@ -236,6 +236,12 @@ class _Cand:
     direction: np.ndarray | None = None   # in θ (or in x for lip_input)
     theta2: np.ndarray | None = None      # a ready pair
     x2: np.ndarray | None = None
+    origin: str = ""                      # the strategy whose point a pair was built around
+
+    @property
+    def credit(self) -> str:
+        return f"{self.strategy} (around {self.origin})" if self.origin and self.origin != self.strategy \
+            else self.strategy
 
 
 class _Budget(BaseException):
@@ -297,7 +303,7 @@ class _Search:
         import hypothesis  # noqa: F401  (imported before the clock starts: first imports take a second)
         import scipy.optimize  # noqa: F401
         import scipy.sparse.linalg  # noqa: F401
-        import scipy.stats.qmc  # noqa: F401  (differential_evolution's Sobol init)
+        import scipy.stats.qmc  # noqa: F401  (differential_evolution initialisation)
 
         import symlip._strategies  # noqa: F401
 
@@ -610,21 +616,22 @@ class _Search:
             theta, X, y = self.random_point(rng)
             val, d = self.local(theta, X, y)
             best = [_Cand(val, theta, X, y, "pair", d)]
-        # 1. along the local direction, at geometric separations
+        # 1. across kinks of a piecewise activation (first: for ReLU these are
+        #    where a gradient bound breaks, MATH.md §1)
+        if self.piecewise and self.q != "lip_input":
+            for c in best:
+                for h in (1e-3, 1e-6, 1e-9):
+                    pair = self.kink_pair(c.theta, c.X, c.y, h, rng)
+                    if pair is not None:
+                        self.rate_pair(pair, "pair", origin=c.strategy)
+        # 2. along the local direction, at geometric separations
         for c in best:
             for h in (1e-1, 1e-2, 1e-3, 1e-5, 1e-8):
                 for sign in (1.0, -1.0):
                     d = c.direction if c.direction is not None else rng.standard_normal(
                         self.d0 if self.q == "lip_input" else self.P)
                     pair = self.make_pair(c.theta, c.X, c.y, sign * d / np.linalg.norm(d), h)
-                    self.rate_pair(pair, "pair")
-        # 2. across kinks of a piecewise activation
-        if self.piecewise and self.q != "lip_input":
-            for c in best:
-                for h in (1e-3, 1e-6, 1e-9):
-                    pair = self.kink_pair(c.theta, c.X, c.y, h, rng)
-                    if pair is not None:
-                        self.rate_pair(pair, "pair")
+                    self.rate_pair(pair, "pair", origin=c.strategy)
         # 3. stochastic hill climb on the pair ratio itself
         c = best[0]
         pair = self.make_pair(c.theta, c.X, c.y, c.direction if c.direction is not None else
@@ -696,7 +703,7 @@ class _Search:
             self._kinks = _kinks(self.net.activation)
         return self._kinks
 
-    def rate_pair(self, pair: tuple, strategy: str) -> float:
+    def rate_pair(self, pair: tuple, strategy: str, origin: str = "") -> float:
         """The pair's value in float64 (mpmath for very close pairs); records it."""
         th, th2, X, x2, y = pair
         self._tick()
@@ -707,7 +714,7 @@ class _Search:
                 val = float(_quantities.pair_value_mp(self.claim, self.net, w, 30))
         else:
             val = _quantities.pair_value(self.claim, self.net, w)
-        self.record(_Cand(val, th, X, y, strategy, None, th2, x2))
+        self.record(_Cand(val, th, X, y, strategy, None, th2, x2, origin))
         return val
 
     def _s_differential_evolution(self, rng: np.random.Generator) -> None:
@@ -736,7 +743,7 @@ class _Search:
         n_y = self.n if self.uses_y else 0
         bounds = [(-1.0, 1.0)] * (dim_t + dim_x + n_y)
         differential_evolution(objective, bounds, seed=int(rng.integers(2 ** 31)), maxiter=10 ** 6,
-                               popsize=10, tol=0.0, atol=0.0, polish=False, init="sobol")
+                               popsize=10, tol=0.0, atol=0.0, polish=False)
 
     def _box_entry_scale(self) -> np.ndarray:
         s = np.empty(self.P)
@@ -772,7 +779,7 @@ class _Search:
                 w = best_w[1]
             else:
                 continue
-            rated.append((self.safe_value(w), w, c.strategy))
+            rated.append((self.safe_value(w), w, c.credit))
         if not rated:
             theta, X, y = self.random_point(self.rng)
             pair = self.make_pair(theta, X, y, np.ones(self.d0 if self.q == "lip_input" else self.P) /

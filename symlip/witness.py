@@ -208,8 +208,13 @@ class Witness:
         return cls.from_dict(data)
 
     # -- rebuilding the objects --------------------------------------------
-    def rebuild(self) -> tuple["Claim", "MLP", "Region"]:
-        """The claim, network and region this witness is about."""
+    def rebuild(self, base: str | Path | None = None) -> tuple["Claim", "MLP", "Region"]:
+        """The claim, network and region this witness is about.
+
+        A claim that is code (pointwise, callable bound) is re-imported from its
+        recorded source file, looked up from the working directory and then
+        from ``base`` (the witness file's folder) and its parents.
+        """
         from symlip.claims import Claim, load_cases
         from symlip.network import MLP
 
@@ -227,7 +232,7 @@ class Witness:
                 raise ValueError("this witness's claim is code (a pointwise inequality or a callable) and "
                                  "its source file is not recorded; it cannot be replayed alone")
             path, _, index = self.source.rpartition("::")
-            cases = load_cases([path])
+            cases = load_cases([_find_source(path, base)])
             match = [c.case for c in cases if c.index == int(index) and c.case.claim.name == self.claim]
             if not match:
                 raise ValueError(f"claim {self.claim!r} is no longer case {index} of {path}")
@@ -237,6 +242,15 @@ class Witness:
         claim = Claim(self.claim, self.quantity, bound, expect=self.expect if self.expect in ("holds", "fails")
                       else "holds")
         return claim, net, region
+
+
+def _find_source(path: str, base: str | Path | None) -> str:
+    if Path(path).exists() or base is None:
+        return path
+    for folder in [Path(base).resolve(), *Path(base).resolve().parents]:
+        if (folder / path).exists():
+            return str(folder / path)
+    return path
 
 
 def _ratio(value: float, bound: float) -> float:
@@ -278,10 +292,13 @@ def region_spec(region: "Region") -> dict[str, Any]:
 def _region_from(d: dict[str, Any]) -> "Region":
     from symlip.region import Region
 
-    if d.get("kind") == "box":
-        return Region.box(d["omega"], d["beta"])
-    if d.get("kind") == "ball":
-        return Region.ball(d["center"], d["radius"])
+    try:
+        if d.get("kind") == "box":
+            return Region.box(d["omega"], d["beta"])
+        if d.get("kind") == "ball":
+            return Region.ball(d["center"], d["radius"])
+    except KeyError as exc:
+        raise ValueError(f"witness region lacks the field {exc.args[0]!r}") from None
     raise ValueError(f"witness region has an unknown kind {d.get('kind')!r}")
 
 
@@ -340,7 +357,7 @@ def replay(witness: "Witness | str | Path", dps: int = 80) -> Replay:
 
     dps = _check_dps(dps)
     w = witness if isinstance(witness, Witness) else Witness.load(witness)
-    claim, net, region = w.rebuild()
+    claim, net, region = w.rebuild(base=None if isinstance(witness, Witness) else Path(witness).parent)
     fixed = float(w.bound_spec["value"]) if w.bound_spec.get("kind") == "number" else None
     c = confirm(claim, net, region, w.points, w.R, w.Y, dps=dps, bound_value=fixed)
     with mpmath.workdps(dps):
