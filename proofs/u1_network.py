@@ -56,38 +56,24 @@ centred at ``net.init(seed)``.
 """
 from __future__ import annotations
 
-from symlip import MLP, Region, derive
+from _catalogue import CaseList, derived_claims
+
+from symlip import Region
 from symlip.claims import Case, Claim
 
 __all__ = ["CLAIMS", "CASES"]
 
 #: U1 for depths 1..5 (MATH.md §3), valid for every Lipschitz activation.
-CLAIMS: dict[int, Claim] = {
-    m: Claim(
-        name=f"U1[m={m}]",
-        quantity="lip_f",
-        bound=derive("lip_f", m),
-        assumptions=("lipschitz",),
-        why="MATH.md §3 U1: changing layer i alone moves f by at most G_i sqrt(1 + B_{i-1}^2) |Δθ_i|; "
+CLAIMS: dict[int, Claim] = derived_claims(
+    "U1", "lip_f", assumptions=("lipschitz",),
+    why="MATH.md §3 U1: changing layer i alone moves f by at most G_i sqrt(1 + B_{i-1}^2) |Δθ_i|; "
             "telescoping over the layers and Cauchy-Schwarz give L_f = sqrt(Σ_i G_i^2 (1 + B_{i-1}^2)).",
-    )
-    for m in range(1, 6)
-}
-
-
-def _ball(net: MLP, seed: int, radius: float) -> Region:
-    """The ball of ``radius`` around the network's initialisation ``net.init(seed)``."""
-    return Region.ball(net.init(seed), radius)
+)
 
 
 def _cases() -> list[Case]:
-    cases: list[Case] = []
-
-    def add(widths: tuple[int, ...], act: str, region: Region | tuple[int, float], R: float,
-            weight: float = 1.0) -> None:
-        net = MLP(widths, act)
-        reg = _ball(net, *region) if isinstance(region, tuple) else region
-        cases.append(Case(CLAIMS[net.depth], net, reg, R=R, weight=weight))
+    cases = CaseList(CLAIMS)
+    add = cases.add
 
     # depth 1: the exact value sqrt(1 + R^2) is the bound itself
     add((3, 1), "identity", Region.box(1.5, 0.5), R=1.0)

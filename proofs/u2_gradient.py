@@ -50,38 +50,24 @@ network is polynomial in θ), on boxes and balls around ``net.init(seed)``.
 """
 from __future__ import annotations
 
-from symlip import MLP, Region, derive
+from _catalogue import CaseList, derived_claims
+
+from symlip import Region
 from symlip.claims import Case, Claim
 
 __all__ = ["CLAIMS", "CASES"]
 
 #: U2 for depths 1..5 (MATH.md §3); needs a smooth activation.
-CLAIMS: dict[int, Claim] = {
-    m: Claim(
-        name=f"U2[m={m}]",
-        quantity="lip_grad",
-        bound=derive("lip_grad", m),
-        assumptions=("smooth",),
-        why="MATH.md §3 U2: perturbation bounds |Δa_i| <= A_i ε, |Δz_i| <= Λ_i ε forward and "
+CLAIMS: dict[int, Claim] = derived_claims(
+    "U2", "lip_grad", assumptions=("smooth",),
+    why="MATH.md §3 U2: perturbation bounds |Δa_i| <= A_i ε, |Δz_i| <= Λ_i ε forward and "
             "|Δδ_i| <= Γ_i ε backward give |Δ∇_{θ_i} f| <= K_i ε per layer.",
-    )
-    for m in range(1, 6)
-}
-
-
-def _ball(net: MLP, seed: int, radius: float) -> Region:
-    """The ball of ``radius`` around the network's initialisation ``net.init(seed)``."""
-    return Region.ball(net.init(seed), radius)
+)
 
 
 def _cases() -> list[Case]:
-    cases: list[Case] = []
-
-    def add(widths: tuple[int, ...], act: str, region: Region | tuple[int, float], R: float,
-            weight: float = 1.0) -> None:
-        net = MLP(widths, act)
-        reg = _ball(net, *region) if isinstance(region, tuple) else region
-        cases.append(Case(CLAIMS[net.depth], net, reg, R=R, weight=weight))
+    cases = CaseList(CLAIMS)
+    add = cases.add
 
     # depth 1: ∇_θ f = (x, 1) does not depend on θ, the bound is exactly 0
     add((3, 1), "tanh", Region.box(1.0, 1.0), R=1.0)

@@ -42,38 +42,24 @@ several R and Y.
 """
 from __future__ import annotations
 
-from symlip import MLP, Region, derive
+from _catalogue import CaseList, derived_claims
+
+from symlip import Region
 from symlip.claims import Case, Claim
 
 __all__ = ["CLAIMS", "CASES"]
 
 #: U3 for depths 1..5 (MATH.md §3); needs a smooth activation.
-CLAIMS: dict[int, Claim] = {
-    m: Claim(
-        name=f"U3[m={m}]",
-        quantity="lip_loss_grad",
-        bound=derive("lip_loss_grad", m),
-        assumptions=("smooth",),
-        why="MATH.md §3 U3: Δ(r ∇f) = Δr ∇f + r' Δ∇f with |Δr| <= L_f ε (U1), |∇f| <= L_f, "
+CLAIMS: dict[int, Claim] = derived_claims(
+    "U3", "lip_loss_grad", assumptions=("smooth",),
+    why="MATH.md §3 U3: Δ(r ∇f) = Δr ∇f + r' Δ∇f with |Δr| <= L_f ε (U1), |∇f| <= L_f, "
             "|r'| <= F + Y, |Δ∇f| <= L_∇f ε (U2); averaging over samples keeps the constant.",
-    )
-    for m in range(1, 6)
-}
-
-
-def _ball(net: MLP, seed: int, radius: float) -> Region:
-    """The ball of ``radius`` around the network's initialisation ``net.init(seed)``."""
-    return Region.ball(net.init(seed), radius)
+)
 
 
 def _cases() -> list[Case]:
-    cases: list[Case] = []
-
-    def add(widths: tuple[int, ...], act: str, region: Region | tuple[int, float], R: float,
-            Y: float, weight: float = 1.0) -> None:
-        net = MLP(widths, act)
-        reg = _ball(net, *region) if isinstance(region, tuple) else region
-        cases.append(Case(CLAIMS[net.depth], net, reg, R=R, Y=Y, weight=weight))
+    cases = CaseList(CLAIMS)
+    add = cases.add
 
     # depth 1: ℓ is quadratic in θ, the bound 1 + R^2 is exact
     add((2, 1), "sigmoid", Region.box(1.0, 0.5), R=1.0, Y=1.0)

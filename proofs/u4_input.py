@@ -41,38 +41,24 @@ sigmoid, GELU (S1 > 1), SiLU, ELU, sin and identity, on boxes and balls around
 """
 from __future__ import annotations
 
-from symlip import MLP, Region, derive
+from _catalogue import CaseList, derived_claims
+
+from symlip import Region
 from symlip.claims import Case, Claim
 
 __all__ = ["CLAIMS", "CASES"]
 
 #: U4 for depths 1..5 (MATH.md §3), valid for every Lipschitz activation.
-CLAIMS: dict[int, Claim] = {
-    m: Claim(
-        name=f"U4[m={m}]",
-        quantity="lip_input",
-        bound=derive("lip_input", m),
-        assumptions=("lipschitz",),
-        why="MATH.md §3 U4: x ↦ f composes m affine maps (Lipschitz ||W_i||_2 <= ω_i) and m-1 "
+CLAIMS: dict[int, Claim] = derived_claims(
+    "U4", "lip_input", assumptions=("lipschitz",),
+    why="MATH.md §3 U4: x ↦ f composes m affine maps (Lipschitz ||W_i||_2 <= ω_i) and m-1 "
             "componentwise S1-Lipschitz activation layers.",
-    )
-    for m in range(1, 6)
-}
-
-
-def _ball(net: MLP, seed: int, radius: float) -> Region:
-    """The ball of ``radius`` around the network's initialisation ``net.init(seed)``."""
-    return Region.ball(net.init(seed), radius)
+)
 
 
 def _cases() -> list[Case]:
-    cases: list[Case] = []
-
-    def add(widths: tuple[int, ...], act: str, region: Region | tuple[int, float], R: float,
-            weight: float = 1.0) -> None:
-        net = MLP(widths, act)
-        reg = _ball(net, *region) if isinstance(region, tuple) else region
-        cases.append(Case(CLAIMS[net.depth], net, reg, R=R, weight=weight))
+    cases = CaseList(CLAIMS)
+    add = cases.add
 
     # depth 1: the bound ω_1 is the exact value
     add((4, 1), "relu", Region.box(2.0, 1.0), R=1.0)

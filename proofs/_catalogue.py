@@ -1,0 +1,28 @@
+"""Shared helpers of the catalogue modules (skipped by ``load_cases``: leading ``_``)."""
+from __future__ import annotations
+
+from symlip import MLP, Region, derive
+from symlip.claims import Case, Claim
+
+
+def derived_claims(label: str, quantity: str, why: str, assumptions: tuple[str, ...],
+                   depths: range = range(1, 6)) -> dict[int, Claim]:
+    """``{m: Claim(f"{label}[m={m}]", quantity, derive(quantity, m))}`` for each depth."""
+    return {m: Claim(name=f"{label}[m={m}]", quantity=quantity, bound=derive(quantity, m),
+                     assumptions=assumptions, why=why) for m in depths}
+
+
+class CaseList(list):
+    """A list of :class:`~symlip.claims.Case` with a one-line ``add``."""
+
+    def __init__(self, claims: dict[int, Claim]) -> None:
+        super().__init__()
+        self.claims = claims
+
+    def add(self, widths: tuple[int, ...], act: str, region: Region | tuple[int, float], R: float,
+            Y: float | None = None, weight: float = 1.0) -> None:
+        """The claim of ``len(widths) - 1`` layers on ``MLP(widths, act)``; ``region``
+        is a Region or ``(seed, radius)``: the ball around ``net.init(seed)``."""
+        net = MLP(widths, act)
+        reg = Region.ball(net.init(region[0]), region[1]) if isinstance(region, tuple) else region
+        self.append(Case(self.claims[net.depth], net, reg, R=R, Y=Y, weight=weight))
