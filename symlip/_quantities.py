@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import mpmath
 import numpy as np
 
-from symlip.precision import to_mp
+from symlip.precision import _norm_mp, to_mp
 
 if TYPE_CHECKING:  # pragma: no cover
     from symlip.claims import Claim
@@ -119,11 +119,6 @@ def _loss_grad_mp(net: "MLP", th: np.ndarray, X: np.ndarray, y: np.ndarray, dps:
     for j in range(net.n_params):
         out[j] = mpmath.fsum(r[k] * G[k, j] for k in range(n))
     return out
-
-
-def _norm_mp(v: Any) -> mpmath.mpf:
-    flat = np.asarray(v, dtype=object).reshape(-1)
-    return mpmath.sqrt(mpmath.fsum(x * x for x in flat))
 
 
 def domain_problems(claim: "Claim", net: "MLP", region: "Region", w: dict[str, Any],

@@ -218,7 +218,6 @@ def _cmd_check(args: argparse.Namespace) -> int:
     loaded = load_cases(args.paths)
     if not loaded:
         raise ValueError(f"no cases found in {', '.join(args.paths)} (modules define CASES = [Case(...), ...])")
-    _warm_up()
     t0 = time.perf_counter()
     results = []
     for k, lc in enumerate(loaded, start=1):
@@ -254,21 +253,12 @@ def _cmd_check(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
-def _warm_up() -> None:
-    """Import what the search imports lazily, so the first case's time shares are not
-    spent on imports (scipy.stats.qmc, used by differential evolution's Sobol init,
-    takes ~0.5 s)."""
-    import hypothesis  # noqa: F401
-    import scipy.optimize  # noqa: F401
-    import scipy.stats.qmc  # noqa: F401
-
-
 def _cmd_replay(args: argparse.Namespace) -> int:
     from symlip.witness import Witness, replay
 
     w = Witness.load(args.witness)
     try:
-        rep = replay(w, dps=args.dps)
+        rep = replay(args.witness, dps=args.dps)
     except KeyError as exc:  # a hand-edited file with a field missing deeper down
         raise ValueError(f"{args.witness!r} is not a complete witness: missing field {exc.args[0]!r}") from None
     print(f"{w.claim} ({w.quantity}) @ {list(w.widths)} {w.activation.get('name', '?')}"

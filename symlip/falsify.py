@@ -44,7 +44,7 @@ import numpy as np
 
 from symlip import _quantities
 from symlip.claims import Case, Claim
-from symlip.witness import MIN_CONFIRMED_DIGITS, Witness, bound_spec, confirm, activation_spec, region_spec
+from symlip.witness import Witness, _json_float, activation_spec, bound_spec, confirm, region_spec
 
 if TYPE_CHECKING:  # pragma: no cover
     from symlip.network import MLP
@@ -119,11 +119,11 @@ class Verdict:
         """JSON-able summary (the witness as :meth:`Witness.to_dict`)."""
         return {
             "claim": self.claim.name, "quantity": self.claim.quantity, "expect": self.claim.expect,
-            "status": self.status, "as_expected": self.as_expected, "best_ratio": _num(self.best_ratio),
-            "best_value": _num(self.best_value), "bound": _num(self.bound), "strategy": self.strategy,
+            "status": self.status, "as_expected": self.as_expected, "best_ratio": _json_float(self.best_ratio),
+            "best_value": _json_float(self.best_value), "bound": _json_float(self.bound), "strategy": self.strategy,
             "evaluations": self.evaluations, "seconds": round(self.seconds, 4),
             "confirmed_digits": self.confirmed_digits, "message": self.message, "seed": self.seed,
-            "strategies": {k: {kk: _num(vv) for kk, vv in v.items()} for k, v in self.strategies.items()},
+            "strategies": {k: {kk: _json_float(vv) for kk, vv in v.items()} for k, v in self.strategies.items()},
             "witness": None if self.witness is None else self.witness.to_dict(),
         }
 
@@ -131,10 +131,6 @@ class Verdict:
         keys = ("status", "best_ratio", "strategy", "evaluations", "seconds", "confirmed_digits", "message")
         width = max(map(len, keys))
         return "\n".join(f"{k.rjust(width)}: {getattr(self, k)!r}" for k in keys)
-
-
-def _num(v: float) -> float | str:
-    return v if isinstance(v, (int, float)) and math.isfinite(v) else repr(v)
 
 
 # ---------------------------------------------------------------------------
@@ -264,9 +260,8 @@ class _Search:
         self.stats: dict[str, dict[str, float]] = {}
         om, be = region.layer_bounds(net)
         self.omega, self.beta = np.array(om, float), np.array(be, float)
-        self.theta_scale = (region.radius if region.kind == "ball"
-                            else float(np.sqrt(np.sum(self.omega ** 2 + self.beta ** 2))))
-        self.theta_scale = self.theta_scale if self.theta_scale > 0 else 1.0
+        scale = region.radius if region.kind == "ball" else float(np.sqrt(np.sum(self.omega ** 2 + self.beta ** 2)))
+        self.theta_scale = scale if scale > 0 else 1.0
         self.shrunk = _shrunk(region)
         # pointwise claims have no separate bound; others: the float bound, once
         self.bound = math.nan if self.q == "pointwise" else claim.bound_value(net, region, R=R, Y=Y)
@@ -446,31 +441,37 @@ class _Search:
         lhs, rhs = self.claim.bound.fn(net, theta, X, y if y is not None else np.zeros(self.n), None)
         return _pw_ratio(float(lhs), float(rhs)), None
 
-    def hvp(self, theta: np.ndarray, X: np.ndarray, y: np.ndarray | None, v: np.ndarray) -> np.ndarray:
-        """Per-sample Hessian-vector products, ``(n, P)``, of f or of the one-sample loss."""
+    def hvp_op(self, theta: np.ndarray, X: np.ndarray, y: np.ndarray | None) -> Callable[[np.ndarray], np.ndarray]:
+        """``v ↦`` per-sample Hessian-vector products ``(n, P)`` of f, or of the
+        one-sample loss ``∇f ∇fᵀ v + (f - y) ∇²f v`` (∇f and f computed once)."""
         net = self.net
         if self.q == "lip_grad":
-            return net.hvp(theta, X, v)
+            return lambda v: net.hvp(theta, X, v)
         g = net.grad(theta, X)
-        r = net.f(theta, X) - y
-        return g * (g @ v)[:, None] + r[:, None] * net.hvp(theta, X, v)
+        r = (net.f(theta, X) - y)[:, None]
+        return lambda v: g * (g @ v)[:, None] + r * net.hvp(theta, X, v)
+
+    def hvp(self, theta: np.ndarray, X: np.ndarray, y: np.ndarray | None, v: np.ndarray) -> np.ndarray:
+        """One product of :meth:`hvp_op`."""
+        return self.hvp_op(theta, X, y)(v)
 
     def top_eig(self, theta: np.ndarray, X: np.ndarray, y: np.ndarray | None) -> tuple[float, np.ndarray]:
         P = self.P
         x1 = X[:1]
         y1 = None if y is None else y[:1]
+        hv = self.hvp_op(theta, x1, y1)
         if P <= 40:
             H = np.empty((P, P))
             eye = np.eye(P)
             for j in range(P):
-                H[:, j] = self.hvp(theta, x1, y1, eye[j])[0]
+                H[:, j] = hv(eye[j])[0]
             H = 0.5 * (H + H.T)
             w, V = np.linalg.eigh(H)
             k = int(np.argmax(np.abs(w)))
             return float(abs(w[k])), V[:, k] * (1 if w[k] >= 0 else -1)
         from scipy.sparse.linalg import ArpackNoConvergence, LinearOperator, eigsh
 
-        op = LinearOperator((P, P), matvec=lambda v: self.hvp(theta, x1, y1, np.ravel(v))[0], dtype=float)
+        op = LinearOperator((P, P), matvec=lambda v: hv(np.ravel(v))[0], dtype=float)
         v0 = self._eig_v0 if self._eig_v0 is not None else np.random.default_rng(0).standard_normal(P)
         try:
             w, V = eigsh(op, k=1, which="LM", v0=v0, tol=1e-6, maxiter=300, ncv=min(P, 20))
@@ -482,7 +483,7 @@ class _Search:
         self._eig_v0 = v
         return float(abs(w[0])), v * (1 if w[0] >= 0 else -1)
 
-    def local_grad(self, theta: np.ndarray, X: np.ndarray, y: np.ndarray | None, value: float,
+    def local_grad(self, theta: np.ndarray, X: np.ndarray, y: np.ndarray | None,
                    direction: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Ascent directions of the local quantity in θ and in x."""
         net, q = self.net, self.q
@@ -584,7 +585,7 @@ class _Search:
         self._ascent_state = (theta, X, y, val, d)
         step_t, step_x = 0.3, 0.3
         for _ in range(iters):
-            g_t, g_x = self.local_grad(theta, X, y, val, d)
+            g_t, g_x = self.local_grad(theta, X, y, d)
             nt, nx = np.linalg.norm(g_t), np.linalg.norm(g_x)
             improved = False
             for _try in range(8):
@@ -612,7 +613,7 @@ class _Search:
 
     def _s_pair(self, rng: np.random.Generator) -> None:
         best = sorted(self.cands, key=lambda c: -c.est)[:4]
-        while not best:
+        if not best:
             theta, X, y = self.random_point(rng)
             val, d = self.local(theta, X, y)
             best = [_Cand(val, theta, X, y, "pair", d)]

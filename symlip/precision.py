@@ -201,6 +201,13 @@ def rel_diff(a: Any, b: Any, floor: float = _TINY) -> float:
     return float(worst)
 
 
+def _norm_mp(v: Any) -> mpmath.mpf:
+    """Euclidean norm of an array (floats converted exactly, or ``mpf``) at the
+    current mpmath precision."""
+    flat = to_mp(np.asarray(v, dtype=object)).reshape(-1)
+    return mpmath.sqrt(mpmath.fsum(x * x for x in flat))
+
+
 def _has_mp(a: Any) -> bool:
     if isinstance(a, mpmath.mpf):
         return True

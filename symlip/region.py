@@ -198,6 +198,8 @@ def _layer_bounds_mp(net: "MLP", region: Region, dps: int) -> tuple[list, list]:
     by an mpmath SVD of its exact float blocks, so rounding cannot shrink the box."""
     import mpmath
 
+    from symlip.precision import _norm_mp
+
     if region.kind == "box":
         om, be = region.layer_bounds(net)
         return [mpmath.mpf(o) for o in om], [mpmath.mpf(b) for b in be]
@@ -206,12 +208,10 @@ def _layer_bounds_mp(net: "MLP", region: Region, dps: int) -> tuple[list, list]:
     with mpmath.workdps(dps):
         rad = mpmath.mpf(region.radius)
         for W, b in net.unflatten(region.center):
-            if W.size == 0:
-                s = mpmath.mpf(0)
-            elif min(W.shape) == 1:
-                s = mpmath.sqrt(mpmath.fsum(mpmath.mpf(float(w)) ** 2 for w in W.ravel()))
+            if min(W.shape, default=0) <= 1:
+                s = _norm_mp(W)
             else:
                 s = max(mpmath.svd_r(mpmath.matrix(W.tolist()), compute_uv=False))
             om.append(s + rad)
-            be.append(mpmath.sqrt(mpmath.fsum(mpmath.mpf(float(v)) ** 2 for v in b)) + rad)
+            be.append(_norm_mp(b) + rad)
     return om, be

@@ -35,6 +35,7 @@ from typing import Any, Sequence, Union
 
 from symlip.claims import Claim, LoadedCase
 from symlip.falsify import STRATEGIES, Verdict
+from symlip.witness import _json_float
 
 __all__ = ["CaseError", "Outcome", "write_check_report", "format_ratio", "case_slug", "summary_counts",
            "reproduce_command"]
@@ -164,7 +165,7 @@ def _jsonable(obj: Any) -> Any:
     """Replace non-finite floats (anywhere in nested containers) by their repr,
     so the JSON is strict."""
     if isinstance(obj, float):
-        return obj if math.isfinite(obj) else repr(obj)
+        return _json_float(obj)
     if isinstance(obj, dict):
         return {str(k): _jsonable(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):

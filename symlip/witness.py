@@ -260,6 +260,7 @@ def _ratio(value: float, bound: float) -> float:
 
 
 def _json_float(v: float) -> float | str:
+    """A float for strict JSON: non-finite values become their repr (``'inf'``)."""
     return v if math.isfinite(v) else repr(v)
 
 

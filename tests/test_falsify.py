@@ -215,7 +215,7 @@ def test_local_ascent_directions_match_finite_differences():
     rng = np.random.default_rng(2)
     theta, X = rng.standard_normal(net.n_params), rng.standard_normal((1, 2))
     lam, v = s.top_eig(theta, X, None)
-    g_t, g_x = s.local_grad(theta, X, None, lam, v)
+    g_t, g_x = s.local_grad(theta, X, None, v)
     u = rng.standard_normal(net.n_params)
     h = 1e-5
     fd = (s.top_eig(theta + h * u, X, None)[0] - s.top_eig(theta - h * u, X, None)[0]) / (2 * h)
