@@ -103,6 +103,11 @@ class Claim:
         ``"fails"`` for a claim known to be false (a mutant).
     why : str
         Where the bound comes from, or — for a mutant — why it is false.
+    direction : {"upper", "lower"}
+        ``"upper"`` (default): the quantity is at most the bound everywhere on the
+        region.  ``"lower"``: its supremum over the region is at least the bound
+        (MATH.md §4; ``lip_f`` and ``lip_grad`` on balls), checked by the
+        witness construction of :mod:`symlip.lower` instead of a search.
     """
 
     name: str
@@ -111,6 +116,7 @@ class Claim:
     assumptions: tuple[str, ...] = ()
     expect: Expect = "holds"
     why: str = ""
+    direction: Literal["upper", "lower"] = "upper"
     _cache: dict = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -121,6 +127,11 @@ class Claim:
                              f"allowed: {', '.join(CLAIM_QUANTITIES)}")
         if self.expect not in ("holds", "fails"):
             raise ValueError(f"claim {self.name!r}: expect must be 'holds' or 'fails'; got {self.expect!r}")
+        if self.direction not in ("upper", "lower"):
+            raise ValueError(f"claim {self.name!r}: direction must be 'upper' or 'lower'; got {self.direction!r}")
+        if self.direction == "lower" and self.quantity not in ("lip_f", "lip_grad"):
+            raise ValueError(f"claim {self.name!r}: lower-bound claims (MATH.md §4) are for lip_f and lip_grad; "
+                             f"got {self.quantity!r}")
         assumptions = (self.assumptions,) if isinstance(self.assumptions, str) else tuple(self.assumptions)
         for a in assumptions:
             if a not in _CLASSES:
@@ -259,7 +270,9 @@ class Claim:
             text = getattr(b, "__name__", "callable")
         else:
             text = f"{float(b):.6g}"
-        return f"{self.name}: {self.quantity} <= {text} (expected to {'hold' if self.expect == 'holds' else 'fail'})"
+        rel = ">=" if self.direction == "lower" else "<="
+        what = f"sup {self.quantity}" if self.direction == "lower" else self.quantity
+        return f"{self.name}: {what} {rel} {text} (expected to {'hold' if self.expect == 'holds' else 'fail'})"
 
     def _not_pointwise(self, what: str) -> None:
         if self.quantity == "pointwise":

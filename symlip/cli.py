@@ -10,6 +10,11 @@ check       attack every claim of catalogue files/folders (proofs/); write the r
             is as expected (holds -> survived, fails -> violated), else 1
 replay      re-evaluate a witness file at high precision; exit 0 iff it still violates,
             1 when it does not (or is inconclusive)
+growth      upper bound (U1/U2) and witnessed lower bound (MATH.md §4) on balls |θ| <= r
+            over radii; fitted log-log slopes; table, Markdown, JSON and PNG in reports/;
+            exit 0 iff both slopes are within 0.05 of m-1 (lip_f) or 2m-3 (lip_grad)
+demo        demonstrations that write reports: ``stepsize`` (MATH.md §6) and ``cdnn``
+            (MATH.md §5, the N-convergence table)
 
 Bad arguments exit with code 2 and one line on stderr.
 """
@@ -124,6 +129,25 @@ def _build_parser() -> _Parser:
     c.add_argument("--json", default=None, metavar="FILE", help="also write the JSON report to FILE")
     c.add_argument("--quiet", action="store_true", help="no progress line per claim")
 
+    g = sub.add_parser("growth", help="upper vs witnessed lower bound on balls |θ| <= r; log-log slopes")
+    g.add_argument("--activation", default="tanh", help="registry name or expression in t (default tanh)")
+    g.add_argument("--param", action="append", default=[], metavar="NAME=VALUE")
+    g.add_argument("--depth", type=_int_at_least(1), default=4, metavar="M", help="depth m (default 4)")
+    g.add_argument("--quantity", default="lip_f", choices=["lip_f", "lip_grad"])
+    g.add_argument("--width", type=_int_at_least(1), default=1, metavar="N",
+                   help="hidden width (default 1: the scalar chain); input width too")
+    g.add_argument("--R", type=float, default=1.0, help="input radius (default 1)")
+    g.add_argument("--radii", type=_floats, default=None, metavar="R0,R1",
+                   help="smallest and largest radius (default 1,1e4), at least two decades apart")
+    g.add_argument("--points", type=_int_at_least(3), default=17, metavar="N", help="radii (default 17)")
+    g.add_argument("--out", default="reports", metavar="DIR", help="report folder (default reports)")
+
+    dm = sub.add_parser("demo", help="demonstrations that write reports (stepsize, cdnn)")
+    dm.add_argument("name", choices=["stepsize", "cdnn"], help="stepsize: MATH.md §6; cdnn: MATH.md §5")
+    dm.add_argument("--seed", type=_int_at_least(0), default=0, metavar="N", help="seed (default 0)")
+    dm.add_argument("--quick", action="store_true", help="small sizes (seconds, for smoke tests)")
+    dm.add_argument("--out", default="reports", metavar="DIR", help="report folder (default reports)")
+
     r = sub.add_parser("replay", help="re-evaluate a witness file; exit 0 iff it still violates")
     r.add_argument("witness", metavar="WITNESS.json", help="a witness file (e.g. reports/witnesses/*.json)")
     r.add_argument("--dps", type=_int_at_least(16), default=80, metavar="N",
@@ -209,7 +233,7 @@ def _progress_line(k: int, n: int, loaded: Any, outcome: Any) -> str:
 def _cmd_check(args: argparse.Namespace) -> int:
     from symlip.claims import load_cases
     from symlip.falsify import falsify
-    from symlip.reports import CaseError, reproduce_command, summary_counts, write_check_report
+    from symlip.reports import CaseError, _status_counts, reproduce_command, summary_counts, write_check_report
 
     if Path(args.report).exists() and not Path(args.report).is_dir():
         raise ValueError(f"--report {args.report!r} is a file; give a folder")
@@ -244,8 +268,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
     counts = summary_counts([o for _, o in results])
     ok = counts["not_as_expected"] == 0
     print(f"{'OK' if ok else 'FAILED'}: {counts['claims']} claims, {counts['as_expected']} as expected, "
-          f"{counts['not_as_expected']} not ({counts['violated']} violated, {counts['survived']} survived, "
-          f"{counts['inconclusive']} inconclusive, {counts['error']} errors) in {seconds:.1f} s")
+          f"{counts['not_as_expected']} not ({_status_counts(counts)}) in {seconds:.1f} s")
     n_wit = sum(1 for key in files if key.startswith("witness:"))
     print(f"report: {files['md']} (also check.json, check.tex"
           + (f", {n_wit} witness file{'s' if n_wit != 1 else ''} in {files['md'].parent / 'witnesses'}"
@@ -271,13 +294,64 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     return 0 if rep.status == "violated" else 1
 
 
+def _cmd_growth(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from symlip.activations import activation
+    from symlip.lower import growth
+    from symlip.network import MLP
+    from symlip.reports import write_index
+
+    act = activation(args.activation, **_params(args.param))
+    if args.quantity == "lip_grad" and args.depth < 2:
+        raise ValueError("--quantity lip_grad needs --depth >= 2 (at depth 1, f is affine in θ)")
+    radii = None
+    if args.radii is not None:
+        if len(args.radii) != 2 or not (0 < args.radii[0] < args.radii[1]):
+            raise ValueError(f"--radii expects two increasing positive numbers R0,R1; got {args.radii}")
+        radii = np.logspace(math.log10(args.radii[0]), math.log10(args.radii[1]), args.points)
+    elif args.points != 17:
+        radii = np.logspace(0, 4, args.points)
+    widths = [args.width] * args.depth + [1]
+    g = growth(MLP(widths, act), args.quantity, radii=radii, R=args.R)
+    print(f"{args.quantity} on |θ| <= r: {act.name}, widths {widths}, R = {args.R:g}")
+    print(f"lower-bound formula: t0 = {g.constant.t0:g} ({g.constant.reason}); c = {g.constant.c:.6g}")
+    print(g.table())
+    files = g.write(args.out)
+    write_index(args.out)
+    print("wrote " + ", ".join(str(p) for p in files.values())
+          + ("" if "png" in files else " (no PNG: " + _plot_hint() + ")"))
+    return 0 if g.ok else 1
+
+
+def _plot_hint() -> str:
+    from symlip._plot import INSTALL_HINT
+
+    return INSTALL_HINT
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from symlip.reports import write_index
+
+    if args.name == "stepsize":
+        from symlip._demo_stepsize import run_stepsize_demo as run
+    else:
+        from symlip._cdnn_report import run_cdnn_report as run
+    out = run(args.out, seed=args.seed, quick=args.quick)
+    for line in out.get("summary", []):
+        print(line)
+    write_index(args.out)
+    print("wrote " + ", ".join(str(p) for p in out.get("files", [])))
+    return 0 if out.get("ok", True) else 1
+
+
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
 
 
 _COMMANDS = {"derive": _cmd_derive, "activation": _cmd_activation, "bench": _cmd_bench,
-             "check": _cmd_check, "replay": _cmd_replay}
+             "check": _cmd_check, "replay": _cmd_replay, "growth": _cmd_growth, "demo": _cmd_demo}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

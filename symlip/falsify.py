@@ -67,10 +67,13 @@ class Verdict:
 
     Attributes
     ----------
-    status : {"violated", "survived", "inconclusive"}
+    status : {"violated", "survived", "inconclusive", "witnessed", "refuted"}
         ``violated``: a witness with value > bound, confirmed with mpmath;
         ``survived``: nothing above the bound; ``inconclusive``: float64 saw a
         violation that high precision did not confirm (both values in ``message``).
+        Lower-bound claims (``direction="lower"``, MATH.md §4) end ``witnessed``
+        (the construction reaches the bound at high precision) or ``refuted`` (the
+        upper bound of §3 on the region is below it).
     best_ratio : float
         Largest witnessed ``value / bound`` (the witness pair's ratio).
     witness : Witness or None
@@ -112,13 +115,14 @@ class Verdict:
     def as_expected(self) -> bool:
         """A ``holds`` claim survived, or a ``fails`` claim was violated."""
         if self.claim.expect == "holds":
-            return self.status == "survived"
-        return self.status == "violated"
+            return self.status in ("survived", "witnessed")
+        return self.status in ("violated", "refuted")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able summary (the witness as :meth:`Witness.to_dict`)."""
         return {
-            "claim": self.claim.name, "quantity": self.claim.quantity, "expect": self.claim.expect,
+            "claim": self.claim.name, "quantity": self.claim.quantity, "direction": self.claim.direction,
+            "expect": self.claim.expect,
             "status": self.status, "as_expected": self.as_expected, "best_ratio": _json_float(self.best_ratio),
             "best_value": _json_float(self.best_value), "bound": _json_float(self.bound), "strategy": self.strategy,
             "evaluations": self.evaluations, "seconds": round(self.seconds, 4),
@@ -203,6 +207,10 @@ def falsify(claim: Claim | Case, net: "MLP | None" = None, region: "Region | Non
     dps = _check_dps(dps)
     claim.check_applicable(net)
     region._check_net(net)
+    if claim.direction == "lower":  # MATH.md §4: witnessed by construction, not searched
+        from symlip.lower import _check_lower
+
+        return _check_lower(claim, net, region, float(R), dps, int(seed))
     needs_y = claim.quantity == "lip_loss_grad" or (claim.quantity == "pointwise" and claim.bound.targets)
     if needs_y and (Y is None or not (math.isfinite(Y) and Y >= 0)):
         raise ValueError(f"claim {claim.name!r} ({claim.quantity}) needs the target radius Y >= 0; got {Y!r}")
@@ -559,6 +567,11 @@ class _Search:
 
     def _s_ascent(self, rng: np.random.Generator) -> None:
         starts = sorted(self.cands, key=lambda c: -c.est)[:6]
+        for theta, X in self.chain_points():  # MATH.md §4: where no global bound survives
+            val, d = self.local(theta, X, None)
+            chain = _Cand(val, theta, X, None, "ascent", d, origin="chain")
+            self.record(chain)
+            starts.insert(0, chain)
         k = 0
         while True:
             if k < len(starts):
@@ -568,6 +581,52 @@ class _Search:
                 theta, X, y = self.random_point(rng)
             k += 1
             self.ascend(theta, X, y, rng)
+
+    def chain_points(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        """The lower-bound construction of MATH.md §4 fitted into the region (ball:
+        around 0 with the radius the ball leaves there; box: with ``t0 = 0``), or
+        nothing when it does not apply.  A region-independent ("global") bound
+        fails at this point once the region is large enough."""
+        from symlip.network import MLP
+
+        net, q = self.net, self.q
+        if q not in ("lip_f", "lip_grad") or not isinstance(net, MLP) or net.d_out != 1 or not self.R > 0:
+            return []
+        from symlip.lower import chain_parameters, lower_constant
+
+        R = self.R * (1 - _quantities.INSIDE)
+        try:
+            if self.region.kind == "ball":
+                room = self.region.radius - float(np.linalg.norm(self.region.center))
+                if room <= 0:
+                    return []
+                const = lower_constant(net.activation, q, net.depth, R, r=room)
+                if room <= const.r_min:
+                    return []
+                theta, X = chain_parameters(net, self.region.radius * (1 - 1e-9), R, const.t0,
+                                            self.region.center if np.any(self.region.center) else None)
+                return [(theta, X)]
+            const = lower_constant(net.activation, q, net.depth, R)
+            if net.depth < 2 or const.t0 != 0.0:  # a box: the chain with t0 = 0 only
+                return []
+            s0 = float(net.activation.numpy(0)(np.array([0.0]))[0])
+            caps = [float(np.min(self.omega)), self.beta[0] / R]
+            caps += [b / abs(s0) for b in self.beta[1:-1] if s0 != 0.0]
+            w = min(caps) * (1 - 1e-9)
+            if not w > 0:
+                return []
+            layers = [(np.zeros_like(W), np.zeros_like(b)) for W, b in net.unflatten(np.zeros(self.P))]
+            for j, (W, b) in enumerate(layers):
+                W[0, 0] = w
+                if j == 0:
+                    b[0] = -w * R
+                elif j < net.depth - 1:
+                    b[0] = -w * s0
+            X = np.zeros((1, self.d0))
+            X[0, 0] = R
+            return [(self.project(net.flatten(layers)), X)]
+        except ValueError:  # no admissible t0 (e.g. an affine activation)
+            return []
 
     def ascend(self, theta: np.ndarray, X: np.ndarray, y: np.ndarray | None, rng: np.random.Generator,
                iters: int = 60) -> None:

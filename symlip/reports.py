@@ -37,11 +37,11 @@ from symlip.claims import Claim, LoadedCase
 from symlip.falsify import STRATEGIES, Verdict
 from symlip.witness import _json_float
 
-__all__ = ["CaseError", "Outcome", "write_check_report", "format_ratio", "case_slug", "summary_counts",
+__all__ = ["CaseError", "Outcome", "write_check_report", "write_index", "format_ratio", "case_slug", "summary_counts",
            "reproduce_command"]
 
 _FORMAT = "symlip-check/1"
-_STATUSES = ("violated", "survived", "inconclusive", "error")
+_STATUSES = ("violated", "survived", "witnessed", "refuted", "inconclusive", "error")
 _WITNESS_STATUSES = ("violated", "inconclusive")
 
 
@@ -303,12 +303,19 @@ def reproduce_command(paths: Sequence[str], budget: float, seed: int, max_evals:
     return " ".join(cmd)
 
 
+def _status_counts(counts: dict[str, int]) -> str:
+    """``"14 violated, 45 survived, ..."`` (lower-bound statuses only when present)."""
+    parts = [f"{counts['violated']} violated", f"{counts['survived']} survived"]
+    parts += [f"{counts[s]} {s}" for s in ("witnessed", "refuted") if counts.get(s)]
+    parts += [f"{counts['inconclusive']} inconclusive", f"{counts['error']} errors"]
+    return ", ".join(parts)
+
+
 def _summary_sentence(counts: dict[str, int], seconds: float, budget: float, seed: int,
                       max_evals: int | None) -> str:
     return (f"{counts['claims']} claims: {counts['as_expected']} as expected, "
             f"{counts['not_as_expected']} not as expected "
-            f"({counts['violated']} violated, {counts['survived']} survived, "
-            f"{counts['inconclusive']} inconclusive, {counts['error']} errors); "
+            f"({_status_counts(counts)}); "
             f"{seconds:.1f} s in total, budget {budget:g} s per case, seed {seed}"
             + (f", at most {max_evals} evaluations per case" if max_evals is not None else ""))
 
@@ -339,7 +346,10 @@ def _markdown(rows: list[_Row], bounds: list[tuple[Claim, str, list[int]]], coun
     out += ["", "Reproduce:", "", "```sh", command, "```", ""]
     out.append("A claim is *as expected* when a `holds` claim survives and a `fails` claim (a mutant) is "
                "violated, i.e. a witness with value > bound confirmed by mpmath at two precisions. "
-               "*Best ratio* is the largest witnessed value / bound.")
+               "*Best ratio* is the largest witnessed value / bound. A lower-bound claim (MATH.md §4, "
+               "marked ≥) is as expected when it is *witnessed* (the §4 construction inside the ball reaches "
+               "it at two precisions) or, for a mutant, *refuted* (the §3 upper bound on the region is "
+               "below it); its best ratio is witnessed value / claimed lower bound.")
     out.append("")
     bad = [r for r in rows if not r.outcome.as_expected]
     if bad:
@@ -359,8 +369,9 @@ def _markdown(rows: list[_Row], bounds: list[tuple[Claim, str, list[int]]], coun
     for k, r in enumerate(rows, start=1):
         o = r.outcome
         v = o if isinstance(o, Verdict) else None
-        status = f"**{o.status}**" if o.status in ("violated", "inconclusive", "error") else o.status
-        cells = [str(k), _md_cell(r.claim.name), _md_code(r.source), _md_cell(r.case.architecture),
+        status = f"**{o.status}**" if o.status in ("violated", "refuted", "inconclusive", "error") else o.status
+        name = r.claim.name + (" (≥)" if r.claim.direction == "lower" else "")
+        cells = [str(k), _md_cell(name), _md_code(r.source), _md_cell(r.case.architecture),
                  _md_cell(r.case.region.describe()), _fmt_num(r.case.R), r.claim.expect, status,
                  _ratio_text(o), v.strategy if v else "—", str(v.evaluations) if v else "—",
                  _fmt_seconds(o.seconds), "✓" if o.as_expected else "✗"]
@@ -372,7 +383,8 @@ def _markdown(rows: list[_Row], bounds: list[tuple[Claim, str, list[int]]], coun
         out.append(f"### {claim.name}")
         out.append("")
         where = ", ".join(_md_code(rows[i].source) for i in idx)
-        out.append(f"`{claim.quantity}`, expected to {'hold' if claim.expect == 'holds' else 'fail'}"
+        out.append(("lower bound on the supremum of " if claim.direction == "lower" else "")
+                   + f"`{claim.quantity}`, expected to {'hold' if claim.expect == 'holds' else 'fail'}"
                    + (f"; assumes {', '.join(claim.requires)}" if claim.requires else "")
                    + f". Checked in {where}.")
         out += ["", "```latex", latex, "```", ""]
@@ -405,6 +417,13 @@ def _markdown(rows: list[_Row], bounds: list[tuple[Claim, str, list[int]]], coun
             if r.witness_file:
                 line += f"; witness [{r.witness_file}]({r.witness_file})"
             out.append(line)
+        out.append("")
+    lower = [r for r in rows if r.outcome.status in ("witnessed", "refuted")]
+    if lower:
+        out += ["## Lower bounds (MATH.md §4)", ""]
+        for r in lower:
+            out.append(f"- {_md_cell(r.claim.name)} ({_md_code(r.source)}, {_md_cell(r.case.architecture)}, "
+                       f"{_md_cell(r.case.region.describe())}): {_md_cell(r.outcome.message)}")
         out.append("")
     errors = [r for r in rows if r.outcome.status == "error"]
     if errors:
@@ -656,6 +675,7 @@ def write_check_report(results: Sequence[tuple[LoadedCase, Outcome]], out_dir: s
     written["tex"] = out / "check.tex"
     written["tex"].write_text(_latex(rows, bounds, counts, budget, seed, max_evals, seconds, cmd),
                               encoding="utf-8")
+    write_index(out)
     return {k: written[k] for k in ("md", "json", "tex")} | {k: v for k, v in written.items()
                                                               if k.startswith("witness:")}
 
@@ -674,3 +694,68 @@ def _remove_stale_witnesses(wdir: Path, keep: set[str]) -> None:
             is_witness = False
         if is_witness:
             f.unlink()
+
+
+# ---------------------------------------------------------------------------
+# the index of a report folder
+# ---------------------------------------------------------------------------
+#: (glob, title, what it shows, command that regenerates it), in the order of the index
+_INDEX = (
+    ("check.md", "Claim check", "every claim of the catalogue attacked by the falsifier (MATH.md §3–§6); "
+     "also check.json, check.tex and the witness files in witnesses/", "symlip check proofs/"),
+    ("growth_*.md", "Growth", "upper bound vs witnessed lower bound on balls |θ| ≤ r and the fitted "
+     "log-log slopes (MATH.md §4: no global bound)", "symlip growth --activation tanh --depth 4"),
+    ("cdnn.md", "Continuously deep networks", "the N-convergence table: Euler-network bound, ODE bound and "
+     "the falsifier's best ratio (MATH.md §5)", "symlip demo cdnn"),
+    ("stepsize.md", "Step sizes", "gradient descent with the local step-size rule beside fixed steps: loss "
+     "curves and steps to a target loss (MATH.md §6)", "symlip demo stepsize"),
+    ("dynamics.md", "Lipschitz dynamics under SGD", "predicted vs observed drift and diffusion (MATH.md §7)",
+     "symlip dynamics"),
+    ("bench.json", "Benchmarks", "derive/compile times, kernel throughput, mpmath agreement, falsifier "
+     "figures", "symlip bench"),
+)
+
+
+def write_index(out_dir: str | Path = "reports") -> Path:
+    """Write ``README.md`` in a report folder: a link to every report present, with
+    what it shows and the command that regenerates it (PNG plots shown inline).
+
+    Returns
+    -------
+    Path
+        The index file.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    lines = ["# symlip reports", "",
+             "Written by the `symlip` commands; this index is rewritten by each of them. "
+             "The mathematics is in MATH.md (sections cited per report).", ""]
+    found = False
+    for pattern, title, what, command in _INDEX:
+        files = sorted(out.glob(pattern))
+        if not files:
+            continue
+        found = True
+        lines += [f"## {title}", "", f"{what}. Regenerate: `{command}`.", ""]
+        for f in files:
+            lines.append(f"- [{f.name}]({f.name})" + _index_summary(f))
+            png = f.with_suffix(".png")
+            if png.exists():
+                lines += ["", f"  ![{f.stem}]({png.name})", ""]
+        lines.append("")
+    if not found:
+        lines += ["No reports yet: run `symlip check proofs/`.", ""]
+    path = out / "README.md"
+    path.write_text("\n".join(lines).rstrip() + "\n", encoding="utf-8")
+    return path
+
+
+def _index_summary(f: Path) -> str:
+    """The first bold line of a Markdown report (its verdict), as `` — text``."""
+    if f.suffix != ".md":
+        return ""
+    for line in f.read_text(encoding="utf-8").splitlines():
+        if line.startswith("**"):
+            text = line.strip().strip("*").replace("**", "")
+            return " — " + (text if len(text) <= 200 else text[:197] + "...")
+    return ""

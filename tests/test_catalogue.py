@@ -16,7 +16,7 @@ from types import ModuleType
 import numpy as np
 import pytest
 
-from symlip import sample_inputs
+from symlip import derive, sample_inputs
 from symlip.claims import LoadedCase, load_cases
 
 PROOFS = Path(__file__).resolve().parent.parent / "proofs"
@@ -37,7 +37,9 @@ def loaded() -> list[LoadedCase]:
 
 
 def _true(loaded: list[LoadedCase]) -> list[LoadedCase]:
-    return [lc for lc in loaded if "mutants" not in Path(lc.source).parts]
+    """The true claims of the §3 catalogue (U1–U4); lower.py, cdnn.py and stepsize.py
+    have tests of their own."""
+    return [lc for lc in loaded if Path(lc.source).name in TRUE_MODULES]
 
 
 def _mutants(loaded: list[LoadedCase]) -> list[LoadedCase]:
@@ -123,14 +125,16 @@ def test_mutants(loaded):
         claim = lc.case.claim
         assert claim.expect == "fails", claim.name
         assert len(claim.why.strip()) > 40, claim.name
-        assert lc.case.net.n_params <= 100, claim.name
-    assert {lc.case.claim.quantity for lc in mutants} == {"lip_f", "lip_grad", "lip_loss_grad", "lip_input"}
+        assert lc.case.net.n_params <= 400, claim.name
+    assert {lc.case.claim.quantity for lc in mutants} >= {"lip_f", "lip_grad", "lip_loss_grad", "lip_input"}
 
 
 def test_every_case_applicable_and_bound_finite_positive(loaded):
     for lc in loaded:
         c = lc.case
         c.claim.check_applicable(c.net)
+        if c.claim.quantity == "pointwise":  # no single bound: lhs <= rhs at each point
+            continue
         value = c.claim.bound_value(c.net, c.region, c.R, c.Y)
         assert math.isfinite(value), c.label
         if c.claim.quantity == "lip_grad" and c.net.depth == 1:
@@ -168,8 +172,13 @@ def _mutant_modules() -> list[Path]:
 @pytest.mark.parametrize("path", _mutant_modules(), ids=lambda p: p.name)
 def test_each_mutant_has_a_witness_that_violates_it(path):
     module = _module(path)
-    assert {c.claim.name for c in module.CASES} == set(module.WITNESSES)
-    for case in module.CASES:
+    lower = [c for c in module.CASES if c.claim.direction == "lower"]
+    for case in lower:  # refuted: the §3 upper bound on the region is below the claimed lower bound
+        upper = derive(case.claim.quantity, case.net.depth).evaluate(case.net, case.region, R=case.R)
+        assert upper * 1.01 < case.claim.bound_value(case.net, case.region, case.R), case.claim.name
+    upper_cases = [c for c in module.CASES if c.claim.direction == "upper"]
+    assert {c.claim.name for c in upper_cases} == set(module.WITNESSES)
+    for case in upper_cases:
         claim, net, region = case.claim, case.net, case.region
         w = module.WITNESSES[claim.name]()
         assert region.contains(net, w["theta"]), claim.name
@@ -180,6 +189,12 @@ def test_each_mutant_has_a_witness_that_violates_it(path):
                 assert np.all(np.linalg.norm(np.atleast_2d(w[key]), axis=1) <= case.R * (1 + 1e-12)), claim.name
         if w.get("y") is not None:
             assert np.all(np.abs(w["y"]) <= case.Y), claim.name
+        if claim.quantity == "pointwise":
+            X = np.atleast_2d(np.asarray(w["x"], dtype=float))
+            y = np.zeros(X.shape[0]) if w.get("y") is None else np.asarray(w["y"], dtype=float)
+            lhs, rhs = claim.bound.fn(net, w["theta"], X, y, None)
+            assert lhs > rhs + 1e-9 * max(abs(rhs), 1.0), (claim.name, lhs, rhs)
+            continue
         ratio = _pair_ratio(claim.quantity, net, w)
         bound = claim.bound_value(net, region, case.R, case.Y)
         assert ratio > 1.01 * bound, (claim.name, ratio, bound)
