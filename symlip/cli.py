@@ -341,7 +341,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     for line in out.get("summary", []):
         print(line)
     write_index(args.out)
-    print("wrote " + ", ".join(str(p) for p in out.get("files", [])))
+    if not any(line.startswith("wrote") for line in out.get("summary", [])):
+        print("wrote " + ", ".join(str(p) for p in out.get("files", [])))
     return 0 if out.get("ok", True) else 1
 
 

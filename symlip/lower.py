@@ -18,7 +18,8 @@ for every ``r >= r_min = |t0| √(m-1) / (1 - κ)`` (``κ = 1/2``; with ``t0 = 0
     sup_{|θ|<=r} |∇_θ f|      >= c  r^{m-1},   c  = √(1+R²) (κ σ'(t0) / A)^{m-1}
     sup_{|θ|<=r} ||∇²_θ f||_2 >= c' r^{2m-3},  c' = R² |σ''(t0)| σ'(t0)^{2m-4} (κ / A)^{2m-3}
 
-(the second for ``m >= 2`` and the smooth class), the exponents of U1 and U2: no
+(the second for ``m >= 2`` and the smooth class; at ``m = 1``, ``|∇_θ f| = √(1+|x|²)``
+everywhere and ``c = κ √(1+R²)``), the exponents of U1 and U2: no
 bound independent of the region can hold.  The claims are *witnessed*: symlip
 builds the parameters, checks in mpmath that they lie in the ball, and evaluates
 the local quantity — ``|∇_θ f|``, resp. ``|∇²_θ f v|`` for a unit ``v`` — at high
@@ -594,7 +595,7 @@ class Growth:
                  "",
                  f"**{self.verdict_line()}.**",
                  "",
-                 f"Lower-bound formula: ${c.latex()}$ with t0 = {c.t0:g}, κ = {c.kappa:g}, A = {c.A:.6g}, "
+                 f"Lower-bound formula: ${c.latex()}$ with t0 = {c.t0:g}, κ = {c.kappa:.10g}, A = {c.A:.6g}, "
                  f"so c = {c.c:.6g} (stated for r ≥ {c.r_min:.4g}). Why t0: {c.reason}.",
                  "",
                  "| r | upper bound | witnessed | c r^e | upper / witnessed |",
@@ -705,7 +706,7 @@ class LowerFormula:
 
     @property
     def __name__(self) -> str:  # claims describe callables by name
-        base = f"c r^(m-1)" if self.quantity == "lip_f" else "c' r^(2m-3)"
+        base = "c r^(m-1)" if self.quantity == "lip_f" else "c' r^(2m-3)"
         if self.extra_exponent:
             base += f" * r^{self.extra_exponent}"
         return base if self.scale == 1.0 else f"{self.scale:g} * {base}"
