@@ -8,14 +8,22 @@ The mathematics is in MATH.md (shared spec); the public API is re-exported here:
 * :func:`derive`, :class:`Bound` — the bounds U1–U4, their LaTeX and kernels;
 * :class:`Claim`, :class:`Case`, :func:`falsify`, :class:`Verdict` — claims and the
   adversarial search that attacks them; :class:`Witness`, :func:`replay` — violations
-  saved and re-checked at high precision (``symlip.testing`` has pytest helpers).
+  saved and re-checked at high precision (``symlip.testing`` has pytest helpers);
+* :func:`lower_bound`, :func:`growth`, :class:`LowerFormula` — the witnessed lower
+  bounds of MATH.md §4 (no global bound exists);
+* :func:`local_step`, :func:`gradient_descent` — step sizes from local constants (MATH.md §6);
+* :class:`CDNN`, :func:`cdnn_bound` — continuously deep networks (controlled ODE and its Euler
+  network) and their Grönwall bounds (MATH.md §5).
 """
 from symlip.activations import Activation, Constant, activation, available_activations
 from symlip.bounds import QUANTITIES, Bound, Kernel, derive, general_form, standard_symbols
+from symlip.cdnn import CDNN, cdnn_bound
 from symlip.claims import Case, Claim, Inequality, load_cases
 from symlip.falsify import Verdict, falsify
+from symlip.lower import Growth, LowerFormula, LowerWitness, growth, lower_bound, lower_constant
 from symlip.network import MLP
 from symlip.region import Region, sample_inputs
+from symlip.stepsize import DescentResult, LocalStep, gradient_descent, local_step
 from symlip.witness import Replay, Witness, replay
 
 __all__ = [
@@ -23,5 +31,7 @@ __all__ = [
     "QUANTITIES", "Bound", "Kernel", "derive", "general_form", "standard_symbols",
     "MLP", "Region", "sample_inputs",
     "Claim", "Case", "Inequality", "load_cases", "falsify", "Verdict", "Witness", "Replay", "replay",
+    "lower_bound", "lower_constant", "growth", "LowerFormula", "LowerWitness", "Growth",
+    "local_step", "gradient_descent", "LocalStep", "DescentResult", "CDNN", "cdnn_bound",
 ]
 __version__ = "0.1.0"

@@ -912,7 +912,7 @@ def _numeric_sup(pieces, order: int) -> tuple[mpmath.mpf, str]:
     for vals in growth:
         if vals[-1] > 1e6 and all(x <= y for x, y in zip(vals[4:], vals[5:])):
             return mpmath.inf, "numeric: |σ^(%d)| grows without bound on samples up to |t|=1e12" % order
-    return best, f"numeric: dense grid + golden section on [-40,40], samples to |t|=1e12"
+    return best, "numeric: dense grid + golden section on [-40,40], samples to |t|=1e12"
 
 
 # ---------------------------------------------------------------------------

@@ -311,13 +311,14 @@ class Case:
     weight: float = 1.0
 
     def __post_init__(self) -> None:
+        from symlip.cdnn import CDNN
         from symlip.network import MLP
         from symlip.region import Region
 
         if not isinstance(self.claim, Claim):
             raise TypeError(f"Case.claim must be a Claim; got {type(self.claim).__name__}")
-        if not isinstance(self.net, MLP):
-            raise TypeError(f"Case.net must be an MLP; got {type(self.net).__name__}")
+        if not isinstance(self.net, (MLP, CDNN)):
+            raise TypeError(f"Case.net must be an MLP or a CDNN; got {type(self.net).__name__}")
         if not isinstance(self.region, Region):
             raise TypeError(f"Case.region must be a Region; got {type(self.region).__name__}")
         if not (math.isfinite(self.R) and self.R >= 0):
@@ -334,6 +335,9 @@ class Case:
 
     @property
     def architecture(self) -> str:
+        describe = getattr(self.net, "describe", None)  # e.g. a CDNN: "CDNN ode d=2 T=1 N=8 tanh"
+        if callable(describe):
+            return describe()
         return f"{list(self.net.widths)} {self.net.activation.name}"
 
 

@@ -44,7 +44,7 @@ import numpy as np
 
 from symlip import _quantities
 from symlip.claims import Case, Claim
-from symlip.witness import Witness, _json_float, activation_spec, bound_spec, confirm, region_spec
+from symlip.witness import Witness, _json_float, activation_spec, bound_spec, confirm, model_spec, region_spec
 
 if TYPE_CHECKING:  # pragma: no cover
     from symlip.network import MLP
@@ -55,6 +55,8 @@ __all__ = ["falsify", "Verdict", "STRATEGIES"]
 #: the strategies, in the order they run, with their default share of the budget.
 STRATEGIES = {"random": 0.10, "hypothesis": 0.20, "ascent": 0.35, "pair": 0.20, "differential_evolution": 0.15}
 _DE_MAX_DIM = 48
+_HYP_FULL_MAX = 400  # above this many parameters hypothesis draws in a random subspace ...
+_HYP_MAX_DIM = 64    # ... of this dimension (its buffer cannot hold thousands of floats)
 _NEAR = 1e-6  # ratios above 1 - _NEAR are re-evaluated at high precision
 
 
@@ -187,12 +189,13 @@ def falsify(claim: Claim | Case, net: "MLP | None" = None, region: "Region | Non
         Y = case.Y if Y is None else Y
     if not isinstance(claim, Claim):
         raise TypeError(f"falsify needs a Claim or a Case; got {type(claim).__name__}")
+    from symlip.cdnn import CDNN
     from symlip.network import MLP
     from symlip.precision import _check_dps
     from symlip.region import Region
 
-    if not isinstance(net, MLP):
-        raise TypeError(f"falsify needs a network (MLP); got {type(net).__name__}")
+    if not isinstance(net, (MLP, CDNN)):
+        raise TypeError(f"falsify needs a network (MLP or CDNN); got {type(net).__name__}")
     if not isinstance(region, Region):
         raise TypeError(f"falsify needs a Region; got {type(region).__name__}")
     R = 1.0 if R is None else R
@@ -469,11 +472,15 @@ class _Search:
         y1 = None if y is None else y[:1]
         hv = self.hvp_op(theta, x1, y1)
         if P <= 40:
-            H = np.empty((P, P))
-            eye = np.eye(P)
-            for j in range(P):
-                H[:, j] = hv(eye[j])[0]
-            H = 0.5 * (H + H.T)
+            dense = getattr(self.net, "hessian", None) if self.q == "lip_grad" else None
+            if dense is not None:  # a network with a batched dense Hessian (CDNN: one ODE pass)
+                H = dense(theta, x1[0])
+            else:
+                H = np.empty((P, P))
+                eye = np.eye(P)
+                for j in range(P):
+                    H[:, j] = hv(eye[j])[0]
+                H = 0.5 * (H + H.T)
             w, V = np.linalg.eigh(H)
             k = int(np.argmax(np.abs(w)))
             return float(abs(w[k])), V[:, k] * (1 if w[k] >= 0 else -1)
@@ -539,17 +546,34 @@ class _Search:
         from symlip._strategies import inputs as st_inputs
         from symlip._strategies import region_points
 
+        import hypothesis.extra.numpy as hnp
         import hypothesis.strategies as st
 
         net = self.net
         search = self
         ys = (st.lists(st.sampled_from([-1.0, 1.0]), min_size=self.n, max_size=self.n)
               if self.uses_y else st.none())
+        if self.P > _HYP_FULL_MAX:
+            # hypothesis' buffer cannot hold thousands of floats (draws overrun and are
+            # rejected before any evaluation): draw a point in a random subspace instead
+            basis = rng.standard_normal((self.P, _HYP_MAX_DIM)) / math.sqrt(_HYP_MAX_DIM)
+            scale = self.theta_scale
+            base = self.region.center if self.region.kind == "ball" else np.zeros(self.P)
+
+            def lift(u: np.ndarray) -> np.ndarray:
+                search._tick(0)
+                return search.project(base + scale * (basis @ u))
+
+            thetas = st.builds(lift, hnp.arrays(np.float64, _HYP_MAX_DIM,
+                                                elements=st.floats(-1.0, 1.0, allow_nan=False)))
+        else:
+            thetas = region_points(net, self.shrunk)
+
         @settings(max_examples=10 ** 6, database=None, deadline=None, derandomize=False,
                   phases=[Phase.generate, Phase.target], suppress_health_check=list(HealthCheck),
                   report_multiple_bugs=False, verbosity=Verbosity.quiet)
         @hseed(int(rng.integers(2 ** 31)))
-        @given(theta=region_points(net, self.shrunk), X=st_inputs(self.d0, self.R * (1 - _quantities.INSIDE),
+        @given(theta=thetas, X=st_inputs(self.d0, self.R * (1 - _quantities.INSIDE),
                                                                    n=self.n), signs=ys)
         def probe(theta: np.ndarray, X: np.ndarray, signs: Any) -> None:
             y = None if signs is None else np.asarray(signs, float) * search.Y
@@ -824,8 +848,9 @@ class _Search:
             if seen >= 6:
                 break
             seen += 1
-            if self.q == "pointwise":
-                w = {"theta": c.theta, "theta2": None, "x": c.X, "x2": None, "y": c.y}
+            if self.q == "pointwise":  # strictly inside: boundary points may be out by an ulp
+                w = {"theta": self.project(c.theta), "theta2": None, "x": self.clip_inputs(c.X), "x2": None,
+                     "y": c.y}
             elif c.theta2 is not None or c.x2 is not None:
                 w = {"theta": c.theta, "theta2": c.theta2, "x": c.X, "x2": c.x2, "y": c.y}
             elif c.direction is not None:
@@ -883,6 +908,7 @@ class _Search:
             y=None if w.get("y") is None else np.asarray(w["y"], float), value=float(value), bound=float(bound),
             value_mp=v_mp, bound_mp=b_mp, dps=self.dps if near else None, confirmed_digits=digits,
             bound_spec=bound_spec(claim, net, float(bound)), source=self.source, strategy=strategy, seed=self.seed,
+            model=model_spec(net),
         )
         if status == "violated":
             message = (f"violated: {claim.quantity} witnessed {v_mp} > bound {b_mp} (ratio {ratio:.6g}), "

@@ -72,6 +72,24 @@ def _float_path(method: Callable) -> Callable:
 _BIG = float(np.finfo(np.float64).max) / 4.0
 
 
+def _real_array(a: Any, name: str) -> np.ndarray:
+    """``a`` as a float64 array, or a TypeError naming ``name`` (strings, complex, non-numeric)."""
+    if isinstance(a, (str, bytes)):
+        raise TypeError(f"{name} must be a real numeric array, got the string {a!r}")
+    try:
+        arr = np.asarray(a)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be a real numeric array ({exc})") from exc
+    if arr.dtype.kind == "c":
+        raise TypeError(f"{name} must be real, got a complex array (dtype {arr.dtype})")
+    if arr.dtype.kind not in "iuf" and arr.dtype != object:
+        raise TypeError(f"{name} must be a real numeric array, got dtype {arr.dtype}")
+    try:
+        return np.asarray(arr, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be a real numeric array ({exc})") from exc
+
+
 @dataclass(frozen=True)
 class MLP:
     """A fully connected network with an affine output layer (MATH.md §1).
@@ -643,23 +661,6 @@ class MLP:
     def _shape_hint(self) -> str:
         return f"for widths {self.widths}"
 
-    @staticmethod
-    def _real_array(a: Any, name: str) -> np.ndarray:
-        if isinstance(a, (str, bytes)):
-            raise TypeError(f"{name} must be a real numeric array, got the string {a!r}")
-        try:
-            arr = np.asarray(a)
-        except (TypeError, ValueError) as exc:
-            raise TypeError(f"{name} must be a real numeric array ({exc})") from exc
-        if arr.dtype.kind == "c":
-            raise TypeError(f"{name} must be real, got a complex array (dtype {arr.dtype})")
-        if arr.dtype.kind not in "iuf" and arr.dtype != object:
-            raise TypeError(f"{name} must be a real numeric array, got dtype {arr.dtype}")
-        try:
-            out = np.asarray(arr, dtype=np.float64)
-        except (TypeError, ValueError) as exc:
-            raise TypeError(f"{name} must be a real numeric array ({exc})") from exc
-        return out
 
     def _theta(self, theta: Any, allow_object: bool = False) -> np.ndarray:
         if allow_object and isinstance(theta, np.ndarray) and theta.dtype == object:
@@ -673,7 +674,7 @@ class MLP:
         return self._vector(theta, "theta")
 
     def _vector(self, v: Any, name: str) -> np.ndarray:
-        arr = self._real_array(v, name)
+        arr = _real_array(v, name)
         if arr.shape != (self.n_params,):
             raise ValueError(
                 f"{name} has shape {arr.shape}, expected (P,) = ({self.n_params},) "
@@ -685,7 +686,7 @@ class MLP:
         return arr
 
     def _inputs(self, X: Any) -> tuple[np.ndarray, bool]:
-        arr = self._real_array(X, "X")
+        arr = _real_array(X, "X")
         d0 = self.d_in
         if arr.ndim == 1 and arr.shape == (d0,):
             arr, single = arr[None, :], True
@@ -702,7 +703,7 @@ class MLP:
 
     @staticmethod
     def _targets(y: Any, n: int) -> np.ndarray:
-        arr = MLP._real_array(y, "y")
+        arr = _real_array(y, "y")
         if arr.ndim == 0 and n == 1:
             arr = arr.reshape(1)
         if arr.shape != (n,):

@@ -126,6 +126,7 @@ class Witness:
     source: str | None = None
     strategy: str = ""
     seed: int = 0
+    model: dict | None = None  # None: MLP(widths, activation); else e.g. a CDNN spec (symlip.cdnn)
 
     @property
     def ratio(self) -> float:
@@ -142,7 +143,7 @@ class Witness:
         def arr(a: np.ndarray | None) -> Any:
             return None if a is None else np.asarray(a, dtype=float).tolist()
 
-        return {
+        out = {
             "format": _FORMAT, "claim": self.claim, "quantity": self.quantity, "expect": self.expect,
             "widths": list(self.widths), "activation": self.activation, "region": self.region,
             "R": self.R, "Y": self.Y,
@@ -152,6 +153,9 @@ class Witness:
             "dps": self.dps, "confirmed_digits": self.confirmed_digits, "bound_spec": self.bound_spec,
             "source": self.source, "strategy": self.strategy, "seed": self.seed,
         }
+        if self.model is not None:  # only non-MLP models: MLP witness files are unchanged
+            out["model"] = self.model
+        return out
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "Witness":
@@ -184,6 +188,7 @@ class Witness:
                 bound_mp=d.get("bound_mp"), dps=d.get("dps"), confirmed_digits=int(d.get("confirmed_digits", 0)),
                 bound_spec=dict(d.get("bound_spec") or {}), source=d.get("source"),
                 strategy=str(d.get("strategy", "")), seed=int(d.get("seed", 0)),
+                model=None if d.get("model") is None else dict(d["model"]),
             )
         except KeyError as exc:
             raise ValueError(f"witness field {exc.args[0]!r} is missing") from None
@@ -219,7 +224,10 @@ class Witness:
         from symlip.network import MLP
 
         act = _activation_from(self.activation)
-        net = MLP(self.widths, act)
+        if self.model is None:
+            net = MLP(self.widths, act)
+        else:
+            net = _model_from(self.model, act, self.widths)
         region = _region_from(self.region)
         spec = self.bound_spec
         kind = spec.get("kind")
@@ -280,6 +288,24 @@ def _activation_from(d: dict[str, Any]) -> Any:
     return Activation(name=str(d.get("name", "custom")), expr=expr,
                       params=tuple((str(k), float(v)) for k, v in d.get("params", [])),
                       claimed=tuple((str(k), float(v)) for k, v in d.get("claimed", [])))
+
+
+def model_spec(net: Any) -> dict[str, Any] | None:
+    """How a witness stores a network other than an MLP (None for an MLP, whose
+    widths and activation suffice): the network's ``model_spec()``, e.g. a CDNN."""
+    spec = getattr(net, "model_spec", None)
+    return spec() if callable(spec) else None
+
+
+def _model_from(spec: dict[str, Any], act: Any, widths: tuple[int, ...]) -> Any:
+    if spec.get("kind") != "cdnn":
+        raise ValueError(f"witness model has an unknown kind {spec.get('kind')!r}; allowed: 'cdnn'")
+    from symlip.cdnn import model_from_spec
+
+    net = model_from_spec(spec, act)
+    if tuple(net.widths) != tuple(widths):
+        raise ValueError(f"witness model {net!r} does not match the recorded widths {list(widths)}")
+    return net
 
 
 def region_spec(region: "Region") -> dict[str, Any]:

@@ -7,9 +7,7 @@ these tests only make sure the catalogue is well-formed and honest.
 """
 from __future__ import annotations
 
-import importlib.util
 import math
-import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -17,7 +15,7 @@ import numpy as np
 import pytest
 
 from symlip import derive, sample_inputs
-from symlip.claims import LoadedCase, load_cases
+from symlip.claims import LoadedCase, _import_file, load_cases
 
 PROOFS = Path(__file__).resolve().parent.parent / "proofs"
 MUTANTS = PROOFS / "mutants"
@@ -47,17 +45,8 @@ def _mutants(loaded: list[LoadedCase]) -> list[LoadedCase]:
 
 
 def _module(path: Path) -> ModuleType:
-    """Import a catalogue file on its own (its folder importable while it runs)."""
-    name = "_test_catalogue_" + path.stem
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.path.insert(0, str(path.parent))
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(path.parent))
-    return module
+    """Import a catalogue file as ``symlip check`` does."""
+    return _import_file(path.resolve())
 
 
 # ---------------------------------------------------------------------------

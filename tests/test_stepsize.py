@@ -1,10 +1,8 @@
 """Step sizes from local constants (MATH.md §6): the rule, the driver, the claims, the demo."""
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
-import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -16,6 +14,7 @@ from symlip import MLP, Claim, Region, derive, falsify, replay, sample_inputs
 from symlip.stepsize import (MARGIN, DescentResult, descent_sides, gradient_descent, local_step, local_step_mp,
                              loss_mp)
 from symlip.witness import confirm
+from symlip.claims import _import_file
 
 ROOT = Path(__file__).resolve().parent.parent
 PROOFS = ROOT / "proofs" / "stepsize.py"
@@ -24,16 +23,8 @@ SMOOTH = ("tanh", "sigmoid", "softplus", "gelu")
 
 
 def _module(path: Path) -> ModuleType:
-    name = "_test_stepsize_" + path.stem
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.path.insert(0, str(path.parent))
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(path.parent))
-    return module
+    """Import a catalogue file as ``symlip check`` does."""
+    return _import_file(path.resolve())
 
 
 def _problem(seed: int) -> tuple[MLP, np.ndarray, np.ndarray, np.ndarray, float]:
