@@ -13,17 +13,24 @@ The mathematics is in MATH.md (shared spec); the public API is re-exported here:
   bounds of MATH.md §4 (no global bound exists);
 * :func:`local_step`, :func:`gradient_descent` — step sizes from local constants (MATH.md §6);
 * :class:`CDNN`, :func:`cdnn_bound` — continuously deep networks (controlled ODE and its Euler
-  network) and their Grönwall bounds (MATH.md §5).
+  network) and their Grönwall bounds (MATH.md §5);
+* :func:`top_singular` (spectral-norm Jacobian and Hessian), :func:`sgd_moments`,
+  :func:`monte_carlo`, :class:`MomentClaim`, :func:`sgd_trajectory` — the Lipschitz constant
+  under SGD (MATH.md §7).
 """
 from symlip.activations import Activation, Constant, activation, available_activations
 from symlip.bounds import QUANTITIES, Bound, Kernel, derive, general_form, standard_symbols
 from symlip.cdnn import CDNN, cdnn_bound
 from symlip.claims import Case, Claim, Inequality, load_cases
+from symlip.dynamics import Moments, MonteCarlo, monte_carlo, sgd_moments, teacher_student
 from symlip.falsify import Verdict, falsify
 from symlip.lower import Growth, LowerFormula, LowerWitness, growth, lower_bound, lower_constant
+from symlip.moment_claims import MomentCase, MomentClaim, MomentVerdict
 from symlip.network import MLP
 from symlip.region import Region, sample_inputs
+from symlip.spectral import DegenerateSpectrumError, TopSingular, top_singular
 from symlip.stepsize import DescentResult, LocalStep, gradient_descent, local_step
+from symlip.trajectory import Trajectory, sgd_trajectory
 from symlip.witness import Replay, Witness, replay
 
 __all__ = [
@@ -33,5 +40,7 @@ __all__ = [
     "Claim", "Case", "Inequality", "load_cases", "falsify", "Verdict", "Witness", "Replay", "replay",
     "lower_bound", "lower_constant", "growth", "LowerFormula", "LowerWitness", "Growth",
     "local_step", "gradient_descent", "LocalStep", "DescentResult", "CDNN", "cdnn_bound",
+    "top_singular", "TopSingular", "DegenerateSpectrumError", "sgd_moments", "Moments", "monte_carlo",
+    "MonteCarlo", "teacher_student", "MomentClaim", "MomentCase", "MomentVerdict", "sgd_trajectory", "Trajectory",
 ]
 __version__ = "0.1.0"

@@ -45,6 +45,7 @@ TARGETS: dict[str, dict[str, Any]] = {
     "falsifier_min_fraction_of_truth": {"op": ">=", "value": 0.99},
     "mutants_violated_fraction": {"op": ">=", "value": 1.0},
     "mutant_max_seconds": {"op": "<", "value": 30.0},
+    "dynamics_lowrank_step_s": {"op": "<", "value": 1.0},
 }
 
 _WIDTHS = (32, 64, 64, 64, 1)
@@ -369,6 +370,29 @@ def _bench_network(reps: int, seed: int) -> dict[str, Any]:
 # ---------------------------------------------------------------------------
 # driver
 # ---------------------------------------------------------------------------
+def _bench_dynamics(reps: int, seed: int) -> dict[str, Any]:
+    """One-step SGD moments by the low-rank path (MATH.md §7) on a network with
+    ~10^5 parameters and batch 128: per-sample gradients of the batch, ∇L on the
+    dataset, one SVD per layer, projections and Hessian forms of the 128 centred
+    gradients (no P x P matrix)."""
+    from symlip.dynamics import sgd_moments, teacher_student
+    from symlip.network import MLP
+
+    widths = (64, 256, 256, 64, 1)
+    net = MLP(list(widths), "tanh")
+    theta = net.init(seed=seed)
+    X, y = teacher_student(512, widths[0], seed=seed)
+    sgd_moments(net, theta, X, y, batch_size=128, eta=0.01, estimator="low_rank", seed=seed)  # warm-up
+    times, m = [], None
+    for k in range(reps):
+        t0 = time.perf_counter()
+        m = sgd_moments(net, theta, X, y, batch_size=128, eta=0.01, estimator="low_rank", seed=seed + k)
+        times.append(time.perf_counter() - t0)
+    return {"widths": list(widths), "n_params": net.n_params, "N": int(X.shape[0]), "batch_size": 128,
+            "estimator": "low_rank", "median_step_s": float(np.median(times)), "min_step_s": float(min(times)),
+            "reps": reps, "s": m.s.tolist(), "noise_curvature": m.noise_curvature.tolist()}
+
+
 def run_bench(out_path: str | os.PathLike = "reports/bench.json", quick: bool = False) -> dict:
     """Run the benchmarks, write them as JSON to ``out_path`` and return them.
 
@@ -402,6 +426,7 @@ def run_bench(out_path: str | os.PathLike = "reports/bench.json", quick: bool = 
     from symlip._bench_falsify import run_falsify_bench
 
     fals = run_falsify_bench(quick=quick)
+    dyn = _bench_dynamics(3 if quick else 10, seed)
 
     d200 = next((r["total_s"] for r in derive_rows if r["depth"] == 200), None)
     values = {
@@ -414,6 +439,7 @@ def run_bench(out_path: str | os.PathLike = "reports/bench.json", quick: bool = 
         "falsifier_min_fraction_of_truth": fals["min_fraction"],
         "mutants_violated_fraction": fals.get("mutants_violated_fraction"),
         "mutant_max_seconds": fals.get("mutant_max_seconds"),
+        "dynamics_lowrank_step_s": dyn["median_step_s"],
     }
     targets = {name: {"value": val, "op": TARGETS[name]["op"], "threshold": TARGETS[name]["value"],
                       "passed": _verdict(name, val)} for name, val in values.items()}
@@ -425,6 +451,7 @@ def run_bench(out_path: str | os.PathLike = "reports/bench.json", quick: bool = 
         "kernel": kern,
         "network": netw,
         "falsify": fals,
+        "dynamics": dyn,
         "targets": targets,
         "all_passed": all(t["passed"] is not False for t in targets.values()),
         "total_s": time.perf_counter() - t_start,
@@ -499,6 +526,11 @@ def format_table(results: dict) -> str:
             for m in f["mutants"]:
                 lines.append(f"  {m['claim'][:48]:<48} {m['status']:<12} ratio {m['ratio']:<11.5g} "
                              f"{m['seconds']:>5.1f} s")
+    dy = results.get("dynamics")
+    if dy:
+        lines.append("")
+        lines.append(f"(f) SGD moments, low-rank path: widths {dy['widths']} (P = {dy['n_params']}), "
+                     f"N = {dy['N']}, batch {dy['batch_size']}: median {dy['median_step_s']:.3f} s per step")
     lines.append("")
     lines.append("targets")
     for name, t in results["targets"].items():

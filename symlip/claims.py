@@ -355,8 +355,11 @@ def load_cases(paths: Sequence[str | Path]) -> list[LoadedCase]:
     searched recursively; files starting with ``_`` are skipped).
 
     Raises ``ValueError`` for a path that does not exist, a module without
-    ``CASES``, or an entry that is not a :class:`Case`.
+    ``CASES``, or an entry that is neither a :class:`Case` nor a
+    :class:`~symlip.moment_claims.MomentCase` (a statistical claim on SGD, MATH.md §7).
     """
+    from symlip.moment_claims import MomentCase
+
     files: list[Path] = []
     for p in paths:
         path = Path(p)
@@ -382,8 +385,9 @@ def load_cases(paths: Sequence[str | Path]) -> list[LoadedCase]:
             raise ValueError(f"{f} defines no CASES (a list of symlip.claims.Case)")
         cases = cases() if callable(cases) else cases
         for k, c in enumerate(cases):
-            if not isinstance(c, Case):
-                raise ValueError(f"{f}: CASES[{k}] is a {type(c).__name__}, not a symlip.claims.Case")
+            if not isinstance(c, (Case, MomentCase)):
+                raise ValueError(f"{f}: CASES[{k}] is a {type(c).__name__}, not a symlip.claims.Case "
+                                 f"or a symlip.moment_claims.MomentCase")
             out.append(LoadedCase(case=c, source=_display_path(f), index=k))
     return out
 

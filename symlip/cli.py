@@ -15,6 +15,9 @@ growth      upper bound (U1/U2) and witnessed lower bound (MATH.md §4) on balls
             exit 0 iff both slopes are within 0.05 of m-1 (lip_f) or 2m-3 (lip_grad)
 demo        demonstrations that write reports: ``stepsize`` (MATH.md §6) and ``cdnn``
             (MATH.md §5, the N-convergence table)
+dynamics    the Lipschitz bound under SGD (MATH.md §7): one-step moments vs Monte-Carlo over η,
+            trajectories with predicted bands, factor studies; reports/dynamics.md, .json, *.png;
+            exit 0 iff the one-step targets hold (5% at the smallest η, slope ~2)
 
 Bad arguments exit with code 2 and one line on stderr.
 """
@@ -148,6 +151,12 @@ def _build_parser() -> _Parser:
     dm.add_argument("--quick", action="store_true", help="small sizes (seconds, for smoke tests)")
     dm.add_argument("--out", default="reports", metavar="DIR", help="report folder (default reports)")
 
+    dy = sub.add_parser("dynamics", help="SGD dynamics of the Lipschitz bound: predicted vs observed (MATH.md §7)")
+    dy.add_argument("--quick", action="store_true", help="small sizes (seconds, for CI)")
+    dy.add_argument("--seed", type=_int_at_least(0), default=0, metavar="N", help="seed (default 0)")
+    dy.add_argument("--report", default="reports", metavar="DIR",
+                    help="report folder: dynamics.md, dynamics.json, dynamics_*.png (default reports)")
+
     r = sub.add_parser("replay", help="re-evaluate a witness file; exit 0 iff it still violates")
     r.add_argument("witness", metavar="WITNESS.json", help="a witness file (e.g. reports/witnesses/*.json)")
     r.add_argument("--dps", type=_int_at_least(16), default=80, metavar="N",
@@ -233,6 +242,7 @@ def _progress_line(k: int, n: int, loaded: Any, outcome: Any) -> str:
 def _cmd_check(args: argparse.Namespace) -> int:
     from symlip.claims import load_cases
     from symlip.falsify import falsify
+    from symlip.moment_claims import MomentCase
     from symlip.reports import CaseError, _status_counts, reproduce_command, summary_counts, write_check_report
 
     if Path(args.report).exists() and not Path(args.report).is_dir():
@@ -247,8 +257,11 @@ def _cmd_check(args: argparse.Namespace) -> int:
     for k, lc in enumerate(loaded, start=1):
         ts = time.perf_counter()
         try:
-            outcome: Any = falsify(lc.case, budget=args.budget * lc.case.weight, seed=args.seed,
-                                   max_evals=args.max_evals, source=f"{lc.source}::{lc.index}")
+            if isinstance(lc.case, MomentCase):  # a statistical claim (MATH.md §7): Monte-Carlo, seeded
+                outcome: Any = lc.case.run(seed=args.seed, source=f"{lc.source}::{lc.index}")
+            else:
+                outcome = falsify(lc.case, budget=args.budget * lc.case.weight, seed=args.seed,
+                                  max_evals=args.max_evals, source=f"{lc.source}::{lc.index}")
         except ValueError as exc:  # the claim does not apply here: reported, not as expected
             outcome = CaseError(lc.case.claim, _first_line(exc), time.perf_counter() - ts)
         except Exception as exc:  # a broken case must not end the run; it is reported as an error
@@ -277,8 +290,18 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
 
 def _cmd_replay(args: argparse.Namespace) -> int:
-    from symlip.witness import Witness, replay
+    from symlip.witness import Witness, _witness_kind, replay
 
+    if _witness_kind(args.witness) == "sgd-moment":  # a statistical witness (MATH.md §7): re-run its tests
+        from symlip.moment_claims import MomentWitness, replay_moment
+
+        d = MomentWitness.load(args.witness).data
+        rep = replay_moment(args.witness)
+        print(f"{d['claim']} (sgd_{d['statistic']}) @ {d['widths']} {d['activation']}"
+              + (f" from {d['source']}" if d.get("source") else ""))
+        print(rep.message)
+        print(f"  observed = {rep.value_mp}\n  predicted = {rep.bound_mp}\n  ratio = {rep.ratio:.6g}")
+        return 0 if rep.status == "violated" else 1
     w = Witness.load(args.witness)
     try:
         rep = replay(args.witness, dps=args.dps)
@@ -346,13 +369,27 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0 if out.get("ok", True) else 1
 
 
+def _cmd_dynamics(args: argparse.Namespace) -> int:
+    from symlip._dynamics_report import run_dynamics_report
+    from symlip.reports import write_index
+
+    if Path(args.report).exists() and not Path(args.report).is_dir():
+        raise ValueError(f"--report {args.report!r} is a file; give a folder")
+    out = run_dynamics_report(args.report, seed=args.seed, quick=args.quick)
+    for line in out["summary"]:
+        print(line)
+    write_index(args.report)
+    return 0 if out["ok"] else 1
+
+
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
 
 
 _COMMANDS = {"derive": _cmd_derive, "activation": _cmd_activation, "bench": _cmd_bench,
-             "check": _cmd_check, "replay": _cmd_replay, "growth": _cmd_growth, "demo": _cmd_demo}
+             "check": _cmd_check, "replay": _cmd_replay, "growth": _cmd_growth, "demo": _cmd_demo,
+             "dynamics": _cmd_dynamics}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

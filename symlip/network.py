@@ -397,19 +397,25 @@ class MLP:
 
     @_float_path
     def loss_grad(self, theta: Any, X: Any, y: Any) -> np.ndarray:
-        """``∇_θ ℓ = (1/n) Σ_n (f(x_n) - y_n) ∇_θ f(x_n)``, shape ``(P,)``.
-
-        Back-propagation with ``δ_m = r / n`` summed over the batch (no ``(n, P)`` array).
-        """
+        """``∇_θ ℓ = (1/n) Σ_n (f(x_n) - y_n) ∇_θ f(x_n)``, shape ``(P,)`` (:meth:`vjp` with ``r/n``)."""
         self._need_scalar("loss_grad")
-        layers = self._split(self._theta(theta))
         X2, _ = self._inputs(X)
         n = X2.shape[0]
         yv = self._targets(y, n)
+        return self.vjp(theta, X2, (self.f(theta, X2) - yv) / n)
+
+    @_float_path
+    def vjp(self, theta: Any, X: Any, w: Any) -> np.ndarray:
+        """``Σ_n w_n ∇_θ f(x_n; θ)``, shape ``(P,)``: back-propagation with ``δ_m = w``
+        summed over the batch (no ``(n, P)`` array)."""
+        self._need_scalar("vjp")
+        layers = self._split(self._theta(theta))
+        X2, _ = self._inputs(X)
+        wv = _real_array(w, "w").reshape(-1) if np.ndim(w) <= 1 else _real_array(w, "w")
+        if wv.shape != (X2.shape[0],) or not np.isfinite(wv).all():
+            raise ValueError(f"w must be {X2.shape[0]} finite weights (one per input); got shape {np.shape(w)}")
         zs, s1, _ = self._forward(layers, X2, order=1)
-        W, b = layers[-1]
-        r = zs[-1] @ W[0] + b[0] - yv
-        delta = (r / n)[:, None]  # (n, 1)
+        delta = wv[:, None]  # (n, 1)
         out = np.empty(self.n_params)
         for i in range(self.depth, 0, -1):
             sw, sb = self._slices[i - 1]
@@ -417,7 +423,7 @@ class MLP:
             out[sb] = delta.sum(axis=0)
             if i > 1:
                 delta = s1[i - 2] * (delta @ layers[i - 1][0])
-        self._finite(out, "loss gradient")
+        self._finite(out, "vector-Jacobian product")
         return out
 
     @_float_path

@@ -35,7 +35,8 @@ from typing import Any, Sequence, Union
 
 from symlip.claims import Claim, LoadedCase
 from symlip.falsify import STRATEGIES, Verdict
-from symlip.witness import _json_float
+from symlip.moment_claims import MomentVerdict
+from symlip.witness import Witness, _json_float
 
 __all__ = ["CaseError", "Outcome", "write_check_report", "write_index", "format_ratio", "case_slug", "summary_counts",
            "reproduce_command"]
@@ -76,7 +77,7 @@ class CaseError:
 
 
 #: what a check produces for one case.
-Outcome = Union[Verdict, CaseError]
+Outcome = Union[Verdict, CaseError, MomentVerdict]
 
 
 # ---------------------------------------------------------------------------
@@ -216,7 +217,7 @@ def _build_rows(results: Sequence[tuple[LoadedCase, Outcome]]
     for k, (loaded, outcome) in enumerate(results):
         if not isinstance(loaded, LoadedCase):
             raise TypeError(f"results[{k}] must be (LoadedCase, Verdict); got {type(loaded).__name__}")
-        if not isinstance(outcome, (Verdict, CaseError)):
+        if not isinstance(outcome, (Verdict, CaseError, MomentVerdict)):
             raise TypeError(f"results[{k}]: outcome must be a Verdict or CaseError; got {type(outcome).__name__}")
         base = case_slug(loaded)
         slug, n = base, 2
@@ -349,7 +350,11 @@ def _markdown(rows: list[_Row], bounds: list[tuple[Claim, str, list[int]]], coun
                "*Best ratio* is the largest witnessed value / bound. A lower-bound claim (MATH.md §4, "
                "marked ≥) is as expected when it is *witnessed* (the §4 construction inside the ball reaches "
                "it at two precisions) or, for a mutant, *refuted* (the §3 upper bound on the region is "
-               "below it); its best ratio is witnessed value / claimed lower bound.")
+               "below it); its best ratio is witnessed value / claimed lower bound. An SGD-moment claim "
+               "(MATH.md §7, strategy monte-carlo) is a statistical test of |observed - predicted| <= "
+               "rel_tol |predicted| on real SGD steps at false-alarm rate α per run; it is *violated* only "
+               "when an independent second run also rejects, and its ratio is |obs - pred| / (rel_tol |pred| "
+               "+ z SE), above 1 exactly when the test rejects.")
     out.append("")
     bad = [r for r in rows if not r.outcome.as_expected]
     if bad:
@@ -368,7 +373,7 @@ def _markdown(rows: list[_Row], bounds: list[tuple[Claim, str, list[int]]], coun
                               for h in header) + "|")
     for k, r in enumerate(rows, start=1):
         o = r.outcome
-        v = o if isinstance(o, Verdict) else None
+        v = o if isinstance(o, (Verdict, MomentVerdict)) else None
         status = f"**{o.status}**" if o.status in ("violated", "refuted", "inconclusive", "error") else o.status
         name = r.claim.name + (" (≥)" if r.claim.direction == "lower" else "")
         cells = [str(k), _md_cell(name), _md_code(r.source), _md_cell(r.case.architecture),
@@ -399,15 +404,16 @@ def _markdown(rows: list[_Row], bounds: list[tuple[Claim, str, list[int]]], coun
         w = r.outcome.witness
         line = (f"- {_md_cell(r.claim.name)} ({_md_code(r.source)}, {_md_cell(r.case.architecture)}, "
                 f"{_md_cell(r.case.region.describe())}): ratio {_ratio_text(r.outcome)}, "
-                f"{r.outcome.confirmed_digits} digits confirmed")
-        if w is not None and w.value_mp is not None:
+                + (f"{r.outcome.confirmed_digits} digits confirmed" if not isinstance(r.outcome, MomentVerdict)
+                   else f"statistical: {_md_cell(r.outcome.message)}"))
+        if isinstance(w, Witness) and w.value_mp is not None:
             line += f"; value {w.value_mp} > bound {w.bound_mp} at {w.dps} digits"
         if r.witness_file:
             line += f"; witness [{r.witness_file}]({r.witness_file})"
         out.append(line)
     if viol:
         out += ["", "Re-check a witness at 80 digits with `symlip replay <report>/witnesses/<file>.json "
-                "--dps 80`.", ""]
+                "--dps 80` (a statistical witness of an SGD-moment claim re-runs its two Monte-Carlo tests).", ""]
     inconc = [r for r in rows if r.outcome.status == "inconclusive"]
     if inconc:
         out += ["### Inconclusive", ""]
@@ -531,7 +537,7 @@ def _latex(rows: list[_Row], bounds: list[tuple[Claim, str, list[int]]], counts:
     ]
     for k, r in enumerate(rows, start=1):
         o = r.outcome
-        v = o if isinstance(o, Verdict) else None
+        v = o if isinstance(o, (Verdict, MomentVerdict)) else None
         cells = [str(k), _tex(r.claim.name), r"\texttt{" + _tex(r.source) + "}", _tex(r.case.architecture),
                  _tex(r.case.region.describe()), _tex(_fmt_num(r.case.R)), r.claim.expect, _tex(o.status),
                  _tex(_ratio_text(o)), _tex(v.strategy) if v else "--",

@@ -374,15 +374,30 @@ class Replay:
         return self.status == "violated"
 
 
+def _witness_kind(path: "str | Path") -> str | None:
+    """The ``kind`` field of a witness file (``None`` for Lipschitz witnesses or unreadable files)."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data.get("kind") if isinstance(data, dict) else None
+
+
 def replay(witness: "Witness | str | Path", dps: int = 80) -> Replay:
     """Re-evaluate a witness at ``dps`` (and ``dps + 30``) digits.
 
     Returns ``violated`` when the violation is confirmed, ``not violated`` when
     the value is at most the bound at both precisions, else ``inconclusive``.
+    A statistical witness of an SGD-moment claim is re-run instead
+    (:func:`symlip.moment_claims.replay_moment`; ``dps`` does not apply).
     """
     from symlip.precision import _check_dps
 
     dps = _check_dps(dps)
+    if not isinstance(witness, Witness) and _witness_kind(witness) == "sgd-moment":
+        from symlip.moment_claims import replay_moment  # a statistical witness (MATH.md §7)
+
+        return replay_moment(witness)
     w = witness if isinstance(witness, Witness) else Witness.load(witness)
     claim, net, region = w.rebuild(base=None if isinstance(witness, Witness) else Path(witness).parent)
     fixed = float(w.bound_spec["value"]) if w.bound_spec.get("kind") == "number" else None

@@ -55,6 +55,8 @@ def test_numbers_positive_and_finite(quick):
         assert x > 0 and math.isfinite(x)
     for x in results["network"]["ms_per_call_median"].values():
         assert x > 0 and math.isfinite(x)
+    dyn = results["dynamics"]
+    assert dyn["n_params"] >= 10**5 * 0.95 and dyn["batch_size"] == 128 and dyn["median_step_s"] > 0
     for x in _numbers(results):
         assert math.isfinite(x) and x >= 0
 

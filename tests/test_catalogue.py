@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from symlip import derive, sample_inputs
-from symlip.claims import LoadedCase, _import_file, load_cases
+from symlip.claims import Case, LoadedCase, _import_file, load_cases
 
 PROOFS = Path(__file__).resolve().parent.parent / "proofs"
 MUTANTS = PROOFS / "mutants"
@@ -31,7 +31,8 @@ LIPSCHITZ_ONLY = {"relu", "leaky_relu"}
 
 @pytest.fixture(scope="module")
 def loaded() -> list[LoadedCase]:
-    return load_cases([PROOFS])
+    """The Lipschitz claims (statistical SGD claims, MATH.md §7, are tested in test_dynamics.py)."""
+    return [lc for lc in load_cases([PROOFS]) if isinstance(lc.case, Case)]
 
 
 def _true(loaded: list[LoadedCase]) -> list[LoadedCase]:
@@ -155,7 +156,9 @@ def _pair_ratio(quantity, net, w) -> float:
 
 
 def _mutant_modules() -> list[Path]:
-    return sorted(p for p in MUTANTS.glob("*.py") if not p.name.startswith("_"))
+    """Mutant files of Lipschitz claims (dynamics_mutants.py holds statistical ones: test_dynamics.py)."""
+    return sorted(p for p in MUTANTS.glob("*.py")
+                  if not p.name.startswith("_") and all(isinstance(c, Case) for c in _module(p).CASES))
 
 
 @pytest.mark.parametrize("path", _mutant_modules(), ids=lambda p: p.name)
