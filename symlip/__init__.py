@@ -16,9 +16,13 @@ The mathematics is in MATH.md (shared spec); the public API is re-exported here:
   network) and their Grönwall bounds (MATH.md §5);
 * :func:`top_singular` (spectral-norm Jacobian and Hessian), :func:`sgd_moments`,
   :func:`monte_carlo`, :class:`MomentClaim`, :func:`sgd_trajectory` — the Lipschitz constant
-  under SGD (MATH.md §7).
+  under SGD (MATH.md §7);
+* :func:`audit_constant`, :func:`input_lipschitz_lower_bound`, :func:`from_torch`,
+  :func:`audit_tools` — auditing other tools' certificates on concrete (PyTorch) networks.
 """
 from symlip.activations import Activation, Constant, activation, available_activations
+from symlip.audit import (AuditVerdict, InputLipschitzSearch, audit_constant, exact_input_lipschitz,
+                          input_lipschitz_lower_bound)
 from symlip.bounds import QUANTITIES, Bound, Kernel, derive, general_form, standard_symbols
 from symlip.cdnn import CDNN, cdnn_bound
 from symlip.claims import Case, Claim, Inequality, load_cases
@@ -27,9 +31,11 @@ from symlip.falsify import Verdict, falsify
 from symlip.lower import Growth, LowerFormula, LowerWitness, growth, lower_bound, lower_constant
 from symlip.moment_claims import MomentCase, MomentClaim, MomentVerdict
 from symlip.network import MLP
+from symlip.peers import Audit, PeerClaim, audit_tools, peer_claim
 from symlip.region import Region, sample_inputs
 from symlip.spectral import DegenerateSpectrumError, TopSingular, top_singular
 from symlip.stepsize import DescentResult, LocalStep, gradient_descent, local_step
+from symlip.torch_io import TorchNet, from_torch, load_model, to_torch
 from symlip.trajectory import Trajectory, sgd_trajectory
 from symlip.witness import Replay, Witness, replay
 
@@ -42,5 +48,7 @@ __all__ = [
     "local_step", "gradient_descent", "LocalStep", "DescentResult", "CDNN", "cdnn_bound",
     "top_singular", "TopSingular", "DegenerateSpectrumError", "sgd_moments", "Moments", "monte_carlo",
     "MonteCarlo", "teacher_student", "MomentClaim", "MomentCase", "MomentVerdict", "sgd_trajectory", "Trajectory",
+    "input_lipschitz_lower_bound", "audit_constant", "exact_input_lipschitz", "InputLipschitzSearch", "AuditVerdict",
+    "from_torch", "to_torch", "load_model", "TorchNet", "audit_tools", "peer_claim", "PeerClaim", "Audit",
 ]
 __version__ = "0.1.0"

@@ -18,6 +18,13 @@ demo        demonstrations that write reports: ``stepsize`` (MATH.md §6) and ``
 dynamics    the Lipschitz bound under SGD (MATH.md §7): one-step moments vs Monte-Carlo over η,
             trajectories with predicted bands, factor studies; reports/dynamics.md, .json, *.png;
             exit 0 iff the one-step targets hold (5% at the smallest η, slope ~2)
+audit       check other tools' input-Lipschitz constants of a torch.save'd network (product of
+            spectral norms, ECLipsE, ECLipsE-Fast, ECLipsE-Gen-Local, stated values) against
+            symlip's best lower bound on |x| <= R; table on stdout and in reports/audit.md, .json,
+            audit-witnesses/*.json; exit 0 when every claim made was checked (violated or
+            survived), 1 when a tool failed or a check was inconclusive
+peers       the peer comparison: every tool on a fixed set of seeded networks beside symlip's
+            lower bound; reports/peers.md, .json; exit 0 iff no tool's claim was violated
 
 Bad arguments exit with code 2 and one line on stderr.
 """
@@ -64,6 +71,36 @@ def _positive_seconds(text: str) -> float:
     if not (math.isfinite(value) and value > 0):
         raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
     return value
+
+
+def _radius(text: str) -> float | None:
+    """A positive input radius, or None for 'inf'/'all' (all of R^d)."""
+    if text.strip().lower() in ("inf", "all"):
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive radius or 'inf', got {text!r}") from None
+    if math.isinf(value) and value > 0:
+        return None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected a positive radius or 'inf', got {text!r}")
+    return value
+
+
+def _tool(text: str) -> str:
+    from symlip.peers import TOOLS
+
+    name = text.strip()
+    if name.lower() in TOOLS:
+        return name.lower()
+    try:
+        value = float(name)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected {', '.join(TOOLS)} or a number, got {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"a claimed constant must be a finite number > 0, got {text!r}")
+    return name
 
 
 def _int_at_least(low: int) -> Callable[[str], int]:
@@ -156,6 +193,36 @@ def _build_parser() -> _Parser:
     dy.add_argument("--seed", type=_int_at_least(0), default=0, metavar="N", help="seed (default 0)")
     dy.add_argument("--report", default="reports", metavar="DIR",
                     help="report folder: dynamics.md, dynamics.json, dynamics_*.png (default reports)")
+
+    au = sub.add_parser("audit", help="check other tools' Lipschitz constants of a saved torch network")
+    au.add_argument("model", metavar="MODEL",
+                    help="a torch.save file: a state dict (with --activation) or, with --trust, an nn.Sequential")
+    au.add_argument("--input-radius", required=True, type=_radius, metavar="R",
+                    help="audit on the input ball |x|_2 <= R; 'inf' for all of R^d (bias-free relu, "
+                         "leaky_relu or identity networks)")
+    au.add_argument("--tool", action="append", type=_tool, default=None, metavar="TOOL",
+                    help="product, eclipse, eclipse-fast, eclipse-local, or a claimed constant; repeatable "
+                         "(default: the four tools)")
+    au.add_argument("--budget", type=_positive_seconds, default=5.0, metavar="SECONDS",
+                    help="seconds of symlip's lower-bound search, shared by all tools (default 5)")
+    au.add_argument("--seed", type=_int_at_least(0), default=0, metavar="N", help="seed (default 0)")
+    au.add_argument("--trust", action="store_true",
+                    help="unpickle a whole saved module (this runs code from the file: only for files you trust)")
+    au.add_argument("--widths", type=_ints, default=None, help="check the state dict's widths d_0,...,d_m")
+    au.add_argument("--activation", default=None, help="the activation of a state dict (registry name or "
+                                                        "expression in t)")
+    au.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                    help="activation parameter, e.g. alpha=0.1")
+    au.add_argument("--report", default="reports", metavar="DIR",
+                    help="report folder: audit.md, audit.json, audit-witnesses/ (default reports)")
+
+    pe = sub.add_parser("peers", help="every tool on a fixed set of seeded networks beside symlip's lower bound")
+    pe.add_argument("--quick", action="store_true", help="two small networks, 0.5 s each (for tests)")
+    pe.add_argument("--seed", type=_int_at_least(0), default=0, metavar="N", help="seed (default 0)")
+    pe.add_argument("--budget", type=_positive_seconds, default=None, metavar="SECONDS",
+                    help="search seconds per network (default 5; quick 0.5)")
+    pe.add_argument("--report", default="reports", metavar="DIR",
+                    help="report folder: peers.md, peers.json (default reports)")
 
     r = sub.add_parser("replay", help="re-evaluate a witness file; exit 0 iff it still violates")
     r.add_argument("witness", metavar="WITNESS.json", help="a witness file (e.g. reports/witnesses/*.json)")
@@ -302,6 +369,16 @@ def _cmd_replay(args: argparse.Namespace) -> int:
         print(rep.message)
         print(f"  observed = {rep.value_mp}\n  predicted = {rep.bound_mp}\n  ratio = {rep.ratio:.6g}")
         return 0 if rep.status == "violated" else 1
+    if _witness_kind(args.witness) == "input-lipschitz":  # a pair of inputs vs a claimed constant (audit)
+        from symlip.audit import AuditWitness, replay_audit
+
+        aw = AuditWitness.load(args.witness)
+        rep = replay_audit(aw, dps=args.dps)
+        print(aw.describe())
+        print(rep.message)
+        print(f"  pair ratio = {rep.value_mp}\n  claimed = {rep.bound_mp}\n  ratio = {rep.ratio:.17g}")
+        print(f"  confirmed digits = {rep.confirmed_digits} (at {rep.dps} and {rep.dps + 30} digits)")
+        return 0 if rep.status == "violated" else 1
     w = Witness.load(args.witness)
     try:
         rep = replay(args.witness, dps=args.dps)
@@ -382,6 +459,66 @@ def _cmd_dynamics(args: argparse.Namespace) -> int:
     return 0 if out["ok"] else 1
 
 
+def _cmd_audit(args: argparse.Namespace) -> int:
+    from symlip._peers_report import _search_line, format_audit, write_audit_report
+    from symlip.activations import activation
+    from symlip.peers import TOOLS, audit_tools
+    from symlip.torch_io import load_model
+
+    if Path(args.report).exists() and not Path(args.report).is_dir():
+        raise ValueError(f"--report {args.report!r} is a file; give a folder")
+    if args.param and args.activation is None:
+        raise ValueError("--param needs --activation")
+    act = activation(args.activation, **_params(args.param)) if args.activation is not None else None
+    try:
+        model = load_model(args.model, trust=args.trust, widths=args.widths, activation=act)
+    except ImportError as exc:  # torch missing: one line saying how to install it
+        raise ValueError(_first_line(exc)) from None
+    net, theta = model
+    tools = args.tool or list(TOOLS)
+    where = "all of R^d" if args.input_radius is None else f"|x|_2 <= {args.input_radius:g}"
+    print(f"{args.model}: widths {list(net.widths)}, {net.activation.name}"
+          f"{', no biases' if model.bias_free else ''}; claims checked on {where}", flush=True)
+    audit = audit_tools(net, theta, tools, R=args.input_radius, budget=args.budget, seed=args.seed)
+    files = write_audit_report(audit, args.report, model=args.model, net=net, command=_audit_command(args, tools))
+    witnesses = {k: str(files[f"witness:audit:{k}"]) for k in range(len(audit.rows))
+                 if f"witness:audit:{k}" in files}
+    print(format_audit(audit, witnesses))
+    print(_search_line(audit))
+    n_wit = sum(1 for key in files if key.startswith("witness:"))
+    print(f"report: {files['md']} (also audit.json" + (f", {n_wit} witness file{'s' if n_wit != 1 else ''}; "
+          "re-check with symlip replay FILE" if n_wit else "") + ")")
+    return 0 if audit.complete else 1
+
+
+def _audit_command(args: argparse.Namespace, tools: Sequence[str]) -> str:
+    import shlex
+
+    parts = ["symlip", "audit", args.model, "--input-radius",
+             "inf" if args.input_radius is None else f"{args.input_radius:g}"]
+    for t in tools:
+        parts += ["--tool", str(t)]
+    parts += ["--budget", f"{args.budget:g}"] + (["--seed", str(args.seed)] if args.seed else [])
+    parts += ["--trust"] if args.trust else []
+    if args.activation is not None:
+        parts += ["--activation", args.activation] + [x for p in args.param for x in ("--param", p)]
+    if args.widths is not None:
+        parts += ["--widths", ",".join(map(str, args.widths))]
+    return " ".join(shlex.quote(p) for p in parts)
+
+
+def _cmd_peers(args: argparse.Namespace) -> int:
+    from symlip._peers_report import run_peers_report
+
+    if Path(args.report).exists() and not Path(args.report).is_dir():
+        raise ValueError(f"--report {args.report!r} is a file; give a folder")
+    out = run_peers_report(args.report, seed=args.seed, quick=args.quick, budget=args.budget,
+                           progress=lambda line: print(line, flush=True))
+    for line in out["summary"]:
+        print(line)
+    return 0 if out["ok"] else 1
+
+
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
@@ -389,7 +526,7 @@ def _first_line(exc: BaseException) -> str:
 
 _COMMANDS = {"derive": _cmd_derive, "activation": _cmd_activation, "bench": _cmd_bench,
              "check": _cmd_check, "replay": _cmd_replay, "growth": _cmd_growth, "demo": _cmd_demo,
-             "dynamics": _cmd_dynamics}
+             "dynamics": _cmd_dynamics, "audit": _cmd_audit, "peers": _cmd_peers}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -717,6 +717,11 @@ _INDEX = (
      "curves and steps to a target loss (MATH.md §6)", "symlip demo stepsize"),
     ("dynamics.md", "Lipschitz dynamics under SGD", "predicted vs observed drift and diffusion (MATH.md §7)",
      "symlip dynamics"),
+    ("peers.md", "Peer certificates", "other tools' Lipschitz constants (AutoLip product, ECLipsE, "
+     "ECLipsE-Fast, Gen-Local) beside symlip's best attack lower bound on seeded networks, with their "
+     "failure signals", "symlip peers"),
+    ("audit.md", "Audit", "claimed constants of one model attacked by symlip (last `symlip audit` run)",
+     "symlip audit MODEL --input-radius R"),
     ("bench.json", "Benchmarks", "derive/compile times, kernel throughput, mpmath agreement, falsifier "
      "figures", "symlip bench"),
 )

@@ -389,11 +389,18 @@ def replay(witness: "Witness | str | Path", dps: int = 80) -> Replay:
     Returns ``violated`` when the violation is confirmed, ``not violated`` when
     the value is at most the bound at both precisions, else ``inconclusive``.
     A statistical witness of an SGD-moment claim is re-run instead
-    (:func:`symlip.moment_claims.replay_moment`; ``dps`` does not apply).
+    (:func:`symlip.moment_claims.replay_moment`; ``dps`` does not apply); an
+    audit witness of a claimed input-Lipschitz constant goes to
+    :func:`symlip.audit.replay_audit`.
     """
     from symlip.precision import _check_dps
 
     dps = _check_dps(dps)
+    if getattr(witness, "kind", None) == "input-lipschitz" or (
+            isinstance(witness, (str, Path)) and _witness_kind(witness) == "input-lipschitz"):
+        from symlip.audit import replay_audit  # a pair of inputs against a claimed constant of one network
+
+        return replay_audit(witness, dps=dps)
     if not isinstance(witness, Witness) and _witness_kind(witness) == "sgd-moment":
         from symlip.moment_claims import replay_moment  # a statistical witness (MATH.md §7)
 
@@ -402,6 +409,12 @@ def replay(witness: "Witness | str | Path", dps: int = 80) -> Replay:
     claim, net, region = w.rebuild(base=None if isinstance(witness, Witness) else Path(witness).parent)
     fixed = float(w.bound_spec["value"]) if w.bound_spec.get("kind") == "number" else None
     c = confirm(claim, net, region, w.points, w.R, w.Y, dps=dps, bound_value=fixed)
+    return _replay_result(c, dps)
+
+
+def _replay_result(c: Any, dps: int, value: str = "value", bound: str = "bound") -> Replay:
+    """A :class:`Replay` from a two-precision confirmation ``c`` (``value_mp``, ``bound_mp``,
+    ``problems``, ``confirmed``, ``margin``, ``confirmed_digits``)."""
     with mpmath.workdps(dps):
         ratio = float(c.value_mp / c.bound_mp) if c.bound_mp > 0 else (math.inf if c.value_mp > 0 else 0.0)
         v, b = mpmath.nstr(c.value_mp, min(dps, 40)), mpmath.nstr(c.bound_mp, min(dps, 40))
@@ -409,13 +422,13 @@ def replay(witness: "Witness | str | Path", dps: int = 80) -> Replay:
         status, msg = "inconclusive", "the witness is not admissible: " + "; ".join(c.problems)
     elif c.confirmed:
         status = "violated"
-        msg = (f"violated: value {v} > bound {b} at {dps} digits "
+        msg = (f"violated: {value} {v} > {bound} {b} at {dps} digits "
                f"({c.confirmed_digits} digits of the margin confirmed at {dps} and {dps + _EXTRA_DPS})")
     elif c.margin <= 0:
-        status, msg = "not violated", f"not violated: value {v} <= bound {b} at {dps} digits"
+        status, msg = "not violated", f"not violated: {value} {v} <= {bound} {b} at {dps} digits"
     else:
         status = "inconclusive"
-        msg = (f"inconclusive: value {v} vs bound {b}; the margin is not stable across "
+        msg = (f"inconclusive: {value} {v} vs {bound} {b}; the margin is not stable across "
                f"{dps} and {dps + _EXTRA_DPS} digits")
     return Replay(status=status, value_mp=v, bound_mp=b, ratio=ratio, confirmed_digits=c.confirmed_digits,
                   dps=dps, message=msg)

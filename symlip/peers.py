@@ -1,0 +1,473 @@
+"""Other tools' input-Lipschitz constants, as claims symlip attacks.
+
+A *peer* states an upper bound ``L`` on the input-Lipschitz constant of a network,
+``|f(x) - f(x')|_2 <= L |x - x'|_2`` on some region.  Each adapter here asks the
+tool (never re-implementing it) and returns a :class:`PeerClaim`: the constant, the
+seconds the tool took, a status, and the tool's own failure signals (exit codes,
+fallbacks, solver warnings, printed messages) as it reported them.
+:func:`audit_tools` then runs one lower-bound search per network and checks every
+claim against it with :func:`symlip.audit.audit_constant`.
+
+Tools
+-----
+``product``
+    AutoLip's product of spectral norms ``S1^{m-1} ∏_i |W_i|_2`` (Virmaux & Scaman
+    2018), computed here from one SVD per layer; each factor is rounded up by a
+    relative 1e-12 so that SVD rounding never makes a true bound look violated.
+    Global (all of ``R^d``); needs a Lipschitz activation.
+``eclipse``, ``eclipse-fast``
+    ECLipsE and ECLipsE-Fast of the ``eclipse-nn`` package (``pip install
+    'symlip[peers]'``): ``LipConstEstimator(weights=..., alphas=0, betas=S1).estimate(method)``.
+    Global.  They assume activations slope-restricted in ``[0, β]``: applied to the
+    monotone ones (identity, tanh, sigmoid, relu, leaky_relu, elu, softplus,
+    softsign) with ``β = S1`` (for leaky ReLU the range ``[0, 1]`` contains its
+    ``[α, 1]``), and "not applicable" for gelu, silu and other expressions, and for
+    a network without hidden layer (the package needs one).
+``eclipse-local``
+    ECLipsE-Gen-Local (``estimate_gen_local(center, epsilon, actv, algo="Fast")``) on the
+    Euclidean ball ``|x - c|_2 <= ε`` (its code propagates ``ε`` as an l2 radius):
+    ``c = 0, ε = R``, the audit's own region.  Its activations: relu, leaky_relu with
+    α = 0.01, sigmoid, tanh, elu with α = 1, silu, softplus (β = 1).
+a number, or a callable ``(net, theta) -> float``
+    A constant someone stated; :func:`callable_bound` wraps the callable.
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import math
+import re
+import time
+import warnings
+from collections import Counter
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
+
+import numpy as np
+
+from symlip.network import MLP
+
+if TYPE_CHECKING:  # pragma: no cover
+    from symlip.audit import AuditVerdict, InputLipschitzSearch
+
+__all__ = ["TOOLS", "PEERS_HINT", "PeerClaim", "AuditRow", "Audit", "product_bound", "eclipse_bound",
+           "eclipse_local_bound", "callable_bound", "peer_claim", "audit_tools"]
+
+#: The named tools ``symlip audit --tool`` accepts (besides numbers).
+TOOLS = ("product", "eclipse", "eclipse-fast", "eclipse-local")
+
+#: How to install the peers extra.
+PEERS_HINT = "pip install 'symlip[peers]' (eclipse-nn 0.1.7, with PyTorch)"
+
+GLOBAL = "all of R^d"
+
+_STATUSES = ("ok", "failed", "not installed", "not applicable")
+_PRODUCT_ROUNDING = 1e-12
+# ECLipsE needs σ' in [0, β]: the torch classes (symlip.torch_io) whose σ is non-decreasing
+_MONOTONE = ("Identity", "Tanh", "Sigmoid", "ReLU", "LeakyReLU", "ELU", "Softplus", "Softsign")
+# ECLipsE-Gen-Local's activation names and the parameter its code fixes
+_GEN_LOCAL = {("ReLU", None): "relu", ("LeakyReLU", 0.01): "leakyrelu", ("Sigmoid", None): "sigmoid",
+              ("Tanh", None): "tanh", ("ELU", 1.0): "elu", ("SiLU", None): "silu", ("Softplus", 1.0): "softplus"}
+# lines eclipse-nn prints on every successful layer (kept as a count, not verbatim)
+_ROUTINE = re.compile(r"^(Layer \d+|All good\.|Checking Mi: min eigenvalue = .*)$")
+
+
+@dataclass(frozen=True)
+class PeerClaim:
+    """One tool's claim on one network.
+
+    Attributes
+    ----------
+    tool : str
+        ``"product"``, ``"eclipse"``, ``"eclipse-fast"``, ``"eclipse-local"``, the
+        number as given, or a callable's name.
+    constant : float or None
+        The claimed Lipschitz constant (None unless ``status == "ok"``).
+    seconds : float
+        Wall time of the tool's own computation.
+    status : str
+        ``"ok"``, ``"failed"`` (the tool ran and gave no usable constant),
+        ``"not installed"`` or ``"not applicable"`` (the tool does not claim anything
+        for this network or region; ``message`` says why).
+    signals : tuple of str
+        What the tool itself reported: exit codes, fallbacks, solver statuses and
+        warnings, printed lines.  Empty when it reported nothing unusual.
+    region : str
+        Where the tool states its bound: ``"all of R^d"`` or the ball it used.
+    message : str
+        One line for a status other than ``"ok"`` (and how to fix it, if it can be).
+    """
+
+    tool: str
+    constant: float | None
+    seconds: float
+    status: str
+    signals: tuple[str, ...] = ()
+    region: str = GLOBAL
+    message: str = ""
+
+    def __post_init__(self) -> None:
+        if self.status not in _STATUSES:
+            raise ValueError(f"status {self.status!r} is not one of {', '.join(_STATUSES)}")
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+# ---------------------------------------------------------------------------
+# adapters
+# ---------------------------------------------------------------------------
+def product_bound(net: MLP, theta: Any) -> PeerClaim:
+    """AutoLip's ``S1^{m-1} ∏_i |W_i|_2`` (global), each factor rounded up by 1e-12 relative."""
+    S1 = net.activation.S1.bound  # symlip's constant (derived once per activation), not the tool's time
+    t0 = time.perf_counter()
+    if not math.isfinite(S1):
+        return PeerClaim("product", None, 0.0, "not applicable",
+                         message=f"the activation {net.activation.name!r} is not Lipschitz (S1 = inf)")
+    up = 1.0 + _PRODUCT_ROUNDING
+    value = (S1 * up) ** (net.depth - 1) if net.depth > 1 else 1.0
+    for W, _ in net.unflatten(theta):
+        value *= float(np.linalg.norm(W, 2)) * up
+    return PeerClaim("product", value, time.perf_counter() - t0, "ok")
+
+
+def eclipse_bound(net: MLP, theta: Any, *, fast: bool = False) -> PeerClaim:
+    """ECLipsE (``fast=False``) or ECLipsE-Fast of ``eclipse-nn``: a global constant.
+
+    Signals recorded: the package's fallback from ECLipsE to ECLipsE-Fast (its exit
+    code 1, printed), each layer's SDP solver (SCS) status with the package's own
+    acceptance test (``s >= 1e-20``, ``L >= 0``, least eigenvalue of the Schur matrix
+    ``>= -1e-8``), warnings and any other printed line.
+    """
+    tool = "eclipse-fast" if fast else "eclipse"
+    method = "ECLipsE_Fast" if fast else "ECLipsE"
+    skip = _eclipse_skip(tool, net)
+    if skip is not None:
+        return skip
+    torch, estimator_cls, _ = _import_eclipse()
+    if net.depth < 2:
+        return PeerClaim(tool, None, 0.0, "not applicable",
+                         message="eclipse-nn's ECLipsE needs at least one hidden layer (depth >= 2)")
+    S1 = float(net.activation.S1.bound)
+    weights = [torch.from_numpy(np.array(W, dtype=np.float64)) for W, _ in net.unflatten(theta)]
+    est = estimator_cls(weights=weights, alphas=[0.0] * (net.depth - 1), betas=[S1] * (net.depth - 1))
+    sdp_log: list[str] = []
+    with _captured() as cap, (_observe_sdp(sdp_log) if not fast else contextlib.nullcontext()):
+        t0 = time.perf_counter()
+        try:
+            out = est.estimate(method=method)
+            error = None
+        except Exception as exc:  # noqa: BLE001 - a peer's crash is a signal, not our failure
+            out, error = None, exc
+        seconds = time.perf_counter() - t0
+    signals = sdp_log + cap.signals()
+    if any("Falling back to ECLipsE-Fast" in s for s in signals):
+        signals.insert(0, "exit code 1 (ECLipsE's acceptance test failed): the package fell back to "
+                          "ECLipsE-Fast, so the constant is ECLipsE-Fast's")
+    return _finish(tool, out, error, seconds, signals, GLOBAL)
+
+
+def eclipse_local_bound(net: MLP, theta: Any, *, R: float | None, center: Any = None,
+                        algo: str = "Fast") -> PeerClaim:
+    """ECLipsE-Gen-Local of ``eclipse-nn`` on the ball ``|x - center|_2 <= R`` (center 0 by default).
+
+    Signals recorded: its exit code (0 success, -1 failure: NaN constant), the layers
+    whose Fast SDP failed and were redone in closed form (its printed
+    ``Failed in initial try.``), solver warnings and any other printed line.
+    """
+    tool = "eclipse-local"
+    if R is None or not math.isfinite(R):
+        return PeerClaim(tool, None, 0.0, "not applicable", region=GLOBAL,
+                         message="ECLipsE-Gen-Local bounds a ball around a center; give a finite input radius R")
+    if algo not in ("Fast", "Acc", "CF"):
+        raise ValueError(f"algo {algo!r} is not an ECLipsE-Gen-Local algorithm; allowed: Fast, Acc, CF")
+    c = np.zeros(net.d_in) if center is None else np.asarray(center, dtype=np.float64).reshape(-1)
+    if c.shape != (net.d_in,):
+        raise ValueError(f"center has {c.size} entries, expected d_0 = {net.d_in}")
+    region = (f"|x|_2 <= {R:g}" if not np.any(c) else f"|x - c|_2 <= {R:g}") + " (its center c, epsilon = R)"
+    from symlip.torch_io import _identify
+
+    found = _identify(net.activation)
+    actv = _GEN_LOCAL.get(found) if found is not None else None
+    if actv is None:
+        return PeerClaim(tool, None, 0.0, "not applicable", region=region,
+                         message=f"ECLipsE-Gen-Local has no activation {net.activation.name!r}; it knows relu, "
+                                 "leaky_relu (alpha=0.01), sigmoid, tanh, elu (alpha=1), silu, softplus")
+    try:
+        torch, estimator_cls, _ = _import_eclipse()
+    except ImportError as exc:
+        return PeerClaim(tool, None, 0.0, "not installed", region=region, message=str(exc))
+    layers = net.unflatten(theta)
+    weights = [torch.from_numpy(np.array(W, dtype=np.float64)) for W, _ in layers]
+    biases = [torch.from_numpy(np.array(b, dtype=np.float64).reshape(-1, 1)) for _, b in layers]
+    est = estimator_cls(weights=weights, biases=biases)
+    with _captured() as cap:
+        t0 = time.perf_counter()
+        try:
+            out = est.estimate_gen_local(c, float(R), actv=actv, algo=algo)
+            error = None
+        except Exception as exc:  # noqa: BLE001
+            out, error = None, exc
+        seconds = time.perf_counter() - t0
+    signals = cap.signals()
+    value = None
+    if out is not None:
+        value, _, ext = out
+        if ext != 0:
+            signals.insert(0, f"exit code {ext} (failure; the package returns NaN)")
+        fails = sum(1 for line in cap.stdout_lines() if line == "Failed in initial try.")
+        if fails and algo == "Fast":
+            signals.insert(0, f"the Fast SDP failed at {fails} of {net.depth - 1} hidden layers; each was redone "
+                              "with the closed form (CF) after clipping the slope range to contain 0")
+    return _finish(tool, value, error, seconds, signals, region)
+
+
+def callable_bound(fn: Callable[[MLP, np.ndarray], float], net: MLP, theta: Any, *,
+                   name: str | None = None) -> PeerClaim:
+    """A user's tool: ``fn(net, theta) -> float``, a global constant unless it says otherwise.
+
+    An exception or a value that is not a finite number > 0 gives status ``"failed"``
+    with the reason in ``signals``.
+    """
+    if not callable(fn):
+        raise TypeError(f"a tool must be a name, a number or a callable (net, theta) -> float, got {fn!r}")
+    tool = name or getattr(fn, "__name__", type(fn).__name__)
+    with _captured() as cap:
+        t0 = time.perf_counter()
+        try:
+            out, error = fn(net, np.array(theta, dtype=np.float64)), None
+        except Exception as exc:  # noqa: BLE001 - the user's tool failed: reported
+            out, error = None, exc
+        seconds = time.perf_counter() - t0
+    return _finish(tool, out, error, seconds, cap.signals(), GLOBAL)
+
+
+def peer_claim(tool: str | float | Callable[[MLP, np.ndarray], float], net: MLP, theta: Any, *,
+               R: float | None) -> PeerClaim:
+    """The claim of one tool: a name of :data:`TOOLS`, a number (as a number or a string) or a callable."""
+    if callable(tool):
+        return callable_bound(tool, net, theta)
+    if isinstance(tool, (bool, np.bool_)):
+        raise TypeError(f"tool {tool!r} is a bool; give a name ({', '.join(TOOLS)}), a number or a callable")
+    if isinstance(tool, (int, float, np.integer, np.floating)):
+        return _value_claim(str(tool), float(tool))
+    if not isinstance(tool, str):
+        raise TypeError(f"tool {tool!r} must be a name ({', '.join(TOOLS)}), a number or a callable")
+    name = tool.strip().lower()
+    if name == "product":
+        return product_bound(net, theta)
+    if name in ("eclipse", "eclipse-fast"):
+        return eclipse_bound(net, theta, fast=name == "eclipse-fast")
+    if name == "eclipse-local":
+        return eclipse_local_bound(net, theta, R=R)
+    try:
+        value = float(name)
+    except ValueError:
+        raise ValueError(f"unknown tool {tool!r}; allowed: {', '.join(TOOLS)}, or a number") from None
+    return _value_claim(tool.strip(), value)
+
+
+def _value_claim(label: str, value: float) -> PeerClaim:
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"claimed constant {label} must be a finite number > 0")
+    return PeerClaim(label, value, 0.0, "ok", region="as stated")
+
+
+# ---------------------------------------------------------------------------
+# the audit of several tools on one network
+# ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class AuditRow:
+    """One tool's claim and, when it made one, symlip's verdict on it."""
+
+    claim: PeerClaim
+    verdict: "AuditVerdict | None"
+
+    @property
+    def tool(self) -> str:
+        return self.claim.tool
+
+    @property
+    def status(self) -> str:
+        """``violated``/``survived``/``inconclusive`` (checked), else the claim's status."""
+        return self.verdict.status if self.verdict is not None else self.claim.status
+
+    @property
+    def ratio(self) -> float | None:
+        """Lower bound / claimed constant (> 1 means the claim is false)."""
+        return self.verdict.ratio if self.verdict is not None else None
+
+    @property
+    def gap(self) -> float | None:
+        """Claimed constant / symlip's lower bound: how far above the truth the tool may be."""
+        if self.verdict is None or not self.verdict.lower_bound > 0:
+            return None
+        return self.claim.constant / self.verdict.lower_bound
+
+
+@dataclass(frozen=True)
+class Audit:
+    """Every tool's claim on one network, checked against one shared search.
+
+    ``R`` is the input radius (None: all of ``R^d``); ``search`` the
+    :class:`~symlip.audit.InputLipschitzSearch` every verdict used.
+    """
+
+    rows: tuple[AuditRow, ...]
+    search: "InputLipschitzSearch"
+    R: float | None
+    budget: float
+    seed: int
+    seconds: float
+
+    @property
+    def complete(self) -> bool:
+        """True when no tool failed and every claim made got a verdict (violated or survived)."""
+        return all(r.status not in ("failed", "inconclusive") for r in self.rows)
+
+
+def audit_tools(net: MLP, theta: Any, tools: Sequence[str | float | Callable[[MLP, np.ndarray], float]], *,
+                R: float | None, budget: float = 5.0, seed: int = 0, max_evals: int | None = None) -> Audit:
+    """Ask every tool for its constant and check each with :func:`symlip.audit.audit_constant`.
+
+    One :func:`~symlip.audit.input_lipschitz_lower_bound` search (``budget`` seconds,
+    ``seed``) on ``|x|_2 <= R`` (``R=None``: all of ``R^d``, only for a bias-free
+    positively homogeneous network) serves all tools; a claim is ``violated`` only
+    when a pair beating it is confirmed at high precision.
+    """
+    from symlip.audit import audit_constant, input_lipschitz_lower_bound
+
+    if isinstance(tools, (str, bytes)) or not isinstance(tools, Sequence):
+        raise TypeError(f"tools must be a sequence of names, numbers or callables, got {tools!r}")
+    if not tools:
+        raise ValueError(f"give at least one tool: {', '.join(TOOLS)}, a number or a callable")
+    t0 = time.perf_counter()
+    search = input_lipschitz_lower_bound(net, theta, R=R, budget=budget, seed=seed, max_evals=max_evals)
+    claims = [peer_claim(t, net, theta, R=R) for t in tools]
+    rows = []
+    for c in claims:
+        verdict = None
+        if c.ok:
+            verdict = audit_constant(net, theta, c.constant, R=R, budget=budget, seed=seed, tool=c.tool,
+                                     search=search)
+        rows.append(AuditRow(c, verdict))
+    return Audit(tuple(rows), search, R, budget, seed, time.perf_counter() - t0)
+
+
+# ---------------------------------------------------------------------------
+# helpers
+# ---------------------------------------------------------------------------
+def _import_eclipse() -> tuple[Any, Any, Any]:
+    """``(torch, LipConstEstimator, eclipse_nn.eclipsE)``, or ImportError with the install hint."""
+    try:
+        import torch
+        from eclipse_nn import LipConstEstimator
+        from eclipse_nn import eclipsE as eclipse_module
+    except ImportError as exc:
+        raise ImportError(f"eclipse-nn is not installed ({exc}); {PEERS_HINT}") from None
+    return torch, LipConstEstimator, eclipse_module
+
+
+def _eclipse_skip(tool: str, net: MLP) -> PeerClaim | None:
+    """"not applicable"/"not installed" for ECLipsE(-Fast), or None when it applies."""
+    from symlip.torch_io import _identify
+
+    found = _identify(net.activation)
+    if found is None or found[0] not in _MONOTONE:
+        return PeerClaim(tool, None, 0.0, "not applicable",
+                         message=f"ECLipsE assumes slope-restricted activations with σ' in [0, β]; "
+                                 f"{net.activation.name!r} is not one symlip knows to be non-decreasing "
+                                 f"(applies to: identity, tanh, sigmoid, relu, leaky_relu, elu, softplus, softsign)")
+    try:
+        _import_eclipse()
+    except ImportError as exc:
+        return PeerClaim(tool, None, 0.0, "not installed", message=str(exc))
+    return None
+
+
+def _finish(tool: str, out: Any, error: BaseException | None, seconds: float, signals: list[str],
+            region: str) -> PeerClaim:
+    """A claim from a tool's raw output: ``failed`` for an exception or a non-finite/negative value."""
+    if error is not None:
+        text = str(error).strip().splitlines()
+        signals = [f"raised {type(error).__name__}: {text[0] if text else ''}".rstrip(": ")] + signals
+        return PeerClaim(tool, None, seconds, "failed", tuple(signals), region,
+                         message=signals[0])
+    try:
+        value = float(out)
+    except (TypeError, ValueError):
+        msg = f"returned {out!r}, not a number"
+        return PeerClaim(tool, None, seconds, "failed", tuple([msg] + signals), region, message=msg)
+    if not (math.isfinite(value) and value > 0):
+        msg = f"returned {value!r}, not a finite number > 0"
+        return PeerClaim(tool, None, seconds, "failed", tuple([msg] + signals), region, message=msg)
+    return PeerClaim(tool, value, seconds, "ok", tuple(signals), region)
+
+
+class _Capture:
+    """What a peer printed and warned while it ran."""
+
+    def __init__(self) -> None:
+        self.out = io.StringIO()
+        self.err = io.StringIO()
+        self.warned: list[warnings.WarningMessage] = []
+
+    def stdout_lines(self) -> list[str]:
+        return [line.strip() for line in self.out.getvalue().splitlines() if line.strip()]
+
+    def signals(self) -> list[str]:
+        """Printed lines (routine per-layer progress left out) and warnings, repeats counted."""
+        items = [f"printed: {line}" for line in self.stdout_lines() if not _ROUTINE.match(line)]
+        items += [f"stderr: {line.strip()}" for line in self.err.getvalue().splitlines() if line.strip()]
+        items += [f"{w.category.__name__}: {str(w.message).strip().splitlines()[0]}" for w in self.warned
+                  if str(w.message).strip()]
+        counts = Counter(items)
+        return [s if counts[s] == 1 else f"{s} (x{counts[s]})" for s in dict.fromkeys(items)]
+
+
+@contextlib.contextmanager
+def _captured() -> Iterator[_Capture]:
+    cap = _Capture()
+    with contextlib.redirect_stdout(cap.out), contextlib.redirect_stderr(cap.err), \
+            warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            yield cap
+        finally:
+            cap.warned = list(caught)
+
+
+@contextlib.contextmanager
+def _observe_sdp(log: list[str]) -> Iterator[None]:
+    """Record ECLipsE's per-layer SDPs that were not optimal or that the package's own test rejected.
+
+    The package computes these and drops them (its status check is commented out); this
+    wraps its ``sdp`` function for the duration of one call and passes results through
+    unchanged.
+    """
+    torch, _, module = _import_eclipse()
+    original = module.sdp
+    layer = [0]
+
+    def observed(*args: Any, **kwargs: Any) -> Any:
+        out = original(*args, **kwargs)
+        layer[0] += 1
+        s, L, X, status = out
+        if s is None or L is None or X is None:
+            log.append(f"SDP at layer {layer[0]}: solver status {status}, no solution")
+            return out
+        least = float(torch.min(torch.linalg.eigvals(X).real))
+        failed = ([f"s = {s:.3g} < 1e-20"] if s < 1e-20 else []) \
+            + (["negative entries in L"] if bool(torch.any(L < 0)) else []) \
+            + ([f"least eigenvalue of the Schur matrix {least:.3g} < -1e-8"] if least < -1e-8 else [])
+        if failed or status != "optimal":
+            log.append(f"SDP at layer {layer[0]}: solver (SCS) status {status}; "
+                       + ("rejected by the package's test: " + ", ".join(failed) if failed else "accepted"))
+        return out
+
+    module.sdp = observed
+    try:
+        yield
+    finally:
+        module.sdp = original
