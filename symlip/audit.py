@@ -57,7 +57,6 @@ For ``R=None`` (all of ``R^d``) the network must be positively homogeneous
 from __future__ import annotations
 
 import functools
-import json
 import math
 import time
 from dataclasses import dataclass, field
@@ -70,6 +69,7 @@ import numpy as np
 from scipy.special import expit
 
 from symlip import _quantities
+from symlip.witness import _read_json, _write_json
 
 if TYPE_CHECKING:  # pragma: no cover
     from symlip.network import MLP
@@ -1278,22 +1278,12 @@ class AuditWitness:
 
     def save(self, path: str | Path) -> Path:
         """Write the witness as JSON; returns the path."""
-        p = Path(path)
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text(json.dumps(self.to_dict(), indent=1) + "\n", encoding="utf-8")
-        return p
+        return _write_json(path, self.to_dict())
 
     @classmethod
     def load(cls, path: str | Path) -> "AuditWitness":
         """Read a file written by :meth:`save` (``ValueError`` if it is not one)."""
-        p = Path(path)
-        if not p.is_file():
-            raise ValueError(f"no such witness file: {str(path)!r}")
-        try:
-            data = json.loads(p.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise ValueError(f"{str(path)!r} is not a JSON witness file: {exc}") from None
-        return cls.from_dict(data)
+        return cls.from_dict(_read_json(path))
 
     def network(self) -> "MLP":
         from symlip.network import MLP

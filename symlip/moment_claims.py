@@ -27,7 +27,6 @@ network, θ, the data, the step, the prediction and both seeds) that
 """
 from __future__ import annotations
 
-import json
 import math
 import time
 from dataclasses import dataclass, field
@@ -320,14 +319,17 @@ class MomentWitness:
         })
 
     def save(self, path: str | Path) -> Path:
-        p = Path(path)
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text(json.dumps(self.data, indent=1) + "\n", encoding="utf-8")
-        return p
+        """Write the witness as JSON; returns the path."""
+        from symlip.witness import _write_json
+
+        return _write_json(path, self.data)
 
     @classmethod
     def load(cls, path: str | Path) -> "MomentWitness":
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        """Read a file written by :meth:`save` (``ValueError`` if it is not one)."""
+        from symlip.witness import _read_json
+
+        data = _read_json(path)
         if data.get("kind") != WITNESS_KIND:
             raise ValueError(f"{str(path)!r} is not an SGD-moment witness (kind {data.get('kind')!r})")
         return cls(data)

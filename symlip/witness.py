@@ -38,6 +38,25 @@ _EXTRA_DPS = 30
 _FORMAT = "symlip-witness/1"
 
 
+def _write_json(path: str | Path, data: dict[str, Any]) -> Path:
+    """Write a witness dictionary as indented JSON (folders created); returns the path."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+    return p
+
+
+def _read_json(path: str | Path) -> dict[str, Any]:
+    """A witness file's dictionary (``ValueError`` if missing or not JSON)."""
+    p = Path(path)
+    if not p.is_file():
+        raise ValueError(f"no such witness file: {str(path)!r}")
+    try:
+        return json.loads(p.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{str(path)!r} is not a JSON witness file: {exc}") from None
+
+
 @dataclass(frozen=True)
 class Confirmation:
     """The outcome of :func:`confirm`: both values at ``dps`` digits and the verdict."""
@@ -195,22 +214,12 @@ class Witness:
 
     def save(self, path: str | Path) -> Path:
         """Write the witness as JSON; returns the path."""
-        p = Path(path)
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text(json.dumps(self.to_dict(), indent=1) + "\n")
-        return p
+        return _write_json(path, self.to_dict())
 
     @classmethod
     def load(cls, path: str | Path) -> "Witness":
         """Read a witness file written by :meth:`save` (``ValueError`` if it is not one)."""
-        p = Path(path)
-        if not p.is_file():
-            raise ValueError(f"no such witness file: {str(path)!r}")
-        try:
-            data = json.loads(p.read_text())
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise ValueError(f"{str(path)!r} is not a JSON witness file: {exc}") from None
-        return cls.from_dict(data)
+        return cls.from_dict(_read_json(path))
 
     # -- rebuilding the objects --------------------------------------------
     def rebuild(self, base: str | Path | None = None) -> tuple["Claim", "MLP", "Region"]:
