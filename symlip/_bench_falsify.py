@@ -122,15 +122,11 @@ def run_falsify_bench(quick: bool = False, budget: float | None = None,
     if quick or not path.is_dir():
         out["mutants"] = None
         return out
-    from symlip.claims import load_cases
+    from symlip.claims import check_case, load_cases
 
     mrows = []
-    from symlip.moment_claims import MomentCase
-
     for lc in load_cases([path]):
-        src = f"{lc.source}::{lc.index}"
-        v = (lc.case.run(seed=0, source=src) if isinstance(lc.case, MomentCase)   # statistical (MATH.md §7)
-             else falsify(lc.case, budget=3.0 * lc.case.weight, seed=0, source=src))
+        v = check_case(lc, budget=3.0, seed=0)
         mrows.append({"claim": lc.case.claim.name, "source": f"{lc.source}::{lc.index}", "status": v.status,
                       "ratio": v.best_ratio if math.isfinite(v.best_ratio) else 1e308,
                       "seconds": v.seconds, "confirmed_digits": v.confirmed_digits})

@@ -392,6 +392,19 @@ def load_cases(paths: Sequence[str | Path]) -> list[LoadedCase]:
     return out
 
 
+def check_case(loaded: LoadedCase, *, budget: float, seed: int = 0, max_evals: int | None = None) -> Any:
+    """Check one catalogue entry: :func:`~symlip.falsify.falsify` for a :class:`Case`
+    (``budget`` seconds times its weight), the seeded statistical test for a
+    :class:`~symlip.moment_claims.MomentCase` (MATH.md §7; ``budget`` does not apply)."""
+    from symlip.falsify import falsify
+    from symlip.moment_claims import MomentCase
+
+    source = f"{loaded.source}::{loaded.index}"
+    if isinstance(loaded.case, MomentCase):
+        return loaded.case.run(seed=seed, source=source)
+    return falsify(loaded.case, budget=budget * loaded.case.weight, seed=seed, max_evals=max_evals, source=source)
+
+
 def _display_path(f: Path) -> str:
     try:
         return str(f.relative_to(Path.cwd()))

@@ -63,29 +63,32 @@ def _ints(text: str) -> list[int]:
         raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
 
 
-def _positive_seconds(text: str) -> float:
+def _positive_float(text: str, expected: str, bad_value: str | None = None) -> float:
+    """``float(text)`` when finite and > 0, else an ArgumentTypeError ``expected ..., got ...``
+    (``bad_value`` words the error for a number that is not positive and finite)."""
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
     if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
+        raise argparse.ArgumentTypeError(f"{bad_value or 'expected ' + expected}, got {text!r}")
     return value
+
+
+def _positive_seconds(text: str) -> float:
+    return _positive_float(text, "a positive number of seconds")
 
 
 def _radius(text: str) -> float | None:
     """A positive input radius, or None for 'inf'/'all' (all of R^d)."""
-    if text.strip().lower() in ("inf", "all"):
+    if text.strip().lower() == "all":
         return None
     try:
-        value = float(text)
+        if float(text) == math.inf:
+            return None
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive radius or 'inf', got {text!r}") from None
-    if math.isinf(value) and value > 0:
-        return None
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"expected a positive radius or 'inf', got {text!r}")
-    return value
+        pass  # worded by _positive_float
+    return _positive_float(text, "a positive radius or 'inf'")
 
 
 def _tool(text: str) -> str:
@@ -94,12 +97,7 @@ def _tool(text: str) -> str:
     name = text.strip()
     if name.lower() in TOOLS:
         return name.lower()
-    try:
-        value = float(name)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected {', '.join(TOOLS)} or a number, got {text!r}") from None
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"a claimed constant must be a finite number > 0, got {text!r}")
+    _positive_float(name, f"{', '.join(TOOLS)} or a number", "a claimed constant must be a finite number > 0")
     return name
 
 
@@ -307,9 +305,7 @@ def _progress_line(k: int, n: int, loaded: Any, outcome: Any) -> str:
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
-    from symlip.claims import load_cases
-    from symlip.falsify import falsify
-    from symlip.moment_claims import MomentCase
+    from symlip.claims import check_case, load_cases
     from symlip.reports import CaseError, _status_counts, reproduce_command, summary_counts, write_check_report
 
     if Path(args.report).exists() and not Path(args.report).is_dir():
@@ -324,11 +320,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
     for k, lc in enumerate(loaded, start=1):
         ts = time.perf_counter()
         try:
-            if isinstance(lc.case, MomentCase):  # a statistical claim (MATH.md §7): Monte-Carlo, seeded
-                outcome: Any = lc.case.run(seed=args.seed, source=f"{lc.source}::{lc.index}")
-            else:
-                outcome = falsify(lc.case, budget=args.budget * lc.case.weight, seed=args.seed,
-                                  max_evals=args.max_evals, source=f"{lc.source}::{lc.index}")
+            outcome: Any = check_case(lc, budget=args.budget, seed=args.seed, max_evals=args.max_evals)
         except ValueError as exc:  # the claim does not apply here: reported, not as expected
             outcome = CaseError(lc.case.claim, _first_line(exc), time.perf_counter() - ts)
         except Exception as exc:  # a broken case must not end the run; it is reported as an error

@@ -51,6 +51,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
+from scipy.special import expit
 
 from symlip.spectral import TopSingular, top_singular
 
@@ -123,16 +124,23 @@ def _residual(f: np.ndarray, y: np.ndarray, loss: str) -> np.ndarray:
     """``dℓ_n/df`` per sample."""
     if loss == "squared":
         return f - y
-    return -y * _expit(-y * f)
+    return -y * expit(-y * f)
 
 
-def _expit(t: np.ndarray) -> np.ndarray:
-    out = np.empty_like(t)
-    pos = t >= 0
-    out[pos] = 1.0 / (1.0 + np.exp(-t[pos]))
-    e = np.exp(t[~pos])
-    out[~pos] = e / (1.0 + e)
-    return out
+def _loss_from_f(f: np.ndarray, y: np.ndarray, loss: str) -> float:
+    """``mean ℓ_n`` from the network outputs ``f``."""
+    if loss == "squared":
+        return float(0.5 * np.mean((f - y) ** 2))
+    return float(np.mean(np.logaddexp(0.0, -y * f)))
+
+
+def _per_sample(net: "MLP", theta: np.ndarray, X: np.ndarray, y: np.ndarray,
+                loss: str) -> tuple[np.ndarray, np.ndarray]:
+    """``(G, f)``: per-sample loss gradients ``(N, P)`` and the outputs (validated inputs)."""
+    f = net.f(theta, X)
+    G = net.grad(theta, X)
+    G *= _residual(f, y, loss)[:, None]
+    return G, f
 
 
 def loss_value(net: "MLP", theta: Any, X: Any, y: Any, loss: Loss = "squared") -> float:
@@ -140,10 +148,7 @@ def loss_value(net: "MLP", theta: Any, X: Any, y: Any, loss: Loss = "squared") -
     _check_net(net)
     _check_loss(loss)
     X2, yv = _check_data(net, X, y, loss)
-    f = net.f(theta, X2)
-    if loss == "squared":
-        return float(0.5 * np.mean((f - yv) ** 2))
-    return float(np.mean(np.logaddexp(0.0, -yv * f)))
+    return _loss_from_f(net.f(theta, X2), yv, loss)
 
 
 def per_sample_gradients(net: "MLP", theta: Any, X: Any, y: Any, loss: Loss = "squared") -> np.ndarray:
@@ -151,10 +156,7 @@ def per_sample_gradients(net: "MLP", theta: Any, X: Any, y: Any, loss: Loss = "s
     _check_net(net)
     _check_loss(loss)
     X2, yv = _check_data(net, X, y, loss)
-    r = _residual(net.f(theta, X2), yv, loss)
-    G = net.grad(theta, X2)
-    G *= r[:, None]
-    return G
+    return _per_sample(net, theta, X2, yv, loss)[0]
 
 
 def mean_gradient(net: "MLP", theta: Any, X: Any, y: Any, loss: Loss = "squared") -> np.ndarray:
@@ -166,6 +168,7 @@ def mean_gradient(net: "MLP", theta: Any, X: Any, y: Any, loss: Loss = "squared"
 
 
 def _mean_grad(net: "MLP", theta: np.ndarray, X: np.ndarray, y: np.ndarray, loss: str) -> np.ndarray:
+    """:func:`mean_gradient` on validated arrays (also a batch's SGD direction)."""
     return net.vjp(theta, X, _residual(net.f(theta, X), y, loss) / X.shape[0])
 
 
@@ -330,15 +333,16 @@ def sgd_moments(net: "MLP", theta: Any, X: Any, y: Any, *, batch_size: int, eta:
         raise ValueError(f"estimator must be one of {', '.join(map(repr, ESTIMATORS))}; got {estimator!r}")
     c_B = noise_factor(N, B, replacement)
     if estimator == "low_rank":
-        grad = _mean_grad(net, theta, X2, yv, loss)
+        f = net.f(theta, X2)
+        grad = net.vjp(theta, X2, _residual(f, yv, loss) / N)
         k = _check_int("n_estimate", B if n_estimate is None else n_estimate, 2)
         idx = np.random.default_rng(seed).integers(0, N, size=k)
-        G = per_sample_gradients(net, theta, X2[idx], yv[idx], loss)
+        G = _per_sample(net, theta, X2[idx], yv[idx], loss)[0]
         G -= G.mean(axis=0)
         kappa = c_B / (k - 1)
     else:
         k = N
-        G = per_sample_gradients(net, theta, X2, yv, loss)
+        G, f = _per_sample(net, theta, X2, yv, loss)
         grad = G.mean(axis=0)
         G -= grad
         kappa = c_B / N
@@ -382,7 +386,7 @@ def sgd_moments(net: "MLP", theta: Any, X: Any, y: Any, *, batch_size: int, eta:
     return _assemble(s, spectra, flow, mcurv, ncurv, cov, K=math.exp(log_K) if math.isfinite(log_K) else 0.0,
                      log_K=log_K, eta=eta, batch_size=B, replacement=bool(replacement), estimator=estimator,
                      n_estimate=k, loss=loss, N=N, grad_norm=float(np.linalg.norm(grad)),
-                     loss_value=loss_value(net, theta, X2, yv, loss), seconds=time.perf_counter() - t0)
+                     loss_value=_loss_from_f(f, yv, loss), seconds=time.perf_counter() - t0)
 
 
 # ---------------------------------------------------------------------------
@@ -469,7 +473,7 @@ def monte_carlo(net: "MLP", theta: Any, X: Any, y: Any, moments: Moments, *, n_s
                          "differ); call sgd_moments with the same net, theta, X and y")
     rng = np.random.default_rng(seed)
     N, B, eta, m = X2.shape[0], moments.batch_size, moments.eta, net.depth
-    Gs = per_sample_gradients(net, theta, X2, yv, moments.loss)           # (N, P)
+    Gs = _per_sample(net, theta, X2, yv, moments.loss)[0]                 # (N, P)
     layers = net.unflatten(theta)
     ds, lin, tay = np.empty((n, m)), np.empty((n, m)), np.empty((n, m))
     chunk = max(1, min(n, 2_000_000 // max(1, net.n_params * B)))

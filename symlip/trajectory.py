@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from symlip.dynamics import (ESTIMATORS, Loss, _check_data, _check_eta, _check_int, _check_loss, _check_net,
-                             draw_batches, sgd_moments)
+                             _mean_grad, draw_batches, sgd_moments)
 
 if TYPE_CHECKING:  # pragma: no cover
     from symlip.network import MLP
@@ -422,7 +422,7 @@ def sgd_trajectory(net: "MLP", theta0: Any, X: Any, y: Any, *, batch_size: int, 
             terms["quadratic"][k] = float(-0.5 * np.sum((mom.var + mom.flow ** 2) / mom.s ** 2))
             prev_s, prev_log_K = mom.s, mom.log_K
             idx = draw_batches(batch_rng, N, B, 1, replacement)[0]
-            g = _batch_gradient(net, theta, X2[idx], yv[idx], loss)
+            g = _mean_grad(net, theta, X2[idx], yv[idx], loss)
             # the second-order expansion of this very step (its remainder is O(η³))
             lin, quad = np.empty(m), np.empty(m)
             for i, ((sw, _), sp) in enumerate(zip(net.layer_slices, mom.spectra)):
@@ -458,14 +458,6 @@ def sgd_trajectory(net: "MLP", theta0: Any, X: Any, y: Any, *, batch_size: int, 
         log_K_var_block_pred=lk_block, remainder=drift_obs - taylor, log_K_remainder=lk_obs - lk_taylor,
         log_K_sd_block=np.sqrt(cum_lk_block[rec_arr]), log_K_terms=terms, cross_step=cross, setup=setup,
         seconds=time.perf_counter() - t0)
-
-
-def _batch_gradient(net: "MLP", theta: np.ndarray, Xb: np.ndarray, yb: np.ndarray, loss: str) -> np.ndarray:
-    """Mean per-sample loss gradient over a batch (repeated indices count repeatedly)."""
-    from symlip.dynamics import _residual
-
-    r = _residual(net.f(theta, Xb), yb, loss)
-    return (r @ net.grad(theta, Xb)) / Xb.shape[0]
 
 
 def _at_step(exc: BaseException, k: int, eta: float) -> BaseException:

@@ -12,10 +12,14 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from _catalogue import sgd_point  # noqa: E402
+from symlip.moment_claims import MomentCase, MomentClaim
 
-from symlip.moment_claims import MomentCase, MomentClaim  # noqa: E402
+_PROOFS = str(Path(__file__).resolve().parent.parent)   # proofs/_catalogue.py: the shared points
+sys.path.insert(0, _PROOFS)
+try:
+    from _catalogue import sgd_point
+finally:
+    sys.path.remove(_PROOFS)
 
 
 def _log_k_with_cross_terms(m):
