@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import ast
 import decimal
+import warnings
 from typing import Callable, Mapping, Union
 
 import sympy as sp
@@ -133,7 +134,9 @@ def read_expr(text: str, *, symbols: Symbols | None = None, names: str | None = 
     if not text.strip():
         raise ValueError(f"{what} is empty")
     try:
-        tree = ast.parse(text.strip(), mode="eval")
+        with warnings.catch_warnings():  # e.g. SyntaxWarning for "1 is 1": the error below says it all
+            warnings.simplefilter("ignore")
+            tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError as exc:
         raise ValueError(f"cannot parse {what} {_short(text)}: {exc.msg}") from None
     except (ValueError, RecursionError, MemoryError, OverflowError) as exc:

@@ -219,3 +219,14 @@ def test_round_trip_of_random_expressions(e):
     assume(isinstance(e, sp.Expr) and not e.has(sp.zoo, sp.nan, sp.I, sp.oo, -sp.oo))
     assume(len(write_expr(e)) < 5000)
     assert read_expr(write_expr(e), symbols=_SYMS) == e
+
+
+def test_python_warnings_of_the_parser_stay_quiet(capsys):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a SyntaxWarning ("is" with a literal) would now raise
+        with pytest.raises(ValueError, match="'1 is 1'"):
+            read_expr("1 is 1")
+    assert main(["activation", "1 is 1"]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
