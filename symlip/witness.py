@@ -814,7 +814,8 @@ def replay(witness: "Witness | str | Path | dict", dps: int = 80, *, trust: bool
     elif w.source:
         chk.notes.append(f"the claim is the file's own; it was not compared with its source {w.source} "
                          "(re-run with --trust to import it and compare)")
-    problems = _quantities.domain_problems(claim, net, region, w.points, w.R, w.Y)
+    with np.errstate(over="ignore", invalid="ignore"):  # a norm of a huge θ is inf: outside, said below
+        problems = _quantities.domain_problems(claim, net, region, w.points, w.R, w.Y)
     if problems:
         return chk.verdict(inadmissible(problems, dps, title))
     try:
