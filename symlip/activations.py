@@ -20,6 +20,8 @@ import mpmath
 import numpy as np
 import sympy as sp
 
+from symlip.expr import UnknownName, read_expr
+
 __all__ = [
     "T",
     "Constant",
@@ -326,9 +328,12 @@ def activation(spec: "str | sp.Expr | Activation", **params: float) -> Activatio
 
 def _as_param(act: str, key: str, value: object) -> sp.Expr:
     try:
-        val = sp.nsimplify(value, rational=True) if isinstance(value, float) else sp.sympify(value)
-    except (sp.SympifyError, TypeError) as exc:
-        raise ValueError(f"parameter {key}={value!r} of {act!r} must be a real number") from exc
+        if isinstance(value, str):  # text is read exactly and never run (symlip.expr)
+            val = read_expr(value, what=f"parameter {key} of {act!r}")
+        else:
+            val = sp.nsimplify(value, rational=True) if isinstance(value, float) else sp.sympify(value, strict=True)
+    except (sp.SympifyError, TypeError, ValueError) as exc:
+        raise ValueError(f"parameter {key}={value!r} of {act!r} must be a real number ({exc})") from None
     if not (val.is_real and val.is_finite):
         raise ValueError(f"parameter {key}={value!r} of {act!r} must be a finite real number")
     if key == "alpha" and val < 0:
@@ -341,10 +346,12 @@ def _as_param(act: str, key: str, value: object) -> sp.Expr:
 # ---------------------------------------------------------------------------
 def _parse(expr: str | sp.Expr) -> sp.Expr:
     if isinstance(expr, str):
-        try:
-            parsed = sp.sympify(expr, locals={"t": T, "relu": lambda x: sp.Max(0, x)})
-        except (sp.SympifyError, SyntaxError, TypeError) as exc:
-            raise ValueError(f"cannot parse activation expression {expr!r}: {exc}") from exc
+        try:  # text is data: read by the whitelist reader, never run (symlip.expr)
+            parsed = read_expr(expr, symbols={"t": T}, what="activation expression")
+        except UnknownName as exc:
+            allowed = str(exc).partition("; allowed: ")[2]
+            raise ValueError(f"activation expression {expr!r} must depend on t only; it also has {exc.name} "
+                             f"(allowed: {allowed})") from None
     elif isinstance(expr, sp.Basic):
         parsed = expr
     else:

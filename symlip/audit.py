@@ -80,7 +80,7 @@ __all__ = ["InputLipschitzSearch", "AuditVerdict", "AuditWitness", "input_lipsch
 
 #: the ``kind`` field of an audit witness file (``symlip replay`` dispatches on it).
 WITNESS_KIND = "input-lipschitz"
-_FORMAT = "symlip-audit-witness/1"
+_FORMAT = "symlip-audit-witness/2"  # /1 stored the activation as sympy srepr text
 
 #: strategies and their share of the budget (piecewise-linear / smooth activations).
 STRATEGIES = ("random", "ascent", "lines", "smoothed", "walk", "exact_region")
@@ -1162,6 +1162,15 @@ def _outside(x: np.ndarray, R: float | None) -> str | None:
     return None
 
 
+def _pair_problems(x: np.ndarray, x2: np.ndarray, R: float | None) -> list[str]:
+    """Why a pair of inputs is not admissible (empty when it is)."""
+    problems = [f"{name} lies outside the input ball: {out}" for name, p in (("x", x), ("x2", x2))
+                if (out := _outside(p, R))]
+    if np.array_equal(x, x2):
+        problems.append("x and x2 coincide (no pair)")
+    return problems
+
+
 def _confirm_pair(net: "MLP", theta: np.ndarray, x: Any, x2: Any, claimed: float, R: float | None, dps: int,
                   cache: dict | None = None):
     """Decide whether the pair's ratio exceeds ``claimed``: a :class:`symlip.witness.Confirmation`.
@@ -1183,10 +1192,7 @@ def _confirm_pair(net: "MLP", theta: np.ndarray, x: Any, x2: Any, claimed: float
     for name, p in (("x", x), ("x2", x2)):
         if p.shape != (net.d_in,) or not np.all(np.isfinite(p)):
             raise ValueError(f"{name} must be a finite input of shape ({net.d_in},); got shape {p.shape}")
-    problems = [f"{name} lies outside the input ball: {out}" for name, p in (("x", x), ("x2", x2))
-                if (out := _outside(p, R))]
-    if np.array_equal(x, x2):
-        problems.append("x and x2 coincide (no pair)")
+    problems = _pair_problems(x, x2, R)
     key = (dps, x.tobytes(), x2.tobytes(), _net_key(net, theta))
     if cache is not None and key in cache:
         v1, v2 = cache[key]
@@ -1256,25 +1262,22 @@ class AuditWitness:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "AuditWitness":
         """Inverse of :meth:`to_dict`; ``ValueError`` names a missing or bad field."""
+        from symlip.witness import WitnessCheck
+
         if not isinstance(d, dict) or d.get("kind") != WITNESS_KIND:
             raise ValueError(f"not an input-Lipschitz audit witness (expected kind {WITNESS_KIND!r})")
-
-        def vec(key: str) -> np.ndarray:
-            a = np.array(d[key], dtype=float)
-            if a.ndim != 1 or not np.all(np.isfinite(a)):
-                raise ValueError(f"witness field {key!r} must be a finite 1-d array")
-            return a
-
-        try:
-            R = d["R"]
-            return cls(tool=str(d["tool"]), claimed=float(d["claimed"]), R=None if R is None else float(R),
-                       widths=tuple(int(w) for w in d["widths"]), activation=dict(d["activation"]),
-                       theta=vec("theta"), x=vec("x"), x2=vec("x2"), value=float(d["value"]),
-                       value_mp=d.get("value_mp"), dps=d.get("dps"),
-                       confirmed_digits=int(d.get("confirmed_digits", 0)), strategy=str(d.get("strategy", "")),
-                       seed=int(d.get("seed", 0)))
-        except KeyError as exc:
-            raise ValueError(f"witness field {exc.args[0]!r} is missing") from None
+        if d.get("format") != _FORMAT:
+            raise ValueError(f"this audit witness has the format {d.get('format')!r}, not {_FORMAT!r} (format /1 "
+                             "stored the activation as sympy srepr text, which replay no longer evaluates); "
+                             "regenerate it with symlip audit")
+        f = WitnessCheck(d)
+        return cls(tool=f.text("tool"), claimed=f.number("claimed", positive=True),
+                   R=f.number("R", optional=True, positive=True), widths=f.widths(),
+                   activation=f.mapping("activation"), theta=f.array("theta", 1), x=f.array("x", 1),
+                   x2=f.array("x2", 1), value=f.number("value", infinite=True),
+                   value_mp=f.decimal("value_mp", optional=True), dps=f.integer("dps", optional=True, low=16),
+                   confirmed_digits=f.integer("confirmed_digits", default=0, low=0),
+                   strategy=f.text("strategy", default=""), seed=f.integer("seed", default=0))
 
     def save(self, path: str | Path) -> Path:
         """Write the witness as JSON; returns the path."""
@@ -1285,11 +1288,13 @@ class AuditWitness:
         """Read a file written by :meth:`save` (``ValueError`` if it is not one)."""
         return cls.from_dict(_read_json(path))
 
-    def network(self) -> "MLP":
+    def network(self, check: Any = None) -> "MLP":
+        """The audited network (its activation read safely; ``check``, a
+        :class:`symlip.witness.WitnessCheck`, records a name that disagrees with the expression)."""
         from symlip.network import MLP
-        from symlip.witness import _activation_from
+        from symlip.witness import WitnessCheck
 
-        return MLP(self.widths, _activation_from(self.activation))
+        return MLP(self.widths, (check or WitnessCheck({})).activation(self.activation))
 
     def describe(self) -> str:
         where = "all of R^d" if self.R is None else f"|x| <= {self.R!r}"
@@ -1297,24 +1302,44 @@ class AuditWitness:
                 f"{self.activation.get('name', '?')} on {where}")
 
 
-def replay_audit(witness: "AuditWitness | str | Path", dps: int = 80) -> "Replay":
-    """Re-check an audit witness at ``dps`` and ``dps + 30`` digits.
+def replay_audit(witness: "AuditWitness | dict | str | Path", dps: int = 80) -> "Replay":
+    """Re-check an audit witness at ``dps`` and ``dps + 30`` digits from the file's data alone.
 
     Returns a :class:`symlip.witness.Replay`: ``violated`` when the pair's ratio
-    exceeds the claimed constant at both precisions (both inputs in the ball),
-    ``not violated`` when it does not, ``inconclusive`` otherwise.
+    exceeds the claimed constant at both precisions (both inputs in the ball) and
+    the file agrees with itself (activation name and expression, the recorded
+    float64 and high-precision ratio); ``tampered`` when it exceeds it but the file
+    disagrees with itself; ``not violated`` when it does not exceed it,
+    ``inconclusive`` otherwise.  ``ValueError`` names a missing or malformed field.
     """
     from symlip.precision import _check_dps
-    from symlip.witness import _replay_result
+    from symlip.witness import WitnessCheck, activation_label, inadmissible, load_witness_data, replay_result
 
     dps = _check_dps(dps)
-    w = witness if isinstance(witness, AuditWitness) else AuditWitness.load(witness)
-    net = w.network()
+    data, _ = load_witness_data(witness)
+    w = AuditWitness.from_dict(data)
+    chk = WitnessCheck(data)
+    net = w.network(chk)
     if np.shape(w.theta) != (net.n_params,):
-        raise ValueError(f"witness theta has {np.size(w.theta)} entries; widths {list(w.widths)} need "
+        raise ValueError(f"witness field 'theta' has {np.size(w.theta)} entries; widths {list(w.widths)} need "
                          f"{net.n_params}")
-    c = _confirm_pair(net, np.asarray(w.theta, float), w.x, w.x2, w.claimed, w.R, dps)
-    return _replay_result(c, dps, value="the pair ratio", bound="claimed")
+    for key in ("x", "x2"):
+        if np.shape(getattr(w, key)) != (net.d_in,):
+            raise ValueError(f"witness field {key!r} has {np.size(getattr(w, key))} entries; the network's input "
+                             f"has dimension {net.d_in}")
+    labels = ("the pair ratio", "claimed")
+    label = activation_label(net.activation)
+    title = w.describe() + ("" if label == net.activation.name else f"; {label}")
+    problems = _pair_problems(w.x, w.x2, w.R)
+    if problems:
+        return chk.verdict(inadmissible(problems, dps, title, labels))
+    try:
+        c = _confirm_pair(net, np.asarray(w.theta, float), w.x, w.x2, w.claimed, w.R, dps)
+    except (ValueError, ArithmeticError) as exc:
+        raise ValueError(f"the witness cannot be replayed: {exc}") from None
+    chk.digits("value_mp", w.value_mp, c.value_mp, w.dps)
+    chk.close("value", w.value, c.value_mp, 1e-6)
+    return chk.verdict(replay_result(c, dps, *labels, title=title))
 
 
 # ---------------------------------------------------------------------------

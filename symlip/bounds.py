@@ -266,11 +266,10 @@ class Bound:
         """
         std = standard_symbols(depth)
         table = {s.name: s for s in std.ordered}
-        if isinstance(expr, str):
-            try:
-                expr = sp.sympify(expr, locals=table)
-            except (sp.SympifyError, SyntaxError, TypeError) as exc:
-                raise ValueError(f"cannot parse bound expression {expr!r}: {exc}") from exc
+        if isinstance(expr, str):  # text is data: read by the whitelist reader, never run
+            from symlip.expr import read_expr
+
+            expr = read_expr(expr, symbols=table, what="bound expression")
         if not isinstance(expr, sp.Expr):
             raise TypeError(f"bound must be a sympy expression or string; got {type(expr).__name__}")
         expr = expr.xreplace({s: table[s.name] for s in expr.free_symbols
@@ -319,7 +318,12 @@ class Bound:
             if key is None:
                 raise ValueError(f"cannot substitute {k!r}: not a standard symbol of depth {self.depth} "
                                  f"({', '.join(table)})")
-            val = sp.oo if isinstance(v, float) and math.isinf(v) and v > 0 else sp.sympify(v)
+            if isinstance(v, str):  # text is data: read by the whitelist reader, never run
+                from symlip.expr import read_expr
+
+                val = read_expr(v, allow_oo=True, what=f"the value of {k}")
+            else:
+                val = sp.oo if isinstance(v, float) and math.isinf(v) and v > 0 else sp.sympify(v, strict=True)
             mapping[key] = val
         steps = tuple((s, rhs.xreplace(mapping)) for s, rhs in self.steps)
         return Bound(quantity=self.quantity, depth=self.depth, steps=steps,

@@ -25,6 +25,7 @@ from __future__ import annotations
 import functools
 import importlib.util
 import math
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +36,7 @@ import numpy as np
 import sympy as sp
 
 from symlip.bounds import QUANTITIES, Bound
+from symlip.expr import read_expr
 
 if TYPE_CHECKING:  # pragma: no cover
     from symlip.network import MLP
@@ -279,11 +281,19 @@ class Claim:
             raise ValueError(f"claim {self.name!r} is pointwise (an Inequality); it has no {what}")
 
 
+_STANDARD_NAME = re.compile(r"(R|Y|S0|S1|S2|c0|d_(0|[1-9][0-9]{0,5})|(omega|beta)_[1-9][0-9]{0,5})")
+
+
+def _standard_name(name: str) -> sp.Symbol | None:
+    """A plain symbol for a standard-symbol name of any depth (Bound.from_expr maps it to the
+    depth's own symbol), None for any other name."""
+    return sp.Symbol(name) if _STANDARD_NAME.fullmatch(name) else None
+
+
 def _parse_expr(name: str, text: str) -> sp.Expr:
-    try:
-        return sp.sympify(text)
-    except (sp.SympifyError, SyntaxError, TypeError) as exc:
-        raise ValueError(f"claim {name!r}: cannot parse bound expression {text!r}: {exc}") from exc
+    """A claim's bound text read by the whitelist reader (never run as code)."""
+    return read_expr(text, symbols=_standard_name, what=f"claim {name!r}: bound expression",
+                     names="R, Y, S0, S1, S2, c0, d_i, omega_i, beta_i")
 
 
 @dataclass(frozen=True, eq=False)

@@ -8,8 +8,9 @@ bench       run the benchmarks and write reports/bench.json
 check       attack every claim of catalogue files/folders (proofs/); write the report
             (reports/check.md, .json, .tex, witnesses/*.json); exit 0 iff every outcome
             is as expected (holds -> survived, fails -> violated), else 1
-replay      re-evaluate a witness file at high precision; exit 0 iff it still violates,
-            1 when it does not (or is inconclusive)
+replay      re-evaluate a witness file at high precision from its data alone (no code runs unless
+            --trust); exit 0 iff it still violates, 1 when it does not, is inconclusive or the
+            file disagrees with itself (tampered), 2 when its claim is code and --trust is missing
 growth      upper bound (U1/U2) and witnessed lower bound (MATH.md §4) on balls |θ| <= r
             over radii; fitted log-log slopes; table, Markdown, JSON and PNG in reports/;
             exit 0 iff both slopes are within 0.05 of m-1 (lip_f) or 2m-3 (lip_grad)
@@ -226,6 +227,9 @@ def _build_parser() -> _Parser:
     r.add_argument("witness", metavar="WITNESS.json", help="a witness file (e.g. reports/witnesses/*.json)")
     r.add_argument("--dps", type=_int_at_least(16), default=80, metavar="N",
                    help="decimal digits (default 80; also checked at N + 30)")
+    r.add_argument("--trust", action="store_true",
+                   help="import the source file the witness names (this runs its code): needed for pointwise "
+                        "claims, and compares the witness with its source case")
     return p
 
 
@@ -349,40 +353,18 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
 
 def _cmd_replay(args: argparse.Namespace) -> int:
-    from symlip.witness import Witness, _witness_kind, replay
+    from symlip.witness import replay
 
-    if _witness_kind(args.witness) == "sgd-moment":  # a statistical witness (MATH.md §7): re-run its tests
-        from symlip.moment_claims import MomentWitness, replay_moment
-
-        d = MomentWitness.load(args.witness).data
-        rep = replay_moment(args.witness)
-        print(f"{d['claim']} (sgd_{d['statistic']}) @ {d['widths']} {d['activation']}"
-              + (f" from {d['source']}" if d.get("source") else ""))
-        print(rep.message)
-        print(f"  observed = {rep.value_mp}\n  predicted = {rep.bound_mp}\n  ratio = {rep.ratio:.6g}")
-        return 0 if rep.status == "violated" else 1
-    if _witness_kind(args.witness) == "input-lipschitz":  # a pair of inputs vs a claimed constant (audit)
-        from symlip.audit import AuditWitness, replay_audit
-
-        aw = AuditWitness.load(args.witness)
-        rep = replay_audit(aw, dps=args.dps)
-        print(aw.describe())
-        print(rep.message)
-        print(f"  pair ratio = {rep.value_mp}\n  claimed = {rep.bound_mp}\n  ratio = {rep.ratio:.17g}")
-        print(f"  confirmed digits = {rep.confirmed_digits} (at {rep.dps} and {rep.dps + 30} digits)")
-        return 0 if rep.status == "violated" else 1
-    w = Witness.load(args.witness)
-    try:
-        rep = replay(args.witness, dps=args.dps)
-    except KeyError as exc:  # a hand-edited file with a field missing deeper down
-        raise ValueError(f"{args.witness!r} is not a complete witness: missing field {exc.args[0]!r}") from None
-    print(f"{w.claim} ({w.quantity}) @ {list(w.widths)} {w.activation.get('name', '?')}"
-          + (f" from {w.source}" if w.source else ""))
+    rep = replay(args.witness, dps=args.dps, trust=args.trust)
+    if rep.status == "needs-trust":  # the claim is code: one line, as a usage error
+        raise ValueError(rep.message)
+    print(rep.title)
     print(rep.message)
-    print(f"  value = {rep.value_mp}")
-    print(f"  bound = {rep.bound_mp}")
-    print(f"  ratio = {rep.ratio:.17g}")
-    print(f"  confirmed digits = {rep.confirmed_digits} (at {rep.dps} and {rep.dps + 30} digits)")
+    if rep.value_mp:
+        ratio = f"{rep.ratio:.6g}" if rep.dps == 0 else f"{rep.ratio:.17g}"
+        print(f"  {rep.labels[0]} = {rep.value_mp}\n  {rep.labels[1]} = {rep.bound_mp}\n  ratio = {ratio}")
+        if rep.dps:
+            print(f"  confirmed digits = {rep.confirmed_digits} (at {rep.dps} and {rep.dps + 30} digits)")
     return 0 if rep.status == "violated" else 1
 
 

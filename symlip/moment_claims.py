@@ -335,30 +335,114 @@ class MomentWitness:
         return cls(data)
 
 
-def replay_moment(witness: "MomentWitness | str | Path") -> Any:
+_MAX_REPLAY_STEPS = 10**6  # a witness asking for more Monte-Carlo steps is refused (no hang)
+
+
+def replay_moment(witness: "MomentWitness | dict | str | Path", *, trust: bool = False,
+                  base: str | Path | None = None) -> Any:
     """Re-run a moment witness's tests with its recorded seeds; ``violated`` when both reject again.
 
-    The prediction is the recorded one (it is deterministic given θ); the
-    Monte-Carlo runs are recomputed from scratch.
+    The prediction is the recorded one (the claim; with ``trust=True`` it is
+    compared with the prediction of the source case, whose file is then
+    imported and run, looked up from ``base`` and its parents); the Monte-Carlo
+    runs are recomputed from scratch and compared with the recorded ones: a file
+    that disagrees with itself (or its source) is ``tampered``, never ``violated``
+    (:class:`symlip.witness.WitnessCheck`).  ``ValueError`` names a missing or
+    malformed field.
     """
     from symlip.network import MLP
-    from symlip.witness import Replay
+    from symlip.witness import Replay, WitnessCheck, load_witness_data, source_case
 
-    w = witness if isinstance(witness, MomentWitness) else MomentWitness.load(witness)
-    d = w.data
-    pred = np.asarray(d["prediction"], dtype=float)
-    claim = MomentClaim(d["claim"], d["statistic"], predict=lambda _m: pred, rel_tol=d["rel_tol"],
-                        alpha=d["alpha"], expect=d["expect"], why=d.get("why", ""))
-    case = MomentCase(claim, MLP(d["widths"], d["activation"]), np.asarray(d["theta"]), np.asarray(d["X"]),
-                      np.asarray(d["y"]), d["batch_size"], d["eta"], d["replacement"], d["loss"], d["n_steps"])
+    data, folder = load_witness_data(witness)
+    base = folder if base is None else base
+    if data.get("kind") != WITNESS_KIND:
+        raise ValueError(f"not an SGD-moment witness (kind {data.get('kind')!r})")
+    f = WitnessCheck(data)
+    name, statistic = f.text("claim"), f.text("statistic", choices=STATISTICS)
+    act = f.activation(f.get("activation"))
+    net = MLP(f.widths(), act)
+    X = f.array("X", 2, shape=(None, net.d_in))
+    pred = f.array("prediction", 1)
+    seeds = f.get("seeds")
+    runs = f.get("runs")
+    if not (isinstance(seeds, list) and 1 <= len(seeds) <= 2
+            and all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in seeds)):
+        raise ValueError(f"witness field 'seeds' must be a list of one or two integers >= 0; got {seeds!r:.80}")
+    if not (isinstance(runs, list) and len(runs) == len(seeds) and all(isinstance(r, dict) for r in runs)):
+        raise ValueError("witness field 'runs' must be a list of one object per seed")
+    claim = MomentClaim(name, statistic, predict=lambda _m: pred, rel_tol=f.number("rel_tol", positive=True),
+                        alpha=f.number("alpha", positive=True), expect=f.text("expect", choices=("holds", "fails")),
+                        why=f.text("why", default=""))
+    case = MomentCase(claim, net, f.array("theta", 1, shape=(net.n_params,)), X,
+                      f.array("y", 1, shape=(X.shape[0],)), f.integer("batch_size", low=1, high=X.shape[0]),
+                      f.number("eta", positive=True), f.flag("replacement"), f.text("loss", choices=LOSSES),
+                      f.integer("n_steps", low=100, high=_MAX_REPLAY_STEPS))
+    source = f.text("source", optional=True)
     m = case.moments()
-    runs = [moment_test(case, m, pred, s) for s in d["seeds"]]
-    j = int(np.argmax(runs[0]["ratios"]))
-    status = "violated" if len(runs) == 2 and all(r["reject"] for r in runs) else "not violated"
-    ratio = min(max(r["ratios"]) for r in runs)
-    msg = (f"{status}: {d['statistic']} observed {runs[0]['observed'][j]:.6g} ± {runs[0]['se'][j]:.2g} vs "
-           f"predicted {pred[j]:.6g} ± {d['rel_tol']:g} relative; ratios "
-           + ", ".join(f"{max(r['ratios']):.4g} (seed {r['seed']})" for r in runs)
-           + f"; each run rejects with probability <= α = {d['alpha']:g} if the claim holds")
-    return Replay(status=status, value_mp=f"{runs[0]['observed'][j]:.17g}", bound_mp=f"{pred[j]:.17g}",
-                  ratio=ratio if math.isfinite(ratio) else math.inf, confirmed_digits=0, dps=0, message=msg)
+    if trust and source:
+        _compare_with_source(f, case, pred, source_case(source, name, base))
+    elif source:
+        f.notes.append(f"the prediction is the file's own; it was not compared with its source {source} "
+                       "(re-run with --trust to import it and compare)")
+    if len(seeds) == 2 and seeds[1] != seeds[0] + _CONFIRM_SEED:
+        f.mismatch("seeds", f"the confirmation run's seed must be {seeds[0] + _CONFIRM_SEED}, an independent one; "
+                            f"got {seeds[1]}")
+    new = [moment_test(case, m, pred, s) for s in seeds]
+    for k, (rec, run) in enumerate(zip(runs, new)):
+        f.same(f"runs[{k}].seed", rec.get("seed"), run["seed"], "'seeds' gives")
+        f.same(f"runs[{k}].n", rec.get("n"), run["n"], "the replay ran")
+        f.same(f"runs[{k}].reject", rec.get("reject"), run["reject"], "the replay gives")
+        for key in ("observed", "se", "ratios"):
+            got, want = np.asarray(rec.get(key, []), dtype=object), np.asarray(run[key], dtype=float)
+            try:
+                ok = got.shape == want.shape and np.allclose(got.astype(float), want, rtol=1e-6,
+                                                             atol=1e-9 * float(np.max(np.abs(want), initial=0)))
+            except (TypeError, ValueError):
+                ok = False
+            if not ok:
+                f.mismatch(f"runs[{k}].{key}", f"the file states {_short_list(rec.get(key))}, the replay gives "
+                                               f"{_short_list(run[key])}")
+    j = int(np.argmax(new[0]["ratios"]))
+    status = "violated" if len(new) == 2 and all(r["reject"] for r in new) else "not violated"
+    ratio = min(max(r["ratios"]) for r in new)
+    msg = (f"{status}: {statistic} observed {new[0]['observed'][j]:.6g} ± {new[0]['se'][j]:.2g} vs "
+           f"predicted {pred[j]:.6g} ± {claim.rel_tol:g} relative; ratios "
+           + ", ".join(f"{max(r['ratios']):.4g} (seed {r['seed']})" for r in new)
+           + f"; each run rejects with probability <= α = {claim.alpha:g} if the claim holds")
+    title = (f"{name} (sgd_{statistic}) @ {list(net.widths)} {act.name}" + (f" from {source}" if source else ""))
+    rep = Replay(status=status, value_mp=f"{new[0]['observed'][j]:.17g}", bound_mp=f"{pred[j]:.17g}",
+                 ratio=ratio if math.isfinite(ratio) else math.inf, confirmed_digits=0, dps=0, message=msg,
+                 title=title, labels=("observed", "predicted"))
+    return f.verdict(rep)
+
+
+def _short_list(v: Any) -> str:
+    text = repr(v)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _compare_with_source(f: Any, case: MomentCase, pred: np.ndarray, src: Any) -> None:
+    """Record where a moment witness disagrees with its source case (a :class:`MomentCase`)."""
+    if not isinstance(src, MomentCase):
+        f.mismatch("source", f"the source case is a {type(src).__name__}, not a MomentCase")
+        return
+    c, s = case.claim, src.claim
+    before = len(f.problems)
+    for key, rec, exp in (("statistic", c.statistic, s.statistic), ("rel_tol", c.rel_tol, s.rel_tol),
+                          ("alpha", c.alpha, s.alpha), ("expect", c.expect, s.expect),
+                          ("widths", list(case.net.widths), list(src.net.widths)),
+                          ("activation", case.net.activation.name, src.net.activation.name),
+                          ("batch_size", case.batch_size, src.batch_size), ("eta", case.eta, src.eta),
+                          ("replacement", case.replacement, src.replacement), ("loss", case.loss, src.loss),
+                          ("n_steps", case.n_steps, src.n_steps)):
+        f.same(key, rec, exp)
+    if case.net.activation != src.net.activation:
+        f.mismatch("activation", "the expression differs from the source's")
+    for key in ("theta", "X", "y"):
+        if not np.array_equal(getattr(case, key), getattr(src, key)):
+            f.mismatch(key, "differs from the source case's")
+    if len(f.problems) == before:  # the same point: the predictions must agree
+        want = src.claim.prediction(src.moments())
+        if want.shape != pred.shape or not np.allclose(pred, want, rtol=1e-9, atol=0.0):
+            f.mismatch("prediction", f"the file states {_short_list(pred.tolist())}, the source predicts "
+                                     f"{_short_list(want.tolist())}")

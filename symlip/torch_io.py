@@ -104,7 +104,7 @@ def _softplus(beta: float) -> Activation:
     """``log(1 + exp(β t)) / β`` (the registry's ``"softplus"`` when β = 1)."""
     if beta == 1:
         return _activation("softplus")
-    b = sp.nsimplify(beta, rational=True) if isinstance(beta, float) else sp.sympify(beta)
+    b = sp.nsimplify(beta, rational=True) if isinstance(beta, float) else sp.sympify(beta, strict=True)
     act = Activation.from_expr(sp.log(1 + sp.exp(b * T)) / b, name=f"softplus(beta={beta:g})")
     return Activation(name=act.name, expr=act.expr, params=(("beta", float(beta)),))
 

@@ -90,12 +90,13 @@ def test_check_markdown_and_latex(checked):
     assert "**PASS** — 2 claims: 2 as expected" in md
     assert "| claim | source | architecture | region | R | expect | status | best ratio |" in md
     assert "M\\|0.98" in md  # a pipe in a name does not break the table
-    assert "```latex\n0.98 \\sqrt{R^{2} + 1}\n```" in md and "2% below the exact value" in md
+    # the literal 0.98 is read exactly (symlip.expr): 49/50, not the binary float 0.97999999999999998
+    assert "```latex\n\\frac{49 \\sqrt{R^{2} + 1}}{50}\n```" in md and "2% below the exact value" in md
     assert "witnesses/tiny-01-M_0.98.json" in md and "digits confirmed" in md
     assert "## Strategies" in md and "symlip check " in md
     tex = (checked["rep"] / "check.tex").read_text()
     assert r"\begin{longtable}" in tex and r"\end{document}" in tex
-    assert "\\[\n0.98 \\sqrt{R^{2} + 1}\n\\]" in tex and r"2\% below" in tex
+    assert "\\[\n\\frac{49 \\sqrt{R^{2} + 1}}{50}\n\\]" in tex and r"2\% below" in tex
 
 
 def test_replay_written_witness_violates(checked):
