@@ -434,7 +434,7 @@ def _parse(expr: str | sp.Expr) -> sp.Expr:
 
 
 #: time budget (seconds) of all probes of one expression (sympy evaluation, main thread)
-_PROBE_SECONDS = 3.0
+_PROBE_SECONDS = 2.0
 
 
 def _probe(parsed: sp.Expr, expr: object) -> None:
