@@ -1101,15 +1101,20 @@ def _ratio_ok(a: arb, b: arb, rel: float) -> bool:
 
 
 @_at_prec
+def _point_iv(expr: sp.Expr, x: float) -> _Iv | None:
+    """The arb enclosure of ``expr`` at ``t = x`` (``None``: no interval extension)."""
+    try:
+        return _interval_fn(expr)(_pt(_arb_of(float(x))))
+    except (_Fail, ZeroDivisionError, ValueError, ArithmeticError, TypeError):
+        return None
+
+
 def point_enclosure(expr: sp.Expr, x: float) -> tuple[float, float] | None:
     """A rigorous float enclosure ``(lo, hi)`` of ``expr`` at ``t = x`` from arb,
     or ``None`` when ``expr`` has a function without an interval extension or the
     enclosure is not finite (then ``expr`` may not be real there)."""
-    try:
-        y = _interval_fn(expr)(_pt(_arb_of(float(x))))
-    except (_Fail, ZeroDivisionError, ValueError, ArithmeticError, TypeError):
-        return None
-    if not y.is_finite():
+    y = _point_iv(expr, x)
+    if y is None or not y.is_finite():
         return None
     return _float_down(_to_mpf(y.lo)), _float_up(_to_mpf(y.hi))
 
@@ -1355,16 +1360,20 @@ class _Sampler:
         y[~np.isfinite(y)] = np.nan
         return y
 
-    def point(self, x: float) -> float:
-        enc = point_enclosure(self.g, x)
-        if enc is not None and enc[1] - enc[0] <= 1e-9 * max(abs(enc[0]), abs(enc[1])) + 1e-300:
-            return abs((enc[0] + enc[1]) / 2)
+    def point(self, x: float, dps: int = 30) -> float:
+        y = _point_iv(self.g, x)
+        if y is not None:
+            if not y.is_finite():  # undefined, or too large for mpmath to finish (exp(exp(exp(t))))
+                return math.nan
+            lo, hi = float(y.lo), float(y.hi)
+            if hi - lo <= 1e-9 * max(abs(lo), abs(hi)) + 1e-300:
+                return abs((lo + hi) / 2)
         if not abs(x) <= _MP_POINT_MAX:
             return math.nan
         try:
             if self._mp is None:
                 self._mp = sp.lambdify(T, self.g, modules="mpmath")
-            with mpmath.workdps(30):
+            with mpmath.workdps(dps):
                 y = self._mp(mpmath.mpf(x))
                 if isinstance(y, mpmath.mpc):
                     if abs(y.imag) > 1e-20 * max(1, abs(y.real)):
@@ -1376,9 +1385,10 @@ class _Sampler:
         return y if math.isfinite(y) else math.nan
 
 
-def _centres(g: sp.Expr) -> list[float]:
-    """Real zeros of the polynomial arguments of ``g``'s functions and powers, away from 0:
-    where shifted features sit (``sinc(t - 100)``: ``t = 100``)."""
+def _centres(g: sp.Expr, near_zero: bool = False) -> list[float]:
+    """Real zeros of the polynomial arguments of ``g``'s functions and powers: where
+    shifted features sit (``sinc(t - 100)``: ``t = 100``); only those with
+    ``|t| > 32`` (outside the dense grid) unless ``near_zero``."""
     out: set[float] = set()
     for f in g.atoms(sp.Function, sp.Pow):
         args = f.args if isinstance(f, sp.Function) else (f.base,)
@@ -1394,7 +1404,27 @@ def _centres(g: sp.Expr) -> list[float]:
                 continue
             out.update(float(r.real) for r in roots
                        if math.isfinite(r.real) and abs(r.imag) <= 1e-9 * max(1.0, abs(r)))
-    return sorted((c for c in out if 32 < abs(c) < 1e15), key=abs)[:12]
+    return sorted((c for c in out if (near_zero or 32 < abs(c)) and abs(c) < 1e15), key=abs)[:12]
+
+
+def _blow_up(samp: "_Sampler", points: list[float], a: float, b: float) -> float | None:
+    """A point ``c`` among ``points`` where ``|g|`` grows without bound as ``t -> c``
+    inside ``(a, b)``: at ``c ± 10^-k (1 + |c|)``, ``k = 7..12``, the values (arb or
+    mpmath at 60 digits, so cancellation cannot fake it) increase and grow tenfold."""
+    k = np.arange(7, 13)
+    for c in points:
+        for side in (-1.0, 1.0):
+            t = c + side * 10.0 ** -k * (1 + abs(c))
+            if not np.all((t > a) & (t < b)) or np.any(t == c):
+                continue
+            quick = samp.values(t)
+            if np.all(np.isfinite(quick)) and not (quick[-1] > 5 * quick[0]):
+                continue  # float64 sees no growth: skip the precise check
+            y = [samp.point(float(x), dps=60) for x in t]
+            if all(math.isfinite(v) for v in y) and all(v2 > v1 for v1, v2 in zip(y, y[1:])) \
+                    and y[-1] > 10 * y[0]:
+                return c
+    return None
 
 
 def _sample_points(a: float, b: float, centres: list[float], dense: bool) -> np.ndarray:
@@ -1415,14 +1445,18 @@ def _sample_points(a: float, b: float, centres: list[float], dense: bool) -> np.
 
 def _grows(t: np.ndarray, y: np.ndarray, side: int) -> bool:
     """Whether the maxima of the finite samples ``y`` over the shells
-    ``2^k <= side*t < 2^(k+1)`` increase over the last six shells, beyond ``1e6``."""
+    ``2^k <= side*t < 2^(k+1)`` increase over the last six shells, beyond ``1e6``
+    or still beyond ``|t| = 2^100`` (a bounded monotone function flattens out in
+    float64 long before: ``W(t^2) ~ 2 log t`` does not)."""
     sel = (side * t >= 8) & np.isfinite(y)
     if not sel.any():
         return False
     k = np.floor(np.log2(side * t[sel])).astype(int)
-    maxima = [float(y[sel][k == j].max()) for j in np.unique(k)]
+    shells = np.unique(k)
+    maxima = [float(y[sel][k == j].max()) for j in shells]
     last = maxima[-6:]
-    return len(last) == 6 and all(b > a for a, b in zip(last, last[1:])) and last[-1] > 1e6
+    return (len(last) == 6 and all(b > a for a, b in zip(last, last[1:]))
+            and (last[-1] > 1e6 or shells[-1] >= 100))
 
 
 def _golden_max(f: Callable[[float], float], a: float, b: float, steps: int = 60) -> tuple[float, float]:
@@ -1468,8 +1502,11 @@ def _numeric_sup(pieces, order: int, seconds: float = _NUMERIC_SECONDS) -> tuple
             continue
         centres = _centres(g)
         centres_used.update(centres)
-        t = _sample_points(a, b, centres + [x for x in (a, b) if math.isfinite(x)],
-                           dense=samp.vectorised is not None)
+        ends = [x for x in (a, b) if math.isfinite(x)]
+        near = _blow_up(samp, ends + _centres(g, near_zero=True), a, b)
+        if near is not None:
+            return mpmath.inf, f"numeric: |σ^({order})| grows without bound as t -> {near:g}"
+        t = _sample_points(a, b, centres + ends, dense=samp.vectorised is not None)
         y = samp.values(t)
         for i in np.flatnonzero(np.isnan(y) & (np.abs(t) <= _MP_POINT_MAX))[:40]:
             if time.monotonic() > end:
@@ -1510,6 +1547,8 @@ def _numeric_sup(pieces, order: int, seconds: float = _NUMERIC_SECONDS) -> tuple
                 try:
                     lim = _limit(g, edge, None, _Deadline(max(min(1.0, end - time.monotonic()), 0.05)))
                 except _Fail:
+                    continue
+                if lim is sp.nan or lim.has(sp.Limit, sp.nan):  # sympy could not decide
                     continue
                 if _is_infinite(lim) and not isinstance(lim, sp.AccumBounds):
                     raise _Infinite(f"limit t->{edge} (sympy)")

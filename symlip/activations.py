@@ -441,9 +441,9 @@ def _probe(parsed: sp.Expr, expr: object) -> None:
     """Check at a few points that the activation is real and finite there.
 
     A finite arb enclosure (:func:`symlip._constants.point_enclosure`) settles a
-    point at once; otherwise sympy evaluates it, time-limited on the main
-    thread (an undecided point is skipped: the constants' derivation has its
-    own checks and time limits).
+    point at once; otherwise sympy evaluates it, within :data:`_PROBE_SECONDS`
+    in all on the main thread (when they run out the remaining points are
+    skipped: the constants' derivation has its own checks and time limits).
     """
     from symlip._constants import call_with_time_limit, point_enclosure
 

@@ -72,6 +72,25 @@ def test_numeric_tier_reports_growth_where_float64_overflows():
     assert s0.is_proven and s0.lower <= want <= s0.upper, (s0, want)
 
 
+def test_undecided_sympy_limit_is_not_an_infinite_constant():
+    # sympy returns Limit(...) unevaluated for W(t^2)' at oo; its argument oo is no verdict
+    s1 = activation("LambertW(t**2)").S1
+    with mpmath.workdps(40):
+        f = lambda t: mpmath.lambertw(t**2).real  # noqa: E731
+        want = mpmath.diff(f, mpmath.findroot(lambda t: mpmath.diff(f, t, 2), 1.0))
+    assert s1.is_finite and abs(s1.upper - want) <= 1e-9 * want, (s1, want)
+
+
+def test_numeric_tier_sees_blow_up_at_a_finite_point():
+    # (|tanh t|^(1/2))' = sech^2 t / (2 sqrt|tanh t|) -> oo as t -> 0 (the piece end)
+    pieces = _constants._pieces(activation("Abs(tanh(t))**0.5").expr)
+    est, how = _constants._numeric_sup(pieces, 1)
+    assert est == mpmath.inf and "t -> 0" in how
+    # a removable singularity (sinc' at t = 100) is no blow-up
+    est, how = _constants._numeric_sup([(sp.sinc(T - 100), sp.Interval(-sp.oo, sp.oo))], 2)
+    assert abs(est - mpmath.mpf(1) / 3) <= 1e-6, how
+
+
 # ---------------------------------------------------------------------------
 # the certified tier: rigorous for shifted features
 # ---------------------------------------------------------------------------
