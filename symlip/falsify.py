@@ -197,7 +197,9 @@ def falsify(claim: Claim | Case, net: "MLP | None" = None, region: "Region | Non
         Y = case.Y if Y is None else Y
     if not isinstance(claim, Claim):
         raise TypeError(f"falsify needs a Claim or a Case; got {type(claim).__name__}")
-    if allow_numeric is True and not claim.allow_numeric:
+    if not isinstance(allow_numeric, bool):
+        raise TypeError(f"allow_numeric must be True or False; got {allow_numeric!r}")
+    if allow_numeric and not claim.allow_numeric:
         claim = replace(claim, allow_numeric=True)
     from symlip.cdnn import CDNN
     from symlip.network import MLP

@@ -274,6 +274,9 @@ def test_check_case_passes_the_flag():
 def test_allow_numeric_must_be_bool():
     with pytest.raises(TypeError, match="allow_numeric must be True or False"):
         Claim("U4", "lip_input", derive("lip_input", 2), allow_numeric="yes")
+    with pytest.raises(TypeError, match="allow_numeric must be True or False"):
+        falsify(Claim("U4", "lip_input", derive("lip_input", 2)), _sinc_net(), Region.box(1.0, 1.0),
+                max_evals=30, allow_numeric=1)
 
 
 # ---------------------------------------------------------------------------
