@@ -15,24 +15,43 @@ Three tiers, tried in order for each constant:
     polynomial in ``exp(t/q)`` are solved after the substitution
     ``u = exp(t/q)``).  An infinite limit makes the constant ``oo``.  A jump of
     ``σ`` at a breakpoint makes ``S1 = S2 = oo``; a jump of ``σ'`` makes
-    ``S2 = oo`` (``S2`` is the Lipschitz constant of ``σ'``).  Every sympy call
-    runs under a time limit (``signal.setitimer``, main thread only).
+    ``S2 = oo`` (``S2`` is the Lipschitz constant of ``σ'``).
 ``certified``
     A rigorous enclosure ``[lower, upper]`` of the supremum: branch and bound
-    with mpmath interval arithmetic (natural and mean-value forms) on
-    ``[-M, M]``, plus a proven bound on the tails ``|t| >= M`` (a monomial
-    bound of ``g`` written as a rational function of ``t`` and ``exp(-t/q)``,
-    or interval evaluation on ``[M, +inf]``).
+    with interval arithmetic on python-flint's ``arb`` balls (natural and
+    mean-value forms) on ``[-M, M]``, plus a proven bound on the tails
+    ``|t| >= M`` (a monomial bound of ``g`` written as a rational function of
+    ``t`` and ``exp(-t/q)``, or interval evaluation on ``[M, +inf]``).  ``M``
+    grows (up to ``6.5e5``) while the tail bound exceeds the values found
+    inside, so a feature at ``t = 100`` is inside the searched region.  Only
+    the functions of a whitelist have rigorous enclosures; any other makes
+    this tier fail ("no rigorous enclosure for FUNC").
 ``numeric``
-    A dense-grid plus golden-section estimate when neither succeeds; flagged as
-    such, never used as a proof.
+    An estimate when neither succeeds: dense samples on the whole real line
+    (``t = s/(1-|s|)``), dense local grids where the arguments of the
+    expression's functions vanish (``sinc(t - 100)``: around ``t = 100``),
+    golden-section refinement and sympy limits at ``±oo``.  Flagged as such: a
+    bound refuses to rest on it unless the user opts in (``allow_numeric``).
 
-``c0`` is always exact (a substitution).
+``c0`` is exact (a substitution) unless it cannot be evaluated.
+
+Time limits: every sympy call of the exact tier runs under a time limit
+(``signal.setitimer``, main thread only), each tier runs under a hard limit
+on the main thread, and the certified and numeric tiers check a deadline in
+their loops.  Off the main thread the exact tier is skipped and sympy
+rewriting that may blow up (nested functions, large expressions) is not
+attempted.  One derivation keeps within :data:`_TOTAL_SECONDS` (18 s) up to
+about a second of overshoot per step; with the checks made when an activation
+is parsed (probes <= 2 s, singularities <= 4 s) ``symlip activation X``
+finishes in under 30 s for any expression.  When time runs out the constant
+is ``numeric`` and its ``how`` says which limit was reached.
 """
 from __future__ import annotations
 
 import contextlib
+import functools
 import heapq
+import itertools
 import math
 import signal
 import threading
@@ -40,32 +59,32 @@ import time
 from typing import Callable, Iterator
 
 import mpmath
+import numpy as np
 import sympy as sp
-from mpmath.ctx_iv import MPIntervalContext
-from mpmath.ctx_mp import MPContext
+from flint import arb
+from flint import ctx as _flint_ctx
 from sympy.calculus.util import continuous_domain
-from sympy.printing.pycode import MpmathPrinter
 
 from symlip.activations import T, Constant
 
-__all__ = ["derive_constants"]
+__all__ = ["derive_constants", "call_with_time_limit", "can_time_limit", "point_enclosure", "exact_rationals"]
 
 #: time limit (seconds) of one guarded sympy call
 _CALL_SECONDS = 2.5
 #: time budget (seconds) of all exact attempts of one activation
-_EXACT_BUDGET = 8.0
+_EXACT_BUDGET = 7.0
 #: time budget (seconds) of one certified enclosure
-_CERT_SECONDS = 4.0
-#: default half-width of the bounded region of the certified path
+_CERT_SECONDS = 3.5
+#: time budget (seconds) of one numeric estimate
+_NUMERIC_SECONDS = 1.5
+#: time budget (seconds) of one whole derivation (all four constants); each step keeps
+#: within it, up to about a second of overshoot per step
+_TOTAL_SECONDS = 18.0
+#: default half-width of the bounded region of the certified path, and its largest value
 _T_TAIL = 40
-#: working precision (bits) of the interval arithmetic
-_IV_PREC = 100
-
-# private mpmath contexts, so that the global ``mpmath.mp``/``mpmath.iv`` precision is untouched
-iv = MPIntervalContext()
-iv.prec = _IV_PREC
-_MP = MPContext()
-_MP.prec = _IV_PREC + 40
+_T_MAX = 40 * 16 ** 4
+#: working precision (bits) of the arb interval arithmetic
+_PREC = 128
 
 
 class _Fail(Exception):
@@ -104,6 +123,9 @@ def _time_limit(seconds: float) -> Iterator[None]:
     def _alarm(signum, frame):  # pragma: no cover - timing dependent
         raise _Timeout()
 
+    outer = signal.getitimer(signal.ITIMER_REAL)[0]
+    if outer > 0:  # never outlast an enclosing limit
+        seconds = min(seconds, outer)
     old_handler = signal.signal(signal.SIGALRM, _alarm)
     # re-fire every 0.25 s in case some library code swallows the first alarm
     old_timer = signal.setitimer(signal.ITIMER_REAL, seconds, 0.25)
@@ -135,6 +157,86 @@ def _guarded(deadline: _Deadline, fn: Callable, *args, **kwargs):
         raise
     except (RecursionError, Exception) as exc:  # sympy raises many kinds
         raise _Fail(f"{getattr(fn, '__name__', fn)} failed: {type(exc).__name__}") from None
+
+
+@contextlib.contextmanager
+def _cap(seconds: float, where: str) -> Iterator[None]:
+    """A hard time limit on a whole tier (main thread; elsewhere the tier's own deadline rules).
+
+    Raises :class:`_Fail` saying ``time limit ... s reached in <where>``.
+    """
+    if not _can_guard():
+        yield
+        return
+    try:
+        with _time_limit(max(seconds, 0.05)):
+            yield
+    except _Timeout:
+        raise _Fail(f"time limit {seconds:.1f} s reached in {where}") from None
+
+
+def _heavy(e: sp.Expr) -> bool:
+    """Whether sympy rewriting of ``e`` may blow up: nested functions or a large expression.
+
+    Off the main thread (no time limit) such rewriting is not attempted.
+    """
+    if sp.count_ops(e) > 60:
+        return True
+    return any(a.has(sp.Function) for f in e.atoms(sp.Function) for a in f.args)
+
+
+def _sympy_step(fn: Callable, e: sp.Expr, *args, seconds: float = _CALL_SECONDS):
+    """``fn(e, *args)`` for a sympy step outside the exact tier: time-limited on the main
+    thread, skipped (``_Fail``) off it when ``e`` is :func:`_heavy`."""
+    if _can_guard():
+        return _guarded(_Deadline(seconds), fn, e, *args)
+    if _heavy(e):
+        raise _Fail(f"{getattr(fn, '__name__', fn)} skipped off the main thread (no time limit there)")
+    try:
+        return fn(e, *args)
+    except _Fail:
+        raise
+    except (RecursionError, Exception) as exc:
+        raise _Fail(f"{getattr(fn, '__name__', fn)} failed: {type(exc).__name__}") from None
+
+
+def can_time_limit() -> bool:
+    """Whether :func:`call_with_time_limit` can interrupt a call here (main thread, POSIX)."""
+    return _can_guard()
+
+
+def call_with_time_limit(seconds: float, fn: Callable, *args, **kwargs):
+    """``fn(*args, **kwargs)``, interrupted after ``seconds`` with ``TimeoutError``.
+
+    Only on the main thread (see :func:`can_time_limit`); elsewhere the call
+    runs without a limit, so callers skip calls that may not finish there.
+    Exceptions of ``fn`` propagate.
+    """
+    if not _can_guard():
+        return fn(*args, **kwargs)
+    try:
+        with _time_limit(max(seconds, 0.01)):
+            return fn(*args, **kwargs)
+    except _Timeout:
+        raise TimeoutError(f"{getattr(fn, '__name__', 'call')} took more than {seconds:.2g} s") from None
+
+
+_PINF, _NINF = arb.pos_inf(), arb.neg_inf()
+_ZERO, _ONE = arb(0), arb(1)
+
+
+def _at_prec(fn: Callable) -> Callable:
+    """Run ``fn`` at :data:`_PREC` bits of arb precision (any precision is rigorous;
+    this one makes the enclosures tight)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        if _flint_ctx.prec >= _PREC:
+            return fn(*args, **kwargs)
+        with _flint_ctx.workprec(_PREC):
+            return fn(*args, **kwargs)
+
+    return wrapper
 
 
 # ---------------------------------------------------------------------------
@@ -323,17 +425,24 @@ class _ExpPolyForm:
                 best = key
         return best
 
+    @_at_prec
     def limit(self) -> sp.Expr | None:
         """The exact limit on the tail, or ``None`` if it cannot be read off."""
+        try:
+            return self._limit()
+        except _Fail:
+            return None
+
+    def _limit(self) -> sp.Expr | None:
         if not self.num:
             return sp.S.Zero
         # the growth order of a term is that of t^m exp(r) only if its factor F is bounded
-        tail = iv.mpf([_T_TAIL, "inf"])
+        tail = _Iv(arb(_T_TAIL), _PINF)
         for terms in (self.num, self.den):
             for (_, _, F) in terms:
                 if F != 1:
-                    fi = _safe(_iv_lambdify(F), tail)
-                    if fi is None or not mpmath.isfinite(_abs_hi(fi)):
+                    fi = _safe(_interval_fn(F), tail)
+                    if fi is None or not _abs_hi(fi).is_finite():
                         return None
         p, q = self.dominant(self.num), self.dominant(self.den)
         top = [k for k in self.num if self.compare(k, p) == 0]
@@ -344,22 +453,19 @@ class _ExpPolyForm:
             # when both dominant sums stay away from 0 on the tail
             if cmp <= 0:
                 return None
-            try:
-                sums = []
-                for terms, keys in ((self.num, top), (self.den, bot)):
-                    acc = iv.mpf(0)
-                    for k in keys:
-                        fi = _safe(_iv_lambdify(k[2]), tail) if k[2] != 1 else iv.mpf(1)
-                        if fi is None:
-                            return None
-                        acc += _iv_const(terms[k]) * fi
-                    sums.append(acc)
-            except _Fail:
+            sums = []
+            for terms, keys in ((self.num, top), (self.den, bot)):
+                acc = _pt(_ZERO)
+                for k in keys:
+                    fi = _safe(_interval_fn(k[2]), tail) if k[2] != 1 else _pt(_ONE)
+                    if fi is None:
+                        return None
+                    acc = _add(acc, _mul(_enclose_const(terms[k]), fi))
+                sums.append(acc)
+            if _abs_lo(sums[0]).is_zero() or _abs_lo(sums[1]).is_zero():
                 return None
-            if _abs_lo(sums[0]) == 0 or _abs_lo(sums[1]) == 0:
-                return None
-            ratio = sums[0] / sums[1]
-            return sp.oo if _ends(ratio)[0] > 0 else -sp.oo
+            ratio = _mul(sums[0], _inv(sums[1]))
+            return sp.oo if ratio.lo > 0 else -sp.oo
         ratio = self.num[p] / self.den[q]
         if cmp < 0:
             return sp.S.Zero
@@ -367,8 +473,15 @@ class _ExpPolyForm:
             return ratio
         return sp.oo if _num(ratio) > 0 else -sp.oo
 
-    def bound(self, M: mpmath.mpf):
+    @_at_prec
+    def bound(self, M: arb) -> tuple[arb, arb] | None:
         """``(upper bound of |g| on [M', oo), M')`` with ``M' >= M``, or ``None``."""
+        try:
+            return self._bound(M)
+        except _Fail:
+            return None
+
+    def _bound(self, M: arb) -> tuple[arb, arb] | None:
         q = self.dominant(self.den)
         for terms in (self.num, self.den):
             for (r, m, F), c in terms.items():
@@ -383,43 +496,52 @@ class _ExpPolyForm:
                     h = sp.Poly(mm + T * rr.diff(T).as_expr(), T)
                     cs = h.all_coeffs()
                     cauchy = 1 + max((abs(_num(x / cs[0])) for x in cs[1:]), default=0)
-                    M = max(M, mpmath.ceil(cauchy) + 1)
-        M = max(M, mpmath.mpf(1))
-        Mi = iv.mpf(M)
-        tail = iv.mpf([M, "inf"])
+                    M = max(M, arb(int(mpmath.ceil(cauchy)) + 1))
+        M = max(M, _ONE)
+        Mi = _pt(M)
+        tail = _Iv(M, _PINF)
+        exp = _IV_FUNCS[sp.exp]
 
         def total(terms):
-            acc = iv.mpf(0)
+            acc = _pt(_ZERO)
             for (r, m, F), c in terms.items():
                 rr, mm = sp.Poly(r - q[0], T), m - q[1]
-                val = _iv_const(c)
+                val = _enclose_const(c)
                 if F != 1:
-                    fi = _safe(_iv_lambdify(F), tail)
-                    if fi is None or not mpmath.isfinite(_abs_hi(fi)):
+                    fi = _safe(_interval_fn(F), tail)
+                    if fi is None or not _abs_hi(fi).is_finite():
                         raise _Fail("opaque factor unbounded on the tail")
-                    val = val * fi
+                    val = _mul(val, fi)
                 if rr.is_zero:
                     if mm < 0:
-                        val = val * iv.mpf([0, (Mi ** mm).b])
+                        val = _mul(val, _Iv(_ZERO, _powi(Mi, mm).hi))
                 else:
-                    r_at_M = _iv_lambdify(rr.as_expr())(Mi)
-                    val = val * iv.mpf([0, (Mi ** mm * iv.exp(r_at_M)).b])
-                acc += val
+                    r_at_M = _interval_fn(rr.as_expr())(Mi)
+                    val = _mul(val, _Iv(_ZERO, _mul(_powi(Mi, mm), exp(r_at_M)).hi))
+                acc = _add(acc, val)
             return acc
 
-        try:
-            n, d = total(self.num), total(self.den)
-        except _Fail:
+        n, d = total(self.num), total(self.den)
+        if _abs_lo(d).is_zero():
             return None
-        if _abs_lo(d) == 0:
-            return None
-        return _abs_hi(n / d), M
+        return _abs_hi(_mul(n, _inv(d))), M
 
 
 def _exp_poly_form(g: sp.Expr, side: int) -> _ExpPolyForm | None:
+    """The form of ``g`` on a tail, or ``None`` (also when sympy takes more than
+    :data:`_FORM_SECONDS`: the expansion can blow up, e.g. for nested ``tanh``)."""
+    return _exp_poly_form_cached(g, side, _can_guard())
+
+
+#: time limit (seconds) of building one tail form
+_FORM_SECONDS = 1.5
+
+
+@functools.lru_cache(maxsize=256)
+def _exp_poly_form_cached(g: sp.Expr, side: int, main: bool) -> _ExpPolyForm | None:
     try:
-        return _ExpPolyForm(g, side)
-    except (_Fail, sp.PolynomialError, TypeError, ValueError):
+        return _sympy_step(_ExpPolyForm, g, side, seconds=_FORM_SECONDS)
+    except _Fail:
         return None
 
 
@@ -606,10 +728,8 @@ def _jump(pieces, order: int, deadline: _Deadline | None) -> tuple[bool | None, 
                 eq = True
             else:
                 try:
-                    x, y = _iv_const(vals[0]), _iv_const(v)
-                    xa, xb = _ends(x)
-                    ya, yb = _ends(y)
-                    eq = False if (xb < ya or yb < xa) else None
+                    x, y = _enclose_const(vals[0]), _enclose_const(v)
+                    eq = False if (x.hi < y.lo or y.hi < x.lo) else None
                 except Exception:  # noqa: BLE001 - any evaluation problem: undecided
                     eq = None
             if eq is False:
@@ -620,299 +740,850 @@ def _jump(pieces, order: int, deadline: _Deadline | None) -> tuple[bool | None, 
 
 
 # ---------------------------------------------------------------------------
-# interval arithmetic
+# rigorous interval arithmetic on python-flint's arb balls
 # ---------------------------------------------------------------------------
-def _ends(x) -> tuple[mpmath.mpf, mpmath.mpf]:
-    a, b = x._mpi_
-    return mpmath.mp.make_mpf(a), mpmath.mp.make_mpf(b)
+class _Iv:
+    """The closed interval ``[lo, hi]`` of the extended real line.
+
+    ``lo`` and ``hi`` are exact arb numbers (zero radius) or ``±inf``.  Every
+    operation below encloses the exact range of the real operation (ends
+    rounded outward by arb's ``lower``/``upper``); an operation outside its
+    real domain gives the whole line (no information), never a wrong value.
+    """
+
+    __slots__ = ("lo", "hi")
+
+    def __init__(self, lo: arb, hi: arb) -> None:
+        self.lo, self.hi = lo, hi
+
+    def is_finite(self) -> bool:
+        return self.lo.is_finite() and self.hi.is_finite()
+
+    def ball(self) -> arb:
+        """An arb ball containing the (finite) interval."""
+        return self.lo.union(self.hi)
+
+    def __repr__(self) -> str:  # pragma: no cover - debugging aid
+        return f"[{self.lo.str(10)}, {self.hi.str(10)}]"
 
 
-def _as_iv(x):
-    return x if isinstance(x, iv.mpf) else iv.mpf(x)
+_WHOLE = _Iv(_NINF, _PINF)
 
 
-def _iv_hull(lo, hi):
-    """Interval ``[lo, hi]`` widened by a relative ``2^-(prec-8)`` (covers evaluation error)."""
-    eps = _MP.mpf(2) ** (-(iv.prec - 8))
-    lo, hi = _MP.mpf(lo), _MP.mpf(hi)
-    lo = lo - abs(lo) * eps if _MP.isfinite(lo) else lo
-    hi = hi + abs(hi) * eps if _MP.isfinite(hi) else hi
-    return iv.mpf([lo, hi])
+def _lo(z: arb) -> arb:
+    """The lower end of the ball ``z`` as an exact number (``-inf`` for nan)."""
+    return _NINF if z.is_nan() else z.lower()
 
 
-def _iv_monotone(fn: Callable, increasing: bool) -> Callable:
-    """Interval extension of a monotone function evaluated at 40 extra bits."""
-
-    def f(x):
-        a, b = _ends(_as_iv(x))
-        fa, fb = fn(_MP.mpf(a)), fn(_MP.mpf(b))
-        return _iv_hull(fa, fb) if increasing else _iv_hull(fb, fa)
-
-    return f
+def _hi(z: arb) -> arb:
+    return _PINF if z.is_nan() else z.upper()
 
 
-def _iv_cosh(x):
-    a, b = _ends(_as_iv(x))
-    ca, cb = _MP.cosh(_MP.mpf(a)), _MP.cosh(_MP.mpf(b))
-    if a >= 0:
-        return _iv_hull(ca, cb)
-    if b <= 0:
-        return _iv_hull(cb, ca)
-    return _iv_hull(1, max(ca, cb))
+def _pt(x: arb) -> _Iv:
+    """The point interval of an exact arb number."""
+    return _Iv(x, x)
 
 
-def _iv_namespace() -> dict:
-    ns = {
-        "mpf": iv.mpf, "exp": iv.exp, "log": iv.ln, "sqrt": iv.sqrt, "sin": iv.sin,
-        "cos": iv.cos, "tan": iv.tan, "pi": iv.pi, "e": iv.e, "E": iv.e, "abs": abs,
-        "fabs": abs,
-        "erf": _iv_monotone(_MP.erf, True),
-        "erfc": _iv_monotone(_MP.erfc, False),
-        "tanh": _iv_monotone(_MP.tanh, True),
-        "sinh": _iv_monotone(_MP.sinh, True),
-        "atan": _iv_monotone(_MP.atan, True),
-        "asinh": _iv_monotone(_MP.asinh, True),
-        "cosh": _iv_cosh,
-    }
-    ns["sech"] = lambda x: 1 / _iv_cosh(x)
-    return ns
+def _ball_iv(z: arb) -> _Iv:
+    return _Iv(_lo(z), _hi(z))
 
 
-def _iv_lambdify(e: sp.Expr) -> Callable:
-    """Interval extension of ``e(t)``; unsupported functions raise NameError at call."""
-    printer = MpmathPrinter(
-        {"fully_qualified_modules": False, "inline": True, "allow_unknown_functions": True})
-    fn = sp.lambdify(T, e, modules=[_iv_namespace()], printer=printer)
-
-    def call(x):
-        y = fn(x)
-        return _as_iv(y)
-
-    return call
+def _clip(x: _Iv, lo: arb | None, hi: arb | None) -> _Iv:
+    a = lo if lo is not None and x.lo < lo else x.lo
+    b = hi if hi is not None and x.hi > hi else x.hi
+    return _Iv(a, b)
 
 
-def _iv_const(v: sp.Expr):
-    """Rigorous interval enclosure of a sympy constant."""
-    return _iv_lambdify(v)(iv.mpf(0))
+def _add(x: _Iv, y: _Iv) -> _Iv:
+    return _Iv(_lo(x.lo + y.lo), _hi(x.hi + y.hi))
 
 
-def _abs_hi(y) -> mpmath.mpf:
-    a, b = _ends(y)
-    if mpmath.isnan(a) or mpmath.isnan(b):
+def _neg(x: _Iv) -> _Iv:
+    return _Iv(-x.hi, -x.lo)
+
+
+def _sub(x: _Iv, y: _Iv) -> _Iv:
+    return _add(x, _neg(y))
+
+
+def _end_mul(a: arb, b: arb) -> arb:
+    """Product of two interval ends with ``0 * inf = 0`` (the interval convention)."""
+    return _ZERO if a.is_zero() or b.is_zero() else a * b
+
+
+def _mul(x: _Iv, y: _Iv) -> _Iv:
+    ps = (_end_mul(x.lo, y.lo), _end_mul(x.lo, y.hi), _end_mul(x.hi, y.lo), _end_mul(x.hi, y.hi))
+    return _Iv(min(_lo(p) for p in ps), max(_hi(p) for p in ps))
+
+
+def _end_inv(a: arb) -> arb:
+    return _ZERO if not a.is_finite() else 1 / a
+
+
+def _inv(x: _Iv) -> _Iv:
+    if x.lo > 0 or x.hi < 0:
+        return _Iv(_lo(_end_inv(x.hi)), _hi(_end_inv(x.lo)))
+    if x.lo.is_zero() and x.hi > 0:
+        return _Iv(_lo(_end_inv(x.hi)), _PINF)
+    if x.hi.is_zero() and x.lo < 0:
+        return _Iv(_NINF, _hi(_end_inv(x.lo)))
+    return _WHOLE
+
+
+def _abs(x: _Iv) -> _Iv:
+    if x.lo >= 0:
+        return x
+    if x.hi <= 0:
+        return _neg(x)
+    return _Iv(_ZERO, max(-x.lo, x.hi))
+
+
+def _end_pow(a: arb, n: int) -> arb:
+    if a.is_finite():
+        return a ** n
+    return _PINF if (a > 0 or n % 2 == 0) else _NINF
+
+
+def _powi(x: _Iv, n: int) -> _Iv:
+    """``x**n`` for an integer ``n``."""
+    if n == 0:
+        return _pt(_ONE)
+    if n < 0:
+        return _inv(_powi(x, -n))
+    if n % 2 == 0:
+        x = _abs(x)
+    return _Iv(_lo(_end_pow(x.lo, n)), _hi(_end_pow(x.hi, n)))
+
+
+def _rpow(x: _Iv, e: sp.Expr, eb: arb) -> _Iv:
+    """``x**e`` for a real non-integer constant ``e`` (ball ``eb``); real only for ``x >= 0``."""
+    if x.lo < 0 or eb.contains(0):
+        return _WHOLE
+    half = e == sp.S.Half
+
+    def end(a: arb) -> arb:
+        if a.is_zero():
+            return _ZERO if eb > 0 else _PINF
+        if not a.is_finite():
+            return _PINF if eb > 0 else _ZERO
+        return a.sqrt() if half else (eb * a.log()).exp()
+
+    if eb > 0:
+        return _Iv(max(_lo(end(x.lo)), _ZERO), _hi(end(x.hi)))
+    return _Iv(max(_lo(end(x.hi)), _ZERO), _hi(end(x.lo)))
+
+
+def _monotone(f: Callable[[arb], arb], at_ninf: arb, at_pinf: arb, increasing: bool = True,
+              lo: arb | None = None, hi: arb | None = None) -> Callable[[_Iv], _Iv]:
+    """Interval extension of a monotone function with limits ``at_ninf``, ``at_pinf``
+    and range within ``[lo, hi]``."""
+
+    def g(x: _Iv) -> _Iv:
+        a = at_ninf if x.lo == _NINF else f(x.lo)
+        b = at_pinf if x.hi == _PINF else f(x.hi)
+        out = _Iv(_lo(a), _hi(b)) if increasing else _Iv(_lo(b), _hi(a))
+        return _clip(out, lo, hi)
+
+    return g
+
+
+def _ball_fn(f: Callable[[arb], arb], lo: arb | None = None, hi: arb | None = None) -> Callable[[_Iv], _Iv]:
+    """Interval extension by arb's ball evaluation (finite intervals); on an
+    unbounded interval the function's global range ``[lo, hi]`` (whole line if unknown)."""
+
+    def g(x: _Iv) -> _Iv:
+        if x.is_finite():
+            return _clip(_ball_iv(f(x.ball())), lo, hi)
+        if lo is None or hi is None:
+            return _WHOLE
+        return _Iv(lo, hi)
+
+    return g
+
+
+def _log(x: _Iv) -> _Iv:
+    if x.lo < 0:
+        return _WHOLE
+    a = _NINF if x.lo.is_zero() else _lo(x.lo.log())
+    b = _PINF if x.hi == _PINF else _hi(x.hi.log())
+    return _Iv(a, b)
+
+
+def _even_increasing(f: Callable[[arb], arb], at_inf: arb) -> Callable[[_Iv], _Iv]:
+    """``f(|x|)`` for ``f`` increasing on ``[0, inf)`` (cosh)."""
+    inc = _monotone(f, at_inf, at_inf, True)
+    return lambda x: inc(_abs(x))
+
+
+def _sinc(x: _Iv) -> _Iv:
+    if x.is_finite():
+        return _clip(_ball_iv(x.ball().sinc()), -_ONE, _ONE)
+    m = _abs(x).lo  # |sin x / x| <= min(1, 1/|x|)
+    b = _ONE if m <= 1 else _hi(1 / m)
+    return _Iv(-b, b)
+
+
+def _besselj(nu: sp.Expr) -> Callable[[_Iv], _Iv]:
+    if not (nu.is_Integer and nu >= 0):
+        raise _Fail(f"no rigorous enclosure for besselj of order {nu}")
+    n = int(nu)
+    return _ball_fn(lambda z: z.bessel_j(n), -_ONE, _ONE)  # |J_n(x)| <= 1 for integer n >= 0
+
+
+_SI_MAX = arb("1.852")  # max |Si| = Si(pi) = 1.8519370...
+
+#: sympy function -> interval extension (the whitelist of the certified tier)
+_IV_FUNCS: dict[type, Callable[[_Iv], _Iv]] = {
+    sp.exp: _monotone(lambda a: a.exp(), _ZERO, _PINF, True, _ZERO, None),
+    sp.log: _log,
+    sp.tanh: _monotone(lambda a: a.tanh(), -_ONE, _ONE, True, -_ONE, _ONE),
+    sp.sinh: _monotone(lambda a: a.sinh(), _NINF, _PINF, True),
+    sp.asinh: _monotone(lambda a: a.asinh(), _NINF, _PINF, True),
+    sp.atan: _monotone(lambda a: a.atan(), -arb.pi() / 2, arb.pi() / 2, True, -arb(2), arb(2)),
+    sp.erf: _monotone(lambda a: a.erf(), -_ONE, _ONE, True, -_ONE, _ONE),
+    sp.erfc: _monotone(lambda a: a.erfc(), arb(2), _ZERO, False, _ZERO, arb(2)),
+    sp.cosh: _even_increasing(lambda a: a.cosh(), _PINF),
+    sp.sin: _ball_fn(lambda z: z.sin(), -_ONE, _ONE),
+    sp.cos: _ball_fn(lambda z: z.cos(), -_ONE, _ONE),
+    sp.tan: _ball_fn(lambda z: z.tan()),
+    sp.Abs: _abs,
+    sp.sinc: _sinc,
+    sp.Si: _ball_fn(lambda z: z.si(), -_SI_MAX, _SI_MAX),
+    sp.airyai: _ball_fn(lambda z: z.airy_ai()),
+    sp.airyaiprime: _ball_fn(lambda z: z.airy_ai(derivative=1)),
+}
+#: functions written through others: sech = 1/cosh, csch = 1/sinh, coth = cosh/sinh
+_IV_REWRITE = {sp.sech: lambda a: 1 / sp.cosh(a, evaluate=False),
+               sp.csch: lambda a: 1 / sp.sinh(a, evaluate=False),
+               sp.coth: lambda a: sp.cosh(a, evaluate=False) / sp.sinh(a, evaluate=False)}
+
+
+def _number(e: sp.Expr) -> _Iv:
+    """An enclosure of a sympy number or named constant."""
+    if e.is_Integer:
+        return _pt(arb(int(e)))
+    if e.is_Rational:
+        return _ball_iv(arb(int(e.p)) / arb(int(e.q)))
+    if e.is_Float:
+        sign, man, exp, _ = e._mpf_
+        if man == 0 and exp != 0:  # inf or nan
+            raise _Fail(f"no rigorous enclosure for {e}")
+        return _pt(arb((-man if sign else man, exp)))
+    consts = {sp.pi: arb.pi, sp.E: arb.const_e, sp.EulerGamma: arb.const_euler,
+              sp.Catalan: arb.const_catalan}
+    if e in consts:
+        return _ball_iv(consts[e]())
+    if e is sp.GoldenRatio:
+        return _ball_iv((1 + arb(5).sqrt()) / 2)
+    raise _Fail(f"no rigorous enclosure for {e} ({type(e).__name__})")
+
+
+def _compile(e: sp.Expr) -> Callable[[_Iv], _Iv]:
+    """Interval extension of ``e(t)``; a subexpression without ``t`` is evaluated once."""
+    f = _compile_node(e)
+    if e.is_Atom or e.has(T):
+        return f
+    c = f(_pt(_ZERO))
+    return lambda x: c
+
+
+def _compile_node(e: sp.Expr) -> Callable[[_Iv], _Iv]:
+    if e == T:
+        return lambda x: x
+    if e.is_Atom:
+        if e.is_Symbol:
+            raise _Fail(f"free symbol {e}")
+        c = _number(e)
+        return lambda x: c
+    if e.is_Add or e.is_Mul:
+        op = _add if e.is_Add else _mul
+        parts = [_compile(a) for a in e.args]
+
+        def combine(x: _Iv) -> _Iv:
+            acc = parts[0](x)
+            for p in parts[1:]:
+                acc = op(acc, p(x))
+            return acc
+
+        return combine
+    if e.is_Pow:
+        base, ex = e.args
+        fb = _compile(base)
+        if ex.has(T):  # b**e = exp(e log b)
+            fe = _compile(ex)
+            exp = _IV_FUNCS[sp.exp]
+            return lambda x: exp(_mul(fe(x), _log(fb(x))))
+        if ex.is_Integer:
+            n = int(ex)
+            return lambda x: _powi(fb(x), n)
+        eiv = _compile(ex)(_pt(_ZERO))
+        if not eiv.is_finite():
+            raise _Fail(f"no rigorous enclosure for the power {e}")
+        eb = eiv.ball()
+        return lambda x: _rpow(fb(x), ex, eb)
+    func = type(e)
+    if func in _IV_REWRITE:
+        return _compile(_IV_REWRITE[func](*e.args))
+    if func is sp.besselj:
+        fn = _besselj(e.args[0])
+        fa = _compile(e.args[1])
+        return lambda x: fn(fa(x))
+    if func in _IV_FUNCS and len(e.args) == 1:
+        fn = _IV_FUNCS[func]
+        fa = _compile(e.args[0])
+        return lambda x: fn(fa(x))
+    name = getattr(func, "__name__", str(func))
+    raise _Fail(f"no rigorous enclosure for {name}")
+
+
+@functools.lru_cache(maxsize=1024)
+def _interval_fn(e: sp.Expr) -> Callable[[_Iv], _Iv]:
+    """The interval extension of ``e(t)`` (``_Fail`` naming a function without one)."""
+    try:
+        return _at_prec(_compile(e))
+    except RecursionError:
+        raise _Fail("expression too deep for an interval extension") from None
+
+
+@_at_prec
+def _enclose_const(v: sp.Expr) -> _Iv:
+    """Rigorous enclosure of a sympy constant (``_Fail`` if none)."""
+    if v.has(T):
+        raise _Fail(f"{v} is not a constant")
+    return _interval_fn(v)(_pt(_ZERO))
+
+
+def _arb_of(x) -> arb:
+    """An exact arb number from an int, a float or an mpmath number (exactly)."""
+    if isinstance(x, arb):
+        return x
+    if isinstance(x, int):
+        return arb(x)
+    x = mpmath.mpf(x) if not hasattr(x, "_mpf_") else x
+    if mpmath.isinf(x):
+        return _PINF if x > 0 else _NINF
+    sign, man, exp, _ = x._mpf_
+    return arb((-man if sign else man, exp))
+
+
+def _to_mpf(x: arb) -> mpmath.mpf:
+    """The exact mpmath number of an exact arb number (``±inf`` included)."""
+    if x == _PINF:
         return mpmath.inf
-    return max(abs(a), abs(b))
+    if x == _NINF:
+        return -mpmath.inf
+    man, exp = x.man_exp()
+    return mpmath.mp.make_mpf(mpmath.libmp.from_man_exp(int(man), int(exp)))
 
 
-def _abs_lo(y) -> mpmath.mpf:
-    a, b = _ends(y)
-    if mpmath.isnan(a) or mpmath.isnan(b) or (a <= 0 <= b):
-        return mpmath.mpf(0)
-    return min(abs(a), abs(b))
+def _abs_hi(y: _Iv) -> arb:
+    return max(-y.lo, y.hi)
 
 
-def _safe(fn, x):
+def _abs_lo(y: _Iv) -> arb:
+    if y.lo <= 0 <= y.hi:
+        return _ZERO
+    return min(abs(y.lo), abs(y.hi))
+
+
+def _safe(fn: Callable[[_Iv], _Iv], x: _Iv) -> _Iv | None:
     try:
         y = fn(x)
     except (ZeroDivisionError, ValueError, ArithmeticError, TypeError):
         return None
-    except NameError as exc:
-        raise _Fail(f"no interval extension: {exc}") from None
     return y
+
+
+def _ratio_ok(a: arb, b: arb, rel: float) -> bool:
+    """``a <= b * (1 + rel)`` as a heuristic decision (floats)."""
+    fa, fb = float(a), float(b)
+    return fa <= fb * (1 + rel)
+
+
+@_at_prec
+def _point_iv(expr: sp.Expr, x: float) -> _Iv | None:
+    """The arb enclosure of ``expr`` at ``t = x`` (``None``: no interval extension)."""
+    try:
+        return _interval_fn(expr)(_pt(_arb_of(float(x))))
+    except (_Fail, ZeroDivisionError, ValueError, ArithmeticError, TypeError):
+        return None
+
+
+def point_enclosure(expr: sp.Expr, x: float) -> tuple[float, float] | None:
+    """A rigorous float enclosure ``(lo, hi)`` of ``expr`` at ``t = x`` from arb,
+    or ``None`` when ``expr`` has a function without an interval extension or the
+    enclosure is not finite (then ``expr`` may not be real there)."""
+    y = _point_iv(expr, x)
+    if y is None or not y.is_finite():
+        return None
+    return _float_down(_to_mpf(y.lo)), _float_up(_to_mpf(y.hi))
+
+
+def _mid(a: arb, b: arb) -> arb:
+    return ((a + b) / 2).mid()
 
 
 class _Enclosure:
     """Branch and bound for ``sup |g|`` on finite intervals (natural ∩ mean-value form)."""
 
     def __init__(self, g: sp.Expr, gp: sp.Expr) -> None:
-        self.G = _iv_lambdify(g)
-        self.GP = _iv_lambdify(gp)
-        self.lower = mpmath.mpf(0)
+        self.G = _interval_fn(g)
+        try:
+            self.GP = _interval_fn(gp)
+        except _Fail:
+            self.GP = None
+        self.lower = _ZERO
         self.evals = 0
 
-    def point(self, x: mpmath.mpf) -> None:
-        y = _safe(self.G, iv.mpf(x))
+    def point(self, x: arb) -> None:
+        y = _safe(self.G, _pt(x))
         self.evals += 1
         if y is not None:
             self.lower = max(self.lower, _abs_lo(y))
 
-    def upper(self, a: mpmath.mpf, b: mpmath.mpf) -> mpmath.mpf:
+    def upper(self, a: arb, b: arb) -> arb:
         """Upper bound of ``|g|`` on ``[a, b]``; also improves the lower bound."""
-        X = iv.mpf([a, b])
-        m = iv.mpf((a + b) / 2)
+        X = _Iv(a, b)
+        m = _mid(a, b)
         nat = _safe(self.G, X)
-        gm = _safe(self.G, m)
-        dg = _safe(self.GP, X)
+        gm = _safe(self.G, _pt(m))
+        dg = _safe(self.GP, X) if self.GP is not None else None
         self.evals += 3
-        best = mpmath.inf
-        if nat is not None:
-            best = _abs_hi(nat)
+        best = _PINF if nat is None else _abs_hi(nat)
         if gm is not None:
             self.lower = max(self.lower, _abs_lo(gm))
             if dg is not None:
-                cen = gm + dg * (X - m)
+                cen = _add(gm, _mul(dg, _sub(X, _pt(m))))
                 best = min(best, _abs_hi(cen))
         return best
 
-    def run(self, cells: list[tuple[mpmath.mpf, mpmath.mpf]], stop: Callable[[], float],
-            deadline: float, max_evals: int) -> tuple[mpmath.mpf, int]:
+    def run(self, cells: list[tuple[arb, arb]], stop: Callable[[], arb],
+            deadline: float, max_evals: int) -> tuple[arb, int]:
         heap = []
+        count = itertools.count()
         self.point(cells[0][0])
         self.point(cells[-1][1])
+
+        def push(up: arb, a: arb, b: arb) -> None:
+            heapq.heappush(heap, (-float(up), next(count), up, a, b))
+
         for a, b in cells:
-            heapq.heappush(heap, (-self.upper(a, b), a, b))
+            push(self.upper(a, b), a, b)
         while heap and self.evals < max_evals and time.monotonic() < deadline:
-            top = -heap[0][0]
+            top = heap[0][2]
             if top <= stop():
                 break
-            _, a, b = heapq.heappop(heap)
-            m = (a + b) / 2
+            _, _, up, a, b = heapq.heappop(heap)
+            m = _mid(a, b)
             if not a < m < b:  # cannot split further
-                heapq.heappush(heap, (-top, a, b))
+                push(up, a, b)
                 break
-            heapq.heappush(heap, (-self.upper(a, m), a, m))
-            heapq.heappush(heap, (-self.upper(m, b), m, b))
-        return (-heap[0][0] if heap else mpmath.mpf(0)), len(heap)
+            push(self.upper(a, m), a, m)
+            push(self.upper(m, b), m, b)
+        return (max(e[2] for e in heap) if heap else _ZERO), len(heap)
 
 
-def _tail_interval(G: Callable, M: mpmath.mpf, side: int):
+def _tail_interval(G: Callable, M: arb, side: int) -> tuple[arb, arb] | None:
     """Upper bound of ``|g|`` on the tail by interval evaluation on ``[M, +inf]``."""
-    X = iv.mpf([M, "inf"]) if side > 0 else iv.mpf(["-inf", -M])
+    X = _Iv(M, _PINF) if side > 0 else _Iv(_NINF, -M)
     y = _safe(G, X)
     if y is None:
         return None
     hi = _abs_hi(y)
-    return (hi, M) if mpmath.isfinite(hi) else None
+    return (hi, M) if hi.is_finite() else None
 
 
-def _certified_sup(pieces, order: int) -> tuple[mpmath.mpf, mpmath.mpf, str]:
-    """Rigorous ``lower <= sup |σ^(order)| <= upper`` over the pieces' open interiors."""
-    t_start = time.monotonic()
-    deadline = t_start + _CERT_SECONDS
-    uppers: list[mpmath.mpf] = []
-    lower = mpmath.mpf(0)
-    n_cells = 0
-    tail_how = set()
-    region = mpmath.mpf(_T_TAIL)
-    jobs = []
+def _grid(a: arb, b: arb, n: int) -> list[tuple[arb, arb]]:
+    """``n`` adjacent cells covering ``[a, b]`` (exact ends)."""
+    pts = [a] + [(a + (b - a) * i / n).mid() for i in range(1, n)] + [b]
+    pts = [p for i, p in enumerate(pts) if i == 0 or p > pts[i - 1]]
+    return list(zip(pts, pts[1:]))
+
+
+class _Piece:
+    """One piece of σ^(order) prepared for the certified tier."""
+
+    def __init__(self, g: sp.Expr, a: arb, b: arb) -> None:
+        self.g, self.a, self.b = g, a, b
+        self.enc = _Enclosure(g, sp.diff(g, T))
+        self.forms = {side: _exp_poly_form(g, side)
+                      for side, unbounded in ((+1, b == _PINF), (-1, a == _NINF)) if unbounded}
+        for c in _centres(g):  # shifted features: lower bounds where they sit
+            x = _arb_of(c)
+            if a < x < b:
+                self.enc.point(x)
+
+    def tail(self, side: int, region: arb) -> tuple[arb, arb, str]:
+        """``(bound of |g| on the tail, where the tail starts, how)``, starting it as early as the bound allows."""
+        near = self.a if side > 0 else -self.b  # the piece's other end, seen from the tail
+        base = max(near, _ZERO) if near.is_finite() else _ZERO
+        form = self.forms[side]
+        best = None
+        for k in range(5):
+            M = _hi(base + region / 2 ** k)
+            res = None if form is None else form.bound(M)
+            how = "exp-polynomial term bound"
+            if res is None:
+                res = _tail_interval(self.enc.G, M, side)
+                how = "interval evaluation"
+            if res is None:
+                break
+            if best is not None and not _ratio_ok(res[0], best[0], 2.0 ** -60):
+                break
+            best = (res[0], res[1], how)
+        if best is None:
+            raise _Fail(f"no tail bound for σ^(k) = {self.g} as t -> {side * sp.oo}")
+        for k in (10, 20, 40, 80, 160, 320):  # far points: lower bounds near a limit sup
+            self.enc.point(side * arb(2) ** k)
+        return best
+
+
+@_at_prec
+def _certified_sup(pieces, order: int, seconds: float = _CERT_SECONDS) -> tuple[mpmath.mpf, mpmath.mpf, str]:
+    """Rigorous ``lower <= sup |σ^(order)| <= upper`` over the pieces' open interiors.
+
+    The bounded region ``[-M, M]`` grows (16-fold, up to :data:`_T_MAX`) while a
+    tail bound exceeds the values found so far and growing lowers it: the
+    enclosure is rigorous for any ``M`` (the tails are bounded for ``|t| >= M``),
+    growing only makes it tight for features far from 0.
+    """
+    deadline = time.monotonic() + seconds
+    lower = _ZERO
+    fixed: list[arb] = []
+    prepared: list[_Piece] = []
     for e, I in pieces:
         if I.measure == 0:
             if order == 0:
-                y = _iv_const(e.subs(T, I.inf))
+                y = _enclose_const(e.subs(T, I.inf))
                 lower = max(lower, _abs_lo(y))
-                uppers.append(_abs_hi(y))
+                fixed.append(_abs_hi(y))
             continue
         g = sp.diff(e, T, order) if order else e
         if g.has(sp.Piecewise):
-            raise _Fail("nested Piecewise has no interval extension")
-        enc = _Enclosure(g, sp.diff(g, T))
-        a = -mpmath.inf if I.inf == -sp.oo else _ends(_iv_const(I.inf))[0]
-        b = mpmath.inf if I.sup == sp.oo else _ends(_iv_const(I.sup))[1]
-        for side, unbounded in ((+1, b == mpmath.inf), (-1, a == -mpmath.inf)):
-            if not unbounded:
-                continue
-            near = a if side > 0 else -b  # the piece's other end, seen from the tail
-            form = _exp_poly_form(g, side)
-            best = None
-            base = max(near, 0) if mpmath.isfinite(near) else mpmath.mpf(0)
-            for k in range(5):  # start the tail as early as the bound allows
-                M = base + region / 2 ** k
-                res = None if form is None else form.bound(M)
-                how = "exp-polynomial term bound"
-                if res is None:
-                    res = _tail_interval(enc.G, M, side)
-                    how = "interval evaluation"
-                if res is None:
-                    break
-                if best is not None and res[0] > best[0][0] * (1 + mpmath.mpf(2) ** -60):
-                    break
-                best = (res, how)
-            if best is None:
-                raise _Fail(f"no tail bound for σ^({order}) = {g} as t -> {side * sp.oo}")
-            (bnd, M), how = best
+            raise _Fail("no rigorous enclosure for a nested Piecewise")
+        a = _NINF if I.inf == -sp.oo else _enclose_const(I.inf).lo
+        b = _PINF if I.sup == sp.oo else _enclose_const(I.sup).hi
+        prepared.append(_Piece(g, a, b))
+    region = arb(_T_TAIL)
+    # grow the region while the tails dominate what is found inside (cheap: tails and samples only)
+    while True:
+        tails = [p.tail(side, region) for p in prepared for side in p.forms]
+        for p in prepared:  # coarse samples of the bounded part
+            lo_end = max(p.a, -region)
+            hi_end = min(p.b, region)
+            if lo_end < hi_end:
+                for c, _ in _grid(lo_end, hi_end, 256):
+                    p.enc.point(c)
+            lower = max([lower] + [p.enc.lower for p in prepared])
+        worst = max((t[0] for t in tails), default=_ZERO)
+        bigger = region * 16
+        if (not tails or _ratio_ok(worst, lower, 2.0 ** -40) or bigger > _T_MAX
+                or time.monotonic() > deadline - 0.6 * seconds):
+            break
+        grown = [p.tail(side, bigger) for p in prepared for side in p.forms]
+        if not (max(t[0] for t in grown) < worst):  # growing does not tighten the tails
+            break
+        region = bigger
+    uppers = list(fixed)
+    tail_how = set()
+    jobs = []
+    for p in prepared:
+        a, b = p.a, p.b
+        for side in p.forms:
+            bnd, M, how = p.tail(side, region)
             uppers.append(bnd)
-            tail_how.add(f"{how} on |t|>={mpmath.nstr(M, 6)}")
-            for k in (3, 6, 12, 24, 48, 96):  # far points: lower bounds near a limit sup
-                enc.point(side * mpmath.mpf(10) ** k)
+            tail_how.add(f"{how} on |t|>={float(M):.6g}")
             if side > 0:
                 b = M
             else:
                 a = -M
         if a < b:
-            jobs.append((enc, a, b))
+            jobs.append((p.enc, a, b))
         else:
-            enc.point(a)
-            lower = max(lower, enc.lower)
+            p.enc.point(a)
+        lower = max(lower, p.enc.lower)
+    n_cells = 0
     for enc, a, b in jobs:
-        width = b - a
-        n = int(min(max(8, mpmath.ceil(width / mpmath.mpf("2.5"))), 256))
-        cells = [(a + width * i / n, a + width * (i + 1) / n) for i in range(n)]
-        cells[-1] = (cells[-1][0], b)
+        n = int(min(max(8, math.ceil(float(b - a) / 2.5)), 256))
 
         def stop(enc=enc):
-            return max(lower, enc.lower) * (1 + mpmath.mpf(2) ** -44) + mpmath.mpf(2) ** -1000
+            return _hi(max(lower, enc.lower) * (1 + arb(2) ** -44) + arb(2) ** -1000)
 
-        up, left = enc.run(cells, stop, deadline, max_evals=40000)
+        up, left = enc.run(_grid(a, b, n), stop, deadline, max_evals=40000)
         lower = max(lower, enc.lower)
         uppers.append(up)
         n_cells += left
-    upper = max(uppers) if uppers else mpmath.mpf(0)
-    if not mpmath.isfinite(upper):
+    upper = max(uppers) if uppers else _ZERO
+    if not upper.is_finite():
         raise _Fail("interval enclosure is unbounded")
-    how = (f"mpmath iv branch and bound ({n_cells} cells) + tail: "
+    how = (f"arb interval branch and bound ({n_cells} cells) on |t|<={float(region):g} + tail: "
            f"{'; '.join(sorted(tail_how)) or 'none'}")
-    return lower, upper, how
+    return _to_mpf(lower), _to_mpf(upper), how
 
 
 # ---------------------------------------------------------------------------
 # numeric estimate (last resort)
 # ---------------------------------------------------------------------------
-def _numeric_sup(pieces, order: int) -> tuple[mpmath.mpf, str]:
-    """A dense-grid + golden-section estimate of ``sup |σ^(order)|`` (not a proof)."""
-    best = mpmath.mpf(0)
-    growth = []
-    with mpmath.workdps(30):
-        for e, I in pieces:
-            g = sp.diff(e, T, order) if order else e
-            f = sp.lambdify(T, g, modules="mpmath")
+#: beyond this |t| single points are not evaluated in mpmath (sin(exp(t)) needs ~1.44|t| bits)
+_MP_POINT_MAX = 1e4
 
-            def val(x):
-                try:
-                    y = mpmath.mpf(f(mpmath.mpf(x)))
-                    return abs(y) if mpmath.isfinite(y) else mpmath.inf
-                except (ZeroDivisionError, ValueError, TypeError, ArithmeticError):
-                    return mpmath.mpf(0)
 
-            lo = -40.0 if I.inf == -sp.oo else float(I.inf)
-            hi = 40.0 if I.sup == sp.oo else float(I.sup)
-            if I.measure == 0:
-                if order == 0:
-                    best = max(best, val(lo))
+class _Sampler:
+    """``|g|`` in float64 on arrays (numpy/scipy), with single-point fallbacks
+    (a narrow arb enclosure, else mpmath at 30 digits for ``|t| <= 1e4``); nan where unknown."""
+
+    def __init__(self, g: sp.Expr) -> None:
+        self.g = g
+        self.vectorised = None
+        try:
+            f = sp.lambdify(T, g, modules=["scipy", "numpy"])
+            with np.errstate(all="ignore"):
+                np.asarray(f(np.array([0.5, 1.5])))
+            self.vectorised = f
+        except Exception:  # noqa: BLE001 - no numpy form: single points only
+            pass
+        self._mp: Callable | None = None
+
+    def values(self, t: np.ndarray) -> np.ndarray:
+        if self.vectorised is None:
+            return np.array([self.point(float(x)) for x in t])
+        with np.errstate(all="ignore"):
+            try:
+                y = np.asarray(self.vectorised(t))
+            except Exception:  # noqa: BLE001
+                return np.full(t.shape, np.nan)
+        if y.shape != t.shape:
+            y = np.broadcast_to(y, t.shape)
+        if np.iscomplexobj(y):
+            y = np.where(np.abs(y.imag) <= 1e-12 * np.abs(y.real), y.real, np.nan)
+        y = np.abs(np.asarray(y, dtype=float))
+        y[~np.isfinite(y)] = np.nan
+        return y
+
+    def point(self, x: float, dps: int = 30) -> float:
+        y = _point_iv(self.g, x)
+        if y is not None:
+            if not y.is_finite():  # undefined, or too large for mpmath to finish (exp(exp(exp(t))))
+                return math.nan
+            lo, hi = float(y.lo), float(y.hi)
+            if hi - lo <= 1e-9 * max(abs(lo), abs(hi)) + 1e-300:
+                return abs((lo + hi) / 2)
+        if not abs(x) <= _MP_POINT_MAX:
+            return math.nan
+        try:
+            if self._mp is None:
+                self._mp = sp.lambdify(T, self.g, modules="mpmath")
+            with mpmath.workdps(dps):
+                y = self._mp(mpmath.mpf(x))
+                if isinstance(y, mpmath.mpc):
+                    if abs(y.imag) > 1e-20 * max(1, abs(y.real)):
+                        return math.nan
+                    y = y.real
+                y = abs(float(y))
+        except Exception:  # noqa: BLE001 - undefined here (e.g. a removable singularity)
+            return math.nan
+        return y if math.isfinite(y) else math.nan
+
+
+def _centres(g: sp.Expr, near_zero: bool = False) -> list[float]:
+    """Real zeros of the polynomial arguments of ``g``'s functions and powers: where
+    shifted features sit (``sinc(t - 100)``: ``t = 100``); only those with
+    ``|t| > 32`` (outside the dense grid) unless ``near_zero``."""
+    out: set[float] = set()
+    for f in g.atoms(sp.Function, sp.Pow):
+        args = f.args if isinstance(f, sp.Function) else (f.base,)
+        for a in args:
+            if not a.has(T):
                 continue
-            lo, hi = max(lo, min(-40.0, hi - 80)), min(hi, max(40.0, lo + 80))
-            n = 4000
-            xs = [lo + (hi - lo) * i / n for i in range(n + 1)]
-            ys = [val(x) for x in xs]
-            order_idx = sorted(range(len(xs)), key=lambda i: ys[i], reverse=True)[:5]
-            for i in order_idx:
-                a, b = xs[max(i - 1, 0)], xs[min(i + 1, n)]
-                phi = (math.sqrt(5) - 1) / 2
-                for _ in range(80):
-                    c, d = b - phi * (b - a), a + phi * (b - a)
-                    if val(c) > val(d):
-                        b = d
+            try:
+                p = sp.Poly(a, T)
+                if not 1 <= p.degree() <= 4:
+                    continue
+                roots = np.roots([complex(c) for c in p.all_coeffs()])
+            except Exception:  # noqa: BLE001 - not a polynomial in t
+                continue
+            out.update(float(r.real) for r in roots
+                       if math.isfinite(r.real) and abs(r.imag) <= 1e-9 * max(1.0, abs(r)))
+    return sorted((c for c in out if (near_zero or 32 < abs(c)) and abs(c) < 1e15), key=abs)[:12]
+
+
+def _blow_up(samp: "_Sampler", points: list[float], a: float, b: float) -> float | None:
+    """A point ``c`` among ``points`` where ``|g|`` grows without bound as ``t -> c``
+    inside ``(a, b)``: at ``c ± 10^-k (1 + |c|)``, ``k = 7..12``, the values (arb or
+    mpmath at 60 digits, so cancellation cannot fake it) increase and grow tenfold."""
+    k = np.arange(7, 13)
+    for c in points:
+        for side in (-1.0, 1.0):
+            t = c + side * 10.0 ** -k * (1 + abs(c))
+            if not np.all((t > a) & (t < b)) or np.any(t == c):
+                continue
+            quick = samp.values(t)
+            if np.all(np.isfinite(quick)) and not (quick[-1] > 5 * quick[0]):
+                continue  # float64 sees no growth: skip the precise check
+            y = [samp.point(float(x), dps=60) for x in t]
+            if all(math.isfinite(v) for v in y) and all(v2 > v1 for v1, v2 in zip(y, y[1:])) \
+                    and y[-1] > 10 * y[0]:
+                return c
+    return None
+
+
+def _sample_points(a: float, b: float, centres: list[float], dense: bool) -> np.ndarray:
+    """Samples of ``[a, b]`` (ends may be infinite): the whole line through
+    ``t = s/(1-|s|)``, a fine grid on ``[-64, 64]`` and around each centre, points
+    approaching finite ends, and far points up to ``|t| = 1e300``."""
+    k = 1 if dense else 20
+    s = np.linspace(-1.0, 1.0, 40001 // k + 1)[1:-1]
+    parts = [s / (1.0 - np.abs(s)), np.linspace(-64.0, 64.0, 64001 // k)]
+    parts += [c + np.linspace(-64.0, 64.0, 16001 // k) for c in centres]
+    near = np.logspace(-12, 1, 300 // k)
+    parts += [end + side * near for end in (a, b) if math.isfinite(end) for side in (-1.0, 1.0)]
+    far = np.logspace(0, 300, 1201 // k)
+    parts += [far, -far]
+    t = np.concatenate(parts)
+    return np.unique(t[(t > a) & (t < b)])
+
+
+def _grows(t: np.ndarray, y: np.ndarray, side: int) -> bool:
+    """Whether the maxima of the finite samples ``y`` over the shells
+    ``2^k <= side*t < 2^(k+1)`` increase over the last six shells, beyond ``1e6``
+    or still beyond ``|t| = 2^100`` (a bounded monotone function flattens out in
+    float64 long before: ``W(t^2) ~ 2 log t`` does not)."""
+    sel = (side * t >= 8) & np.isfinite(y)
+    if not sel.any():
+        return False
+    k = np.floor(np.log2(side * t[sel])).astype(int)
+    shells = np.unique(k)
+    maxima = [float(y[sel][k == j].max()) for j in shells]
+    last = maxima[-6:]
+    return (len(last) == 6 and all(b > a for a, b in zip(last, last[1:]))
+            and (last[-1] > 1e6 or shells[-1] >= 100))
+
+
+def _golden_max(f: Callable[[float], float], a: float, b: float, steps: int = 60) -> tuple[float, float]:
+    """``(x, f(x))`` after golden-section search for a maximum of ``f`` on ``[a, b]``."""
+    phi = (math.sqrt(5) - 1) / 2
+    c, d = b - phi * (b - a), a + phi * (b - a)
+    fc, fd = f(c), f(d)
+    for _ in range(steps):
+        if not (fc <= fd):  # nan counts as small
+            b, d, fd = d, c, fc
+            c = b - phi * (b - a)
+            fc = f(c)
+        else:
+            a, c, fc = c, d, fd
+            d = a + phi * (b - a)
+            fd = f(d)
+    x = (a + b) / 2
+    return x, f(x)
+
+
+def _numeric_sup(pieces, order: int, seconds: float = _NUMERIC_SECONDS) -> tuple[mpmath.mpf, str]:
+    """An estimate of ``sup |σ^(order)|`` on the whole real line (not a proof).
+
+    Raises :class:`_Infinite` when a sympy limit at ``±oo`` (time-limited, main
+    thread) is infinite.
+    """
+    end = time.monotonic() + seconds
+    best, best_at = -1.0, None
+    growth = []
+    centres_used: set[float] = set()
+    limits_used = False
+    timed_out = False
+    for e, I in pieces:
+        g = sp.diff(e, T, order) if order else e
+        samp = _Sampler(g)
+        a = -math.inf if I.inf == -sp.oo else float(I.inf)
+        b = math.inf if I.sup == sp.oo else float(I.sup)
+        if I.measure == 0:
+            if order == 0:
+                v = samp.point(a)
+                if v > best:
+                    best, best_at = v, a
+            continue
+        centres = _centres(g)
+        centres_used.update(centres)
+        ends = [x for x in (a, b) if math.isfinite(x)]
+        near = _blow_up(samp, ends + _centres(g, near_zero=True), a, b)
+        if near is not None:
+            return mpmath.inf, f"numeric: |σ^({order})| grows without bound as t -> {near:g}"
+        t = _sample_points(a, b, centres + ends, dense=samp.vectorised is not None)
+        y = samp.values(t)
+        for i in np.flatnonzero(np.isnan(y) & (np.abs(t) <= _MP_POINT_MAX))[:40]:
+            if time.monotonic() > end:
+                timed_out = True
+                break
+            y[i] = samp.point(float(t[i]))
+        ok = np.flatnonzero(np.isfinite(y))
+        if ok.size:
+            ranked = ok[np.argsort(-y[ok])]
+            picked: list[int] = []
+            for i in ranked[:200]:
+                if len(picked) >= 8:
+                    break
+                if all(abs(t[i] - t[j]) > 1e-6 * (1 + abs(t[j])) for j in picked):
+                    picked.append(int(i))
+            if y[ranked[0]] > best:
+                best, best_at = float(y[ranked[0]]), float(t[ranked[0]])
+
+            def f1(x: float) -> float:
+                v = samp.values(np.array([x]))[0]
+                return v if math.isfinite(v) else -math.inf
+
+            for i in picked:
+                if time.monotonic() > end:
+                    timed_out = True
+                    break
+                lo_t, hi_t = t[max(i - 1, 0)], t[min(i + 1, t.size - 1)]
+                x, v = _golden_max(f1, float(lo_t), float(hi_t))
+                if v > best:
+                    best, best_at = v, x
+        for side, edge in ((1, I.sup), (-1, I.inf)):
+            if edge not in (sp.oo, -sp.oo):
+                continue
+            if _grows(t, y, side):
+                growth.append(side)
+            if _can_guard() and time.monotonic() < end:
+                limits_used = True
+                try:
+                    lim = _limit(g, edge, None, _Deadline(max(min(1.0, end - time.monotonic()), 0.05)))
+                except _Fail:
+                    continue
+                if lim is sp.nan or lim.has(sp.Limit, sp.nan):  # sympy could not decide
+                    continue
+                if _is_infinite(lim) and not isinstance(lim, sp.AccumBounds):
+                    raise _Infinite(f"limit t->{edge} (sympy)")
+                try:
+                    if isinstance(lim, sp.AccumBounds):
+                        v = float(max(abs(_num(lim.min)), abs(_num(lim.max))))
                     else:
-                        a = c
-                ys.append(val((a + b) / 2))
-            best = max(best, max(ys))
-            for side, end in ((1, I.sup), (-1, I.inf)):
-                if end in (sp.oo, -sp.oo):
-                    vals = [val(side * 10.0 ** k) for k in range(2, 13)]
-                    growth.append(vals)
-                    best = max(best, max(vals))
-    for vals in growth:
-        if vals[-1] > 1e6 and all(x <= y for x, y in zip(vals[4:], vals[5:])):
-            return mpmath.inf, "numeric: |σ^(%d)| grows without bound on samples up to |t|=1e12" % order
-    return best, "numeric: dense grid + golden section on [-40,40], samples to |t|=1e12"
+                        v = float(abs(_num(lim)))
+                except _Fail:
+                    continue
+                if v > best:
+                    best, best_at = v, side * math.inf
+    if growth or best > 1e250:
+        return mpmath.inf, (f"numeric: |σ^({order})| grows without bound on samples as t -> "
+                            f"{'±oo' if not growth else ('+oo' if growth[0] > 0 else '-oo')}")
+    if best_at is not None and math.isfinite(best_at) and abs(best_at) <= _MP_POINT_MAX:
+        samp_best = None
+        for e, I in pieces:  # polish the value at the maximiser in mpmath
+            if I.measure != 0 and I.contains(sp.Float(best_at)) is sp.true:
+                samp_best = _Sampler(sp.diff(e, T, order) if order else e)
+        if samp_best is not None:
+            samp_best.vectorised = None
+            v = samp_best.point(best_at)
+            if math.isfinite(v):
+                best = v
+    if best < 0:
+        return mpmath.inf, "numeric: no finite value found (time limit or evaluation failures)"
+    where = ("as t -> ±oo" if best_at is not None and not math.isfinite(best_at)
+             else f"at t ≈ {best_at:.10g}")
+    how = ("numeric estimate, not a proof: samples on the whole line (t = s/(1-|s|)), a grid on "
+           "[-64, 64]" + (" and around t = " + ", ".join(f"{c:g}" for c in sorted(centres_used))
+                          if centres_used else "")
+           + ", golden-section refinement" + (", sympy limits at ±oo" if limits_used else "")
+           + f"; max {where}" + ("; time limit reached" if timed_out else ""))
+    return mpmath.mpf(best), how
 
 
 # ---------------------------------------------------------------------------
@@ -936,36 +1607,33 @@ def _exact_constant(name: str, value: sp.Expr, how: str) -> Constant:
     if value == sp.oo:
         return Constant(name, sp.oo, math.inf, math.inf, "exact", how)
     try:
-        y = _iv_const(value)
-        lo, hi = _ends(y)
-        if not (mpmath.isfinite(lo) and mpmath.isfinite(hi)):
+        y = _enclose_const(value)
+        if not y.is_finite():
             raise _Fail("no finite enclosure")
-    except (_Fail, NameError, ValueError, TypeError, ZeroDivisionError):
+        lo, hi = _to_mpf(y.lo), _to_mpf(y.hi)
+    except _Fail:
         x = _num(value, 60)
         lo, hi = x - abs(x) * mpmath.mpf(10) ** -45, x + abs(x) * mpmath.mpf(10) ** -45
     return Constant(name, value, _float_down(max(lo, mpmath.mpf(0))), _float_up(hi), "exact", how)
 
 
 def _sanity(pieces, order: int, value: sp.Expr) -> None:
-    """Reject an 'exact' finite value that a quick numeric sample exceeds."""
-    bound = _num(value, 30)
-    with mpmath.workdps(20):
-        for e, I in pieces:
-            if I.measure == 0:
-                continue
-            g = sp.diff(e, T, order) if order else e
-            f = sp.lambdify(T, g, modules="mpmath")
-            lo, hi = float(I.inf), float(I.sup)
-            for i in range(-200, 201):
-                x = mpmath.mpf(i) / 10
-                if not lo < i / 10 < hi:
-                    continue
-                try:
-                    y = abs(mpmath.mpf(f(x)))
-                except (ZeroDivisionError, ValueError, TypeError, ArithmeticError):
-                    continue
-                if y > bound * (1 + mpmath.mpf(10) ** -12) + mpmath.mpf(10) ** -15:
-                    raise _Fail(f"sympy result {value} contradicted at t={x}")
+    """Reject an 'exact' finite value that samples of the whole line exceed
+    (found in float64, confirmed at 30 digits)."""
+    bound = float(_num(value, 30))
+    for e, I in _proper(pieces):
+        g = sp.diff(e, T, order) if order else e
+        samp = _Sampler(g)
+        a = -math.inf if I.inf == -sp.oo else float(I.inf)
+        b = math.inf if I.sup == sp.oo else float(I.sup)
+        t = _sample_points(a, b, _centres(g), dense=samp.vectorised is not None)
+        y = samp.values(t)
+        over = np.flatnonzero(y > bound * (1 + 1e-9) + 1e-12)
+        samp.vectorised = None  # confirm with single points (arb or mpmath)
+        for i in over[np.argsort(-y[over])][:5]:
+            v = samp.point(float(t[i]))
+            if v > bound * (1 + 1e-12) + 1e-15:
+                raise _Fail(f"sympy result {value} contradicted at t={t[i]:.17g}")
 
 
 def _infinite_end(pieces, order: int) -> str | None:
@@ -982,44 +1650,73 @@ def _infinite_end(pieces, order: int) -> str | None:
     return None
 
 
-def _sup_constant(name: str, pieces, order: int, deadline: _Deadline) -> Constant:
-    reason = ""
+def _sup_constant(name: str, pieces, order: int, deadline: _Deadline, total: _Deadline,
+                  later: int = 0) -> Constant:
+    """``sup |σ^(order)|`` by the first tier that succeeds; ``total`` is the derivation's
+    budget and ``later`` the number of constants still to derive after this one (each
+    keeps :data:`_NUMERIC_SECONDS` for its numeric tier)."""
+    reasons = []
     if _can_guard():
         try:
-            value, how = _exact_sup(pieces, order, deadline)
-            _sanity(pieces, order, value)
-            return _exact_constant(name, value, how)
+            with _cap(min(deadline.remaining(), total.remaining()) + 0.5, "the exact tier"):
+                value, how = _exact_sup(pieces, order, deadline)
+                _sanity(pieces, order, value)
+                return _exact_constant(name, value, how)
         except _Infinite as inf:
             return _exact_constant(name, sp.oo, f"|σ^({order})| -> oo as {inf.where}")
         except _Fail as exc:
-            reason = str(exc)
+            reasons.append(f"exact: {exc}")
     else:
-        reason = "not in the main thread (sympy calls cannot be time-limited)"
-    where = _infinite_end(pieces, order)
+        reasons.append("exact tier skipped off the main thread (sympy calls cannot be time-limited there)")
+    try:
+        with _cap(min(2 * _FORM_SECONDS + 1.0, max(total.remaining() - (later + 1) * _NUMERIC_SECONDS, 0.5)),
+                  "the dominant-term limits"):
+            where = _infinite_end(pieces, order)
+    except _Fail:
+        where = None
     if where is not None:
         return _exact_constant(name, sp.oo, f"|σ^({order})| -> oo as {where}")
+    seconds = min(_CERT_SECONDS, total.remaining() - (later + 1) * _NUMERIC_SECONDS)
     try:
-        lo, hi, how = _certified_sup(pieces, order)
+        if seconds < 0.25:
+            raise _Fail(f"time limit {_TOTAL_SECONDS:g} s of the derivation reached before the certified tier")
+        with _cap(seconds + 1.0, "the certified tier"):
+            lo, hi, how = _certified_sup(pieces, order, seconds)
         return Constant(name, sp.Float(_float_up(hi)), _float_down(lo), _float_up(hi),
                         "certified", how)
     except _Fail as exc:
-        reason = f"{reason}; certified failed: {exc}" if reason else f"certified failed: {exc}"
-    est, how = _numeric_sup(pieces, order)
-    how = f"{how} ({reason})"
+        reasons.append(f"certified: {exc}")
+    seconds = max(min(_NUMERIC_SECONDS, total.remaining() - later * _NUMERIC_SECONDS), 0.5)
+    try:
+        with _cap(seconds + 1.0, "the numeric tier"):
+            est, how = _numeric_sup(pieces, order, seconds)
+    except _Infinite as inf:
+        return _exact_constant(name, sp.oo, f"|σ^({order})| -> oo as {inf.where}")
+    except _Fail as exc:
+        est, how = mpmath.inf, f"numeric: no estimate ({exc})"
+    how = f"{how} ({'; '.join(reasons)})"
     if est == mpmath.inf:
         return Constant(name, sp.oo, math.inf, math.inf, "numeric", how)
     return Constant(name, sp.Float(_float_up(est)), _float_down(est), _float_up(est), "numeric", how)
 
 
-def _c0(expr: sp.Expr) -> Constant:
-    v = expr.subs(T, 0)
-    v = sp.Abs(v)
+def _c0(expr: sp.Expr, total: _Deadline) -> Constant:
+    v = sp.Abs(expr.subs(T, 0))
+    seconds = min(_CALL_SECONDS, max(total.remaining() / 4, 0.5))
     if _can_guard():
         try:
-            v = _guarded(_Deadline(_CALL_SECONDS), sp.simplify, v)
+            v = _guarded(_Deadline(seconds), sp.simplify, v)
         except _Fail:
             pass
-    return _exact_constant("c0", v, "|σ(0)| by substitution")
+    try:
+        with _cap(seconds, "evaluating |σ(0)|"):
+            return _exact_constant("c0", v, "|σ(0)| by substitution")
+    except _Fail as exc:
+        x = _Sampler(expr).point(0.0)
+        how = f"numeric: |σ(0)| in floating point ({exc})"
+        if not math.isfinite(x):
+            return Constant("c0", sp.oo, math.inf, math.inf, "numeric", f"|σ(0)| could not be evaluated ({exc})")
+        return Constant("c0", sp.Float(x), x, x, "numeric", how)
 
 
 def _infinite(name: str, how: str) -> Constant:
@@ -1028,31 +1725,34 @@ def _infinite(name: str, how: str) -> Constant:
 
 def _derive(expr: sp.Expr) -> tuple[Constant, ...]:
     main = _can_guard()
+    total = _Deadline(_TOTAL_SECONDS)
     deadline = _Deadline(_EXACT_BUDGET)
     try:
-        pieces = _pieces(expr)
+        pieces = _sympy_step(_pieces, expr)
     except _Fail:
         pieces = [(expr, sp.Interval(-sp.oo, sp.oo))]
-    S0 = _sup_constant("S0", pieces, 0, deadline)
-    c0 = _c0(expr)
+    S0 = _sup_constant("S0", pieces, 0, deadline, total, later=2)
+    c0 = _c0(expr, total)
     jump0: bool | None = False
     jump1: bool | None = False
     why0 = why1 = ""
     if len(_proper(pieces)) > 1:
         try:
-            jump0, why0 = _jump(pieces, 0, deadline if main else None)
-            if jump0 is False:
-                jump1, why1 = _jump(pieces, 1, deadline if main else None)
+            with _cap(min(max(deadline.remaining(), 0.0), max(total.remaining(), 0.0)) + 1.0,
+                      "the continuity check at the breakpoints"):
+                jump0, why0 = _jump(pieces, 0, deadline if main else None)
+                if jump0 is False:
+                    jump1, why1 = _jump(pieces, 1, deadline if main else None)
         except _Fail as exc:
             jump0, why0 = None, f"continuity at the breakpoints undecided ({exc})"
     if jump0:
         return (S0, _infinite("S1", f"{why0}: σ is not Lipschitz"),
                 _infinite("S2", f"{why0}: σ' is not Lipschitz"), c0)
-    S1 = _sup_constant("S1", pieces, 1, deadline)
+    S1 = _sup_constant("S1", pieces, 1, deadline, total, later=1)
     if jump1:
         S2 = _infinite("S2", f"{why1}: σ' is not Lipschitz")
     else:
-        S2 = _sup_constant("S2", pieces, 2, deadline)
+        S2 = _sup_constant("S2", pieces, 2, deadline, total)
     # the suprema are Lipschitz constants only if σ (for S1) and σ' (for S2) are continuous
     if jump0 is None:
         S1 = _downgrade(S1, why0)
@@ -1090,13 +1790,28 @@ def derive_constants(expr: sp.Expr) -> dict[str, Constant]:
     if expr in _FULL:
         consts = _FULL[expr]
     elif _can_guard():
-        consts = _FULL.setdefault(expr, _derive(expr))
+        consts = _FULL.setdefault(expr, _derive(exact_rationals(expr)))
     else:  # a worker thread: no exact path; cached separately so the main thread can redo it
-        consts = _PARTIAL.get(expr) or _PARTIAL.setdefault(expr, _derive(expr))
+        consts = _PARTIAL.get(expr) or _PARTIAL.setdefault(expr, _derive(exact_rationals(expr)))
     return {c.name: c for c in consts}
 
 
+def exact_rationals(expr: sp.Expr) -> sp.Expr:
+    """``expr`` with every sympy Float replaced by the rational number it equals exactly.
+
+    The same function of ``t``; sympy then computes with exact numbers (a
+    Float makes solveset and simplify work in floating point, whose results
+    are not exact).
+    """
+    floats = expr.atoms(sp.Float)
+    if not floats:
+        return expr
+    return expr.xreplace({f: sp.Rational(f) for f in floats if f.is_finite})
+
+
 _SINGULARITY: dict[sp.Expr, str | None] = {}
+#: time budget (seconds) of the singularity check of one expression
+_SINGULARITY_SECONDS = 4.0
 
 
 def _singularity(expr: sp.Expr) -> str | None:
@@ -1109,14 +1824,14 @@ def _singularity(expr: sp.Expr) -> str | None:
     if not _can_guard():
         return None
     if expr not in _SINGULARITY:
-        _SINGULARITY[expr] = _find_singularity(expr)
+        _SINGULARITY[expr] = _find_singularity(exact_rationals(expr))
     return _SINGULARITY[expr]
 
 
 def _find_singularity(expr: sp.Expr) -> str | None:
-    deadline = _Deadline(2 * _CALL_SECONDS)
+    deadline = _Deadline(_SINGULARITY_SECONDS)
     try:
-        pieces = _pieces(expr)
+        pieces = _guarded(deadline, _pieces, expr)
     except _Fail:
         return None
     for e, I in _proper(pieces):

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import functools
 import math
+import time
 from dataclasses import dataclass, field
-from typing import Callable, Literal
+from typing import Callable, Iterable, Literal
 
 import mpmath
 import numpy as np
@@ -28,6 +29,7 @@ __all__ = [
     "Activation",
     "activation",
     "available_activations",
+    "numeric_note",
 ]
 
 #: The variable every activation expression is written in.
@@ -54,13 +56,15 @@ class Constant:
         when the constant is infinite.
     lower, upper : float
         A float enclosure ``lower <= true value <= upper`` (``upper`` rounded
-        outward).  Both are ``inf`` for an infinite constant.
-    provenance : {"exact", "certified", "numeric"}
+        outward).  Both are ``inf`` for an infinite constant.  For a
+        ``numeric`` constant both are the estimate (no enclosure).
+    provenance : {"exact", "certified", "numeric", "claimed"}
         ``exact``: a sympy closed form; ``certified``: a rigorous interval
-        enclosure (mpmath interval arithmetic plus a proven tail argument);
-        ``numeric``: an estimate only, never used as a proof; ``claimed``: a
-        value the user stated (:meth:`Activation.with_constants`), not derived —
-        the falsifier checks bounds built on it against the true ``σ``.
+        enclosure (arb interval arithmetic plus a proven tail argument);
+        ``numeric``: an estimate only — bounds refuse it unless the user opts
+        in (``allow_numeric``) and then mark their results "not proven";
+        ``claimed``: a value the user stated (:meth:`Activation.with_constants`),
+        not derived — the falsifier checks bounds built on it against the true ``σ``.
     how : str
         One line saying how the value was obtained.
     """
@@ -75,6 +79,13 @@ class Constant:
     @property
     def is_finite(self) -> bool:
         return math.isfinite(self.upper)
+
+    @property
+    def is_proven(self) -> bool:
+        """Whether a bound may rest on this value: ``exact``, ``certified``, ``claimed``
+        (the user's statement under test), or infinite (a larger constant only
+        loosens a bound).  A finite ``numeric`` estimate is not."""
+        return self.provenance != "numeric" or not self.is_finite
 
     @property
     def bound(self) -> float:
@@ -93,7 +104,8 @@ class Constant:
             text = f"in [{self.lower:.15g}, {self.upper:.15g}]"
         else:
             text = f"≈ {self.upper:.15g}"
-        return f"{self.name} = {text} ({self.provenance})"
+        mark = "numeric, not proven" if not self.is_proven else self.provenance
+        return f"{self.name} = {text} ({mark})"
 
 
 @dataclass(frozen=True, eq=False)
@@ -247,6 +259,38 @@ class Activation:
         """The float values a bound uses: the upper ends of the enclosures."""
         return {k: c.bound for k, c in self.constants.items()}
 
+    def unproven(self, names: Iterable[str] = _CONSTANT_NAMES) -> tuple[Constant, ...]:
+        """The constants among ``names`` that are finite numeric estimates (see :attr:`Constant.is_proven`)."""
+        return tuple(self.constants[k] for k in names if not self.constants[k].is_proven)
+
+    def require_proven(self, names: Iterable[str], purpose: str = "this bound",
+                       allow_numeric: bool = False) -> str:
+        """Check that the constants ``names`` (those a bound uses) are proven.
+
+        Raises ``ValueError`` naming the first numeric estimate among them, its
+        value and how to supply a proven one, unless ``allow_numeric``.  Returns
+        :func:`numeric_note` of the estimates used (``""`` when there are none).
+        """
+        weak = self.unproven(names)
+        if weak and not allow_numeric:
+            c = weak[0]
+            raise ValueError(
+                f"{purpose} uses {c.name} ≈ {c.upper:.6g} of the activation {self.name!r}, a numeric estimate, "
+                f"not a proof; state the value as a claim (activation(...).with_constants({c.name}=...)), write "
+                "σ in a form sympy can treat exactly or the certified tier can enclose, or accept the estimate "
+                "with allow_numeric=True (CLI: --allow-numeric; results are then marked 'not proven')"
+            )
+        return numeric_note(weak)
+
+
+def numeric_note(constants: Iterable[Constant]) -> str:
+    """``"rests on numeric S1 ≈ 0.436182 (not proven)"`` for the numeric estimates among
+    ``constants`` (``""`` when there are none)."""
+    weak = [c for c in constants if not c.is_proven]
+    if not weak:
+        return ""
+    return "rests on numeric " + ", ".join(f"{c.name} ≈ {c.upper:.6g}" for c in weak) + " (not proven)"
+
 
 # ---------------------------------------------------------------------------
 # registry
@@ -377,19 +421,7 @@ def _parse(expr: str | sp.Expr) -> sp.Expr:
     parsed = sp.piecewise_fold(parsed)
     if parsed.has(sp.I) or parsed.has(sp.zoo, sp.nan):
         raise ValueError(f"activation expression {expr!r} is not real-valued (contains I, zoo or nan)")
-    # probe a few points: a real activation must be real and finite there
-    for x in (-2.5, -1.0, -0.25, 0.0, 0.25, 1.0, 2.5):
-        try:
-            val = complex(parsed.subs(T, x).evalf(30))
-        except (TypeError, ValueError) as exc:
-            raise ValueError(
-                f"activation expression {expr!r} cannot be evaluated at t={x}: {exc}"
-            ) from exc
-        if abs(val.imag) > 1e-20 * max(1.0, abs(val.real)) or not math.isfinite(val.real):
-            raise ValueError(
-                f"activation expression {expr!r} is not real and finite at t={x} (value {val}); "
-                "an activation must map every real t to a real number"
-            )
+    _probe(parsed, expr)
     bad = sorted({type(f).__name__ for f in parsed.atoms(sp.Function)
                   if isinstance(f, _DISCONTINUOUS)})
     if bad:
@@ -406,6 +438,39 @@ def _parse(expr: str | sp.Expr) -> sp.Expr:
             f"({problem}); an activation must map every real t to a real number"
         )
     return parsed
+
+
+#: time budget (seconds) of all probes of one expression (sympy evaluation, main thread)
+_PROBE_SECONDS = 2.0
+
+
+def _probe(parsed: sp.Expr, expr: object) -> None:
+    """Check at a few points that the activation is real and finite there.
+
+    A finite arb enclosure (:func:`symlip._constants.point_enclosure`) settles a
+    point at once; otherwise sympy evaluates it, within :data:`_PROBE_SECONDS`
+    in all on the main thread (when they run out the remaining points are
+    skipped: the constants' derivation has its own checks and time limits).
+    """
+    from symlip._constants import call_with_time_limit, point_enclosure
+
+    end = time.monotonic() + _PROBE_SECONDS
+    for x in (-2.5, -1.0, -0.25, 0.0, 0.25, 1.0, 2.5):
+        if point_enclosure(parsed, x) is not None:
+            continue
+        try:
+            val = complex(call_with_time_limit(end - time.monotonic(), lambda: parsed.subs(T, x).evalf(30)))
+        except TimeoutError:
+            break
+        except (TypeError, ValueError) as exc:
+            raise ValueError(
+                f"activation expression {expr!r} cannot be evaluated at t={x}: {exc}"
+            ) from exc
+        if abs(val.imag) > 1e-20 * max(1.0, abs(val.real)) or not math.isfinite(val.real):
+            raise ValueError(
+                f"activation expression {expr!r} is not real and finite at t={x} (value {val}); "
+                "an activation must map every real t to a real number"
+            )
 
 
 _DISCONTINUOUS = (
@@ -427,8 +492,20 @@ def _derivative(expr: sp.Expr, order: int) -> sp.Expr:
     d = sp.diff(_derivative(expr, order - 1), T)
     d = sp.piecewise_fold(d)
     if isinstance(d, sp.Piecewise):
-        d = sp.Piecewise(*[(sp.simplify(e), c) for e, c in d.args])
+        d = sp.Piecewise(*[(_simplified(e), c) for e, c in d.args])
     return d
+
+
+def _simplified(e: sp.Expr) -> sp.Expr:
+    """``sympy.simplify(e)`` within 2 s on the main thread; ``e`` itself otherwise."""
+    from symlip._constants import call_with_time_limit, can_time_limit
+
+    if not can_time_limit():
+        return e
+    try:
+        return call_with_time_limit(2.0, sp.simplify, e)
+    except Exception:  # noqa: BLE001 - TimeoutError or a sympy failure: keep the unsimplified form
+        return e
 
 
 def _stable_table() -> dict[sp.Expr, dict[int, Callable[[np.ndarray], np.ndarray]]]:

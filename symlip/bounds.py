@@ -30,7 +30,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from symlip.network import MLP
     from symlip.region import Region
 
-__all__ = ["QUANTITIES", "Bound", "Kernel", "derive", "standard_symbols", "general_form"]
+__all__ = ["QUANTITIES", "Bound", "BoundOverflowError", "Kernel", "derive", "standard_symbols", "general_form"]
 
 #: quantity -> (description, activation class needed at depth >= 2, MATH.md label)
 QUANTITIES: dict[str, tuple[str, str, str]] = {
@@ -330,9 +330,14 @@ class Bound:
                      result=self.result.xreplace(mapping), requires=self.requires, name=self.name,
                      _subs=self._subs + tuple(mapping.items()))
 
-    def specialize(self, widths: Sequence[int] | None = None, activation: Any = None) -> "Bound":
+    def specialize(self, widths: Sequence[int] | None = None, activation: Any = None,
+                   allow_numeric: bool = False) -> "Bound":
         """Substitute the widths ``d_i`` and the activation constants (exact values where
-        exact, else the certified/estimated upper end)."""
+        exact, else the upper end of the enclosure or the claimed value).
+
+        A numeric estimate among the constants used raises ``ValueError`` unless
+        ``allow_numeric`` (see :meth:`~symlip.activations.Activation.require_proven`).
+        """
         values: dict[str, Any] = {}
         if widths is not None:
             widths = _check_widths(widths, self.depth)
@@ -343,6 +348,8 @@ class Bound:
             act = _activation(activation)
             if self.requires and self.depth >= 2:
                 act.require(self.requires, purpose=f"the {self.quantity} bound")
+            act.require_proven(self.activation_constants(), purpose=f"the {self.quantity} bound",
+                               allow_numeric=allow_numeric)
             for k, c in act.constants.items():
                 if self._uses(k):
                     values[k] = c.value if c.provenance == "exact" else sp.Float(c.upper, 17)
@@ -355,6 +362,10 @@ class Bound:
 
     def _uses(self, name: str) -> bool:
         return name in self._used_names
+
+    def activation_constants(self) -> tuple[str, ...]:
+        """The activation constants (among ``S0, S1, S2, c0``) this bound depends on."""
+        return tuple(k for k in ("S0", "S1", "S2", "c0") if self._uses(k))
 
     # -- printing ----------------------------------------------------------
     def latex(self, unrolled: bool | None = None) -> str:
@@ -421,13 +432,20 @@ class Bound:
 
     # -- evaluation on a network -------------------------------------------
     def values_for(self, net: "MLP", region: "Region", R: float | None = None,
-                   Y: float | None = None) -> dict[str, float]:
-        """The kernel arguments for ``net`` on ``region`` with ``|x| <= R``, ``|y| <= Y``."""
+                   Y: float | None = None, allow_numeric: bool = False) -> dict[str, float]:
+        """The kernel arguments for ``net`` on ``region`` with ``|x| <= R``, ``|y| <= Y``.
+
+        Raises ``ValueError`` when an activation constant the bound uses is only a
+        numeric estimate, unless ``allow_numeric`` (then the result rests on it:
+        mark it with :func:`~symlip.activations.numeric_note`).
+        """
         if net.depth != self.depth:
             raise ValueError(f"bound is for depth {self.depth} but the network {list(net.widths)} "
                              f"has depth {net.depth}; derive it for depth {net.depth}")
         if self.requires and self.depth >= 2:
             net.activation.require(self.requires, purpose=f"the {self.quantity} bound")
+        net.activation.require_proven(self.activation_constants(), purpose=f"the {self.quantity} bound",
+                                      allow_numeric=allow_numeric)
         omega, beta = region.layer_bounds(net)
         std = standard_symbols(self.depth)
         vals: dict[str, float] = {
@@ -446,20 +464,32 @@ class Bound:
         return {k: v for k, v in vals.items() if k in names}
 
     def evaluate(self, net: "MLP", region: "Region", R: float | None = None,
-                 Y: float | None = None) -> float:
+                 Y: float | None = None, allow_numeric: bool = False) -> float:
         """The bound's value for ``net`` on ``region`` with inputs ``|x| <= R`` (targets ``|y| <= Y``).
 
-        Raises ``ValueError`` for a depth mismatch, an activation outside the
-        bound's class, or a missing/invalid ``R``/``Y``; ``OverflowError`` when
-        the value exceeds the float64 range (use :meth:`evaluate_mp`).
+        When float64 overflows on an intermediate (``omega**2`` for ``omega = 1e200``)
+        the value comes from the mpmath program (:meth:`evaluate_mp`).  Raises
+        ``ValueError`` for a depth mismatch, an activation outside the bound's
+        class, a numeric activation constant without ``allow_numeric`` (see
+        :meth:`values_for`), or a missing/invalid ``R``/``Y``;
+        :class:`BoundOverflowError` (an ``OverflowError`` and ``ValueError``)
+        when the value itself exceeds the float64 range (use :meth:`evaluate_mp`).
         """
-        values = self.values_for(net, region, R=R, Y=Y)
+        values = self.values_for(net, region, R=R, Y=Y, allow_numeric=allow_numeric)
         out = self.kernel(**values)
-        if not math.isfinite(out):
-            exact = self.evaluate_mp(values, dps=30)
-            raise OverflowError(f"the {self.quantity} bound is {mpmath.nstr(exact, 6)}, beyond the "
-                                "float64 range; use Bound.evaluate_mp")
-        return float(out)
+        if math.isfinite(out):
+            return float(out)
+        exact = self.evaluate_mp(values, dps=30)
+        if mpmath.isnan(exact):
+            raise ValueError(f"the {self.quantity} bound is undefined (nan) for these values")
+        if mpmath.isfinite(exact) and math.isfinite(float(exact)):
+            return float(exact)
+        raise BoundOverflowError(f"the {self.quantity} bound is {mpmath.nstr(exact, 6)}, beyond the "
+                                 "float64 range; use Bound.evaluate_mp")
+
+
+class BoundOverflowError(OverflowError, ValueError):
+    """A bound's value exceeds the float64 range (its exact value: :meth:`Bound.evaluate_mp`)."""
 
 
 # ---------------------------------------------------------------------------

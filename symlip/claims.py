@@ -110,6 +110,10 @@ class Claim:
         region.  ``"lower"``: its supremum over the region is at least the bound
         (MATH.md §4; ``lip_f`` and ``lip_grad`` on balls), checked by the
         witness construction of :mod:`symlip.lower` instead of a search.
+    allow_numeric : bool
+        Let the bound rest on activation constants that are only numeric
+        estimates (default False: evaluating it raises ``ValueError``); results
+        are then marked (:meth:`numeric_note`).
     """
 
     name: str
@@ -119,6 +123,7 @@ class Claim:
     expect: Expect = "holds"
     why: str = ""
     direction: Literal["upper", "lower"] = "upper"
+    allow_numeric: bool = False
     _cache: dict = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -131,6 +136,8 @@ class Claim:
             raise ValueError(f"claim {self.name!r}: expect must be 'holds' or 'fails'; got {self.expect!r}")
         if self.direction not in ("upper", "lower"):
             raise ValueError(f"claim {self.name!r}: direction must be 'upper' or 'lower'; got {self.direction!r}")
+        if not isinstance(self.allow_numeric, bool):
+            raise TypeError(f"claim {self.name!r}: allow_numeric must be True or False; got {self.allow_numeric!r}")
         if self.direction == "lower" and self.quantity not in ("lip_f", "lip_grad"):
             raise ValueError(f"claim {self.name!r}: lower-bound claims (MATH.md §4) are for lip_f and lip_grad; "
                              f"got {self.quantity!r}")
@@ -206,7 +213,7 @@ class Claim:
         self.check_applicable(net)
         bound = self.bound_for(net)
         if bound is not None:
-            return bound.evaluate(net, region, R=R, Y=Y)
+            return bound.evaluate(net, region, R=R, Y=Y, allow_numeric=self.allow_numeric)
         if callable(self.bound):
             val = self.bound(net, region, R, Y)
             try:
@@ -234,7 +241,7 @@ class Claim:
         if bound is None:
             return mpmath.mpf(self.bound_value(net, region, R, Y))
         self.check_applicable(net)
-        values: dict[str, Any] = dict(bound.values_for(net, region, R=R, Y=Y))
+        values: dict[str, Any] = dict(bound.values_for(net, region, R=R, Y=Y, allow_numeric=self.allow_numeric))
         if region.kind == "ball":
             from symlip.region import _layer_bounds_mp
 
@@ -244,6 +251,24 @@ class Claim:
                     if key in values:
                         values[key] = v
         return bound.evaluate_mp(values, dps=dps)
+
+    def numeric_note(self, net: "MLP") -> str:
+        """``"rests on numeric S1 ≈ ... (not proven)"`` when the claim's bound (for a
+        lower-bound claim: the upper bound that can refute it) uses activation
+        constants of ``net`` that are numeric estimates; ``""`` otherwise."""
+        from symlip.activations import numeric_note
+
+        if self.quantity == "pointwise":
+            return ""
+        if self.direction == "lower":
+            from symlip.bounds import derive
+
+            bound = derive(self.quantity, net.depth)
+        else:
+            bound = self.bound_for(net)
+        if bound is None:
+            return ""
+        return numeric_note(net.activation.constants[k] for k in bound.activation_constants())
 
     def latex(self, net: "MLP | None" = None) -> str:
         """LaTeX of the bound (the general form and, given ``net``, its depth)."""
@@ -402,17 +427,20 @@ def load_cases(paths: Sequence[str | Path]) -> list[LoadedCase]:
     return out
 
 
-def check_case(loaded: LoadedCase, *, budget: float, seed: int = 0, max_evals: int | None = None) -> Any:
+def check_case(loaded: LoadedCase, *, budget: float, seed: int = 0, max_evals: int | None = None,
+               allow_numeric: bool = False) -> Any:
     """Check one catalogue entry: :func:`~symlip.falsify.falsify` for a :class:`Case`
     (``budget`` seconds times its weight), the seeded statistical test for a
-    :class:`~symlip.moment_claims.MomentCase` (MATH.md §7; ``budget`` does not apply)."""
+    :class:`~symlip.moment_claims.MomentCase` (MATH.md §7; ``budget`` does not apply).
+    ``allow_numeric`` lets bounds rest on numeric activation constants (marked in the verdict)."""
     from symlip.falsify import falsify
     from symlip.moment_claims import MomentCase
 
     source = f"{loaded.source}::{loaded.index}"
     if isinstance(loaded.case, MomentCase):
         return loaded.case.run(seed=seed, source=source)
-    return falsify(loaded.case, budget=budget * loaded.case.weight, seed=seed, max_evals=max_evals, source=source)
+    return falsify(loaded.case, budget=budget * loaded.case.weight, seed=seed, max_evals=max_evals, source=source,
+                   allow_numeric=allow_numeric)
 
 
 def _display_path(f: Path) -> str:

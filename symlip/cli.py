@@ -147,6 +147,9 @@ def _build_parser() -> _Parser:
     d.add_argument("--beta", type=_floats, help="bias-norm bounds per layer (or one for all)")
     d.add_argument("--R", type=float, default=1.0, help="input radius |x| <= R (default 1)")
     d.add_argument("--Y", type=float, default=None, help="target radius |y| <= Y (lip_loss_grad)")
+    d.add_argument("--allow-numeric", action="store_true",
+                   help="let the bound rest on activation constants that are only numeric estimates "
+                        "(marked 'not proven'); by default such a bound is refused")
 
     a = sub.add_parser("activation", help="print S0, S1, S2, c0 with provenance")
     a.add_argument("spec", help="registry name (tanh, gelu, ...) or expression in t")
@@ -167,6 +170,9 @@ def _build_parser() -> _Parser:
                    help="report folder: check.md, check.json, check.tex, witnesses/ (default reports)")
     c.add_argument("--json", default=None, metavar="FILE", help="also write the JSON report to FILE")
     c.add_argument("--quiet", action="store_true", help="no progress line per claim")
+    c.add_argument("--allow-numeric", action="store_true",
+                   help="let bounds rest on activation constants that are only numeric estimates (verdicts "
+                        "marked 'not proven'); by default such a claim is an error")
 
     g = sub.add_parser("growth", help="upper vs witnessed lower bound on balls |θ| <= r; log-log slopes")
     g.add_argument("--activation", default="tanh", help="registry name or expression in t (default tanh)")
@@ -259,21 +265,29 @@ def _cmd_derive(args: argparse.Namespace) -> int:
         net = MLP(widths, act)
         omega = args.omega[0] if len(args.omega) == 1 else args.omega
         beta = args.beta[0] if len(args.beta) == 1 else args.beta
-        value = bound.evaluate(net, Region.box(omega, beta), R=args.R, Y=args.Y)
+        value = bound.evaluate(net, Region.box(omega, beta), R=args.R, Y=args.Y, allow_numeric=args.allow_numeric)
         print(f"{bound.name} for widths {widths}, {act.name}, box ω={args.omega} β={args.beta}, "
               f"R={args.R:g}{'' if args.Y is None else f', Y={args.Y:g}'}:")
         print(f"{value:.17g}")
+        note = act.require_proven(bound.activation_constants(), allow_numeric=True)
+        if note:
+            print(f"note: this value {note}")
         return 0
-    special = bound.specialize(widths=widths, activation=act)
+    special = bound.specialize(widths=widths, activation=act, allow_numeric=args.allow_numeric)
+    note = act.require_proven(bound.activation_constants(), allow_numeric=True)
     if args.latex:
         print(bound.latex(unrolled=False))
         print(f"% with widths {widths} and {act.name} "
               f"({', '.join(str(c) for c in act.constants.values())})")
+        if note:
+            print(f"% note: this bound {note}")
         print(special.latex(unrolled=depth <= 3))
     else:
         print(special)
         if depth <= 3:
             print("unrolled:", sp.sstr(special.expr))
+        if note:
+            print(f"note: this bound {note}")
     return 0
 
 
@@ -324,7 +338,8 @@ def _cmd_check(args: argparse.Namespace) -> int:
     for k, lc in enumerate(loaded, start=1):
         ts = time.perf_counter()
         try:
-            outcome: Any = check_case(lc, budget=args.budget, seed=args.seed, max_evals=args.max_evals)
+            outcome: Any = check_case(lc, budget=args.budget, seed=args.seed, max_evals=args.max_evals,
+                                      allow_numeric=args.allow_numeric)
         except ValueError as exc:  # the claim does not apply here: reported, not as expected
             outcome = CaseError(lc.case.claim, _first_line(exc), time.perf_counter() - ts)
         except Exception as exc:  # a broken case must not end the run; it is reported as an error

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import mpmath
@@ -97,6 +97,9 @@ class Verdict:
         Per strategy: ``best_ratio`` (best local or pair estimate it saw, divided by
         the bound), ``evaluations``, ``seconds``.
     seed : int
+    numeric : str
+        ``"rests on numeric S1 ≈ ... (not proven)"`` when the bound uses numeric
+        activation constants (only with ``allow_numeric``; also in ``message``), else ``""``.
     """
 
     status: str
@@ -112,6 +115,7 @@ class Verdict:
     best_value: float
     strategies: dict[str, dict[str, float]] = field(default_factory=dict)
     seed: int = 0
+    numeric: str = ""
 
     @property
     def as_expected(self) -> bool:
@@ -131,6 +135,7 @@ class Verdict:
             "confirmed_digits": self.confirmed_digits, "message": self.message, "seed": self.seed,
             "strategies": {k: {kk: _json_float(vv) for kk, vv in v.items()} for k, v in self.strategies.items()},
             "witness": None if self.witness is None else self.witness.to_dict(),
+            "numeric": self.numeric or None,
         }
 
     def __repr__(self) -> str:
@@ -145,7 +150,7 @@ class Verdict:
 def falsify(claim: Claim | Case, net: "MLP | None" = None, region: "Region | None" = None,
             R: float | None = None, Y: float | None = None, budget: float = 5.0,
             max_evals: int | None = None, seed: int = 0, strategies: Sequence[str] | None = None,
-            dps: int = 50, source: str | None = None) -> Verdict:
+            dps: int = 50, source: str | None = None, allow_numeric: bool = False) -> Verdict:
     """Search hard for a violation of ``claim`` on ``net`` over ``region``.
 
     Parameters
@@ -171,6 +176,9 @@ def falsify(claim: Claim | Case, net: "MLP | None" = None, region: "Region | Non
         confirmation also runs at ``dps + 30``).
     source : str, optional
         Where the claim comes from (``"file.py::index"``), stored in the witness.
+    allow_numeric : bool
+        Let the bound rest on numeric activation constants (else ``ValueError``);
+        the verdict then says so (:attr:`Verdict.numeric`).
 
     Returns
     -------
@@ -189,6 +197,10 @@ def falsify(claim: Claim | Case, net: "MLP | None" = None, region: "Region | Non
         Y = case.Y if Y is None else Y
     if not isinstance(claim, Claim):
         raise TypeError(f"falsify needs a Claim or a Case; got {type(claim).__name__}")
+    if not isinstance(allow_numeric, bool):
+        raise TypeError(f"allow_numeric must be True or False; got {allow_numeric!r}")
+    if allow_numeric and not claim.allow_numeric:
+        claim = replace(claim, allow_numeric=True)
     from symlip.cdnn import CDNN
     from symlip.network import MLP
     from symlip.precision import _check_dps
@@ -213,7 +225,7 @@ def falsify(claim: Claim | Case, net: "MLP | None" = None, region: "Region | Non
     if claim.direction == "lower":  # MATH.md §4: witnessed by construction, not searched
         from symlip.lower import _check_lower
 
-        return _check_lower(claim, net, region, float(R), dps, int(seed))
+        return _numeric_marked(_check_lower(claim, net, region, float(R), dps, int(seed)), net)
     needs_y = claim.quantity == "lip_loss_grad" or (claim.quantity == "pointwise" and claim.bound.targets)
     if needs_y and (Y is None or not (math.isfinite(Y) and Y >= 0)):
         raise ValueError(f"claim {claim.name!r} ({claim.quantity}) needs the target radius Y >= 0; got {Y!r}")
@@ -225,7 +237,15 @@ def falsify(claim: Claim | Case, net: "MLP | None" = None, region: "Region | Non
         raise ValueError("give at least one strategy")
     search = _Search(claim, net, region, float(R), None if Y is None else float(Y), float(budget),
                      None if max_evals is None else int(max_evals), int(seed), dps, source)
-    return search.run(names)
+    return _numeric_marked(search.run(names), net)
+
+
+def _numeric_marked(verdict: Verdict, net: Any) -> Verdict:
+    """The verdict with :meth:`Claim.numeric_note` in ``numeric`` and its message."""
+    note = verdict.claim.numeric_note(net)
+    if not note:
+        return verdict
+    return replace(verdict, numeric=note, message=f"{verdict.message}; {note}")
 
 
 # ---------------------------------------------------------------------------

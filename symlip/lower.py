@@ -768,7 +768,7 @@ def _check_lower(claim: "Claim", net: "MLP", region: "Region", R: float, dps: in
                 claimed_mp = (claim.bound.mp(net, region, R, d) if isinstance(claim.bound, LowerFormula)
                               else mpmath.mpf(claimed))
                 vals.append(mpmath.mpf(wit.value_mp) - claimed_mp)
-    upper = Claim("U", claim.quantity, derive(claim.quantity, net.depth))
+    upper = Claim("U", claim.quantity, derive(claim.quantity, net.depth), allow_numeric=claim.allow_numeric)
     upper_mp = upper.bound_value_mp(net, region, R=R, dps=dps)
     seconds = time.perf_counter() - t_start
     value = wit.value if wit is not None else 0.0

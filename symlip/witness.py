@@ -263,6 +263,12 @@ class Witness:
         from symlip.network import MLP
 
         act = _activation_from(self.activation)
+        numeric = self.bound_spec.get("numeric")
+        if numeric:  # numeric constants the bound rested on (allow_numeric): the recorded values
+            try:
+                act = act.with_constants(**{str(k): float(v) for k, v in dict(numeric).items()})
+            except (TypeError, ValueError) as exc:
+                raise ValueError(f"witness field 'numeric' is not readable: {exc}") from None
         if self.model is None:
             net = MLP(self.widths, act)
         else:
@@ -481,9 +487,13 @@ def bound_spec(claim: "Claim", net: "MLP", bound_value: float) -> dict[str, Any]
     b = claim.bound_for(net)
     if b is None:
         return {"kind": "number", "value": bound_value}
-    return {"kind": "bound", "quantity": b.quantity, "depth": b.depth, "requires": b.requires, "name": b.name,
+    spec = {"kind": "bound", "quantity": b.quantity, "depth": b.depth, "requires": b.requires, "name": b.name,
             "steps": [[s.name, write_expr(rhs)] for s, rhs in b.steps], "result": write_expr(b.result),
             "subs": [[s.name, write_expr(v)] for s, v in b._subs]}
+    weak = net.activation.unproven(b.activation_constants()) if claim.allow_numeric else ()
+    if weak:  # the numeric estimates the bound rested on: replayed as stated values (claimed constants)
+        spec["numeric"] = {c.name: c.upper for c in weak}
+    return spec
 
 
 _STEP_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]*(_[A-Za-z0-9]+)*")

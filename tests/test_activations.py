@@ -368,3 +368,29 @@ def test_bad_order_and_require():
         activation("relu").require("smooth")
     with pytest.raises(TypeError):
         activation(3.0)
+
+
+# ---------------------------------------------------------------------------
+# provenance (issue 12)
+# ---------------------------------------------------------------------------
+def test_constant_is_proven():
+    assert not Constant("S1", sp.Float(0.4), 0.4, 0.4, "numeric").is_proven
+    assert Constant("S1", oo, math.inf, math.inf, "numeric").is_proven  # inf only loosens a bound
+    for prov in ("exact", "certified", "claimed"):
+        assert Constant("S1", sp.Float(0.4), 0.4, 0.4, prov).is_proven
+    assert str(Constant("S1", sp.Float(0.4), 0.4, 0.4, "numeric")) == "S1 = ≈ 0.4 (numeric, not proven)"
+    act = activation("sinc(t - 100)")
+    assert [c.name for c in act.unproven()] == ["S1", "S2"]
+    assert act.require_proven(["S0", "c0"]) == ""
+    assert act.require_proven(["S2"], allow_numeric=True).startswith("rests on numeric S2 ≈ 0.33333")
+
+
+def test_piecewise_with_float_coefficients():
+    act = activation(sp.Piecewise((sp.Float(0.25) * T, T < 0), (T, True)))
+    assert act.S1.provenance == "exact" and act.S1.value == 1 and not act.S2.is_finite
+
+
+def test_parse_probes_need_no_sympy_for_enclosable_expressions():
+    # arb settles the probes at once: evaluating exp(exp(exp(2.5))) in sympy is not needed
+    act = activation("tanh(exp(exp(exp(t))))")
+    assert act.S0.lower <= 1 <= act.S0.upper

@@ -252,3 +252,42 @@ def test_kernel_argument_errors():
         k(R=1.0)
     with pytest.raises(TypeError, match="unknown argument 'omega_9'"):
         k(**{s.name: 1.0 for s in k.symbols}, omega_9=1.0)
+
+
+# -- float64 overflow (issue 12) -------------------------------------------------
+def test_evaluate_uses_mpmath_when_an_intermediate_overflows():
+    from symlip.network import MLP
+    from symlip.region import Region
+
+    net, region = MLP([3, 4, 1], "tanh"), Region.box(1e200, 1e200)
+    for quantity in ("lip_f", "lip_grad"):
+        b = derive(quantity, 2)
+        vals = b.values_for(net, region, R=1.0)
+        assert not math.isfinite(b.kernel(**vals))  # omega**2 = 1e400 overflows in float64
+        value = b.evaluate(net, region, R=1.0)
+        exact = b.evaluate_mp(vals, dps=50)
+        assert math.isfinite(value) and abs(value - float(exact)) <= 4e-16 * value, (quantity, value, exact)
+
+
+def test_overflow_error_only_when_the_value_exceeds_float64():
+    from symlip.bounds import BoundOverflowError
+    from symlip.network import MLP
+    from symlip.region import Region
+
+    net, b = MLP([3, 4, 1], "tanh"), derive("lip_input", 2)
+    with pytest.raises(BoundOverflowError, match=r"1\.0e\+400, beyond the float64 range") as info:
+        b.evaluate(net, Region.box(1e200, 1.0))
+    assert isinstance(info.value, ValueError) and isinstance(info.value, OverflowError)
+    assert b.evaluate(net, Region.box(1e154, 1.0)) == 1e154 * 1e154  # 1e308 still fits
+
+
+def test_specialize_refuses_numeric_constants_unless_allowed():
+    from symlip.activations import activation
+
+    act = activation("sinc(t - 100)")
+    with pytest.raises(ValueError, match=r"S1 ≈ 0\.436182.*numeric estimate.*allow_numeric=True"):
+        derive("lip_input", 2).specialize(activation=act)
+    special = derive("lip_input", 2).specialize(activation=act, allow_numeric=True)
+    assert special.result.has(sp.Float(act.S1.upper, 17))
+    assert derive("lip_input", 2).activation_constants() == ("S1",)
+    assert set(derive("lip_grad", 3).activation_constants()) == {"S0", "S1", "S2", "c0"}
