@@ -747,8 +747,19 @@ class _Search:
         if self.q == "lip_input":
             th = self.project(theta)
             step = h * max(self.R, 1.0)
+            if self.R == 0:  # R = 0: the global statement in x (no input ball), pairs around 0
+                x0 = self.clip_inputs(X)
+                return (th, None, x0 - 0.5 * step * d[None, :], x0 + 0.5 * step * d[None, :], y)
+            # both inputs inside the ball |x| <= R: the centre moved inwards by half the step
+            lim = self.R * (1 - _quantities.INSIDE)
+            step = min(step, lim)
             x0 = self.clip_inputs(X)
-            return (th, None, x0 - 0.5 * step * d[None, :], x0 + 0.5 * step * d[None, :], y)
+            n0 = float(np.linalg.norm(x0[0]))
+            if n0 > lim - 0.5 * step:
+                x0 = x0 * ((lim - 0.5 * step) / n0)
+            a = self.clip_inputs(x0 - 0.5 * step * d[None, :])
+            b = self.clip_inputs(x0 + 0.5 * step * d[None, :])
+            return (th, None, a, b, y)
         step = h * self.theta_scale
         th = self.inward(self.project(theta), step)
         a = self.project(th - 0.5 * step * d)
