@@ -50,7 +50,13 @@ if TYPE_CHECKING:  # pragma: no cover
     from symlip.network import MLP
     from symlip.region import Region
 
-__all__ = ["falsify", "Verdict", "STRATEGIES"]
+__all__ = ["falsify", "Verdict", "STRATEGIES", "MAX_BUDGET", "MAX_EVALS", "MAX_DPS"]
+
+#: caps on the search's size arguments: one day of search, 10^9 evaluations,
+#: 1000 digits of confirmation.
+MAX_BUDGET = 86_400.0
+MAX_EVALS = 10 ** 9
+MAX_DPS = 1000
 
 #: the strategies, in the order they run, with their default share of the budget.
 STRATEGIES = {"random": 0.10, "hypothesis": 0.20, "ascent": 0.35, "pair": 0.20, "differential_evolution": 0.15}
@@ -201,13 +207,18 @@ def falsify(claim: Claim | Case, net: "MLP | None" = None, region: "Region | Non
     R = 1.0 if R is None else R
     if not (isinstance(R, (int, float)) and math.isfinite(R) and R >= 0):
         raise ValueError(f"R must be a finite number >= 0; got {R!r}")
-    if not (isinstance(budget, (int, float)) and math.isfinite(budget) and budget > 0):
-        raise ValueError(f"budget must be a positive number of seconds; got {budget!r}")
-    if max_evals is not None and not (isinstance(max_evals, (int, np.integer)) and max_evals >= 10):
-        raise ValueError(f"max_evals must be an integer >= 10 or None; got {max_evals!r}")
+    if not (isinstance(budget, (int, float)) and not isinstance(budget, bool) and math.isfinite(budget)
+            and 0 < budget <= MAX_BUDGET):
+        raise ValueError(f"budget must be a positive number of seconds up to {MAX_BUDGET:g} (one day); "
+                         f"got {budget!r}")
+    if max_evals is not None and not (isinstance(max_evals, (int, np.integer)) and not isinstance(max_evals, bool)
+                                      and 10 <= max_evals <= MAX_EVALS):
+        raise ValueError(f"max_evals must be an integer >= 10 and <= {MAX_EVALS} or None; got {max_evals!r}")
     if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
         raise ValueError(f"seed must be an integer >= 0; got {seed!r}")
     dps = _check_dps(dps)
+    if dps > MAX_DPS:
+        raise ValueError(f"dps must be at most {MAX_DPS}; got {dps!r}")
     claim.check_applicable(net)
     region._check_net(net)
     if claim.direction == "lower":  # MATH.md §4: witnessed by construction, not searched
