@@ -50,6 +50,9 @@ class _UsageError(Exception):
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line, not usage + message
+        if message.startswith("argument --") and message.endswith(": expected one argument"):
+            opt = message[len("argument "):].split(":")[0].split("/")[0]
+            message += f" (a value starting with '-' is written {opt}=VALUE, e.g. {opt}=-1)"
         raise _UsageError(f"symlip: error: {message} (see '{self.prog} --help')")
 
 
@@ -60,10 +63,11 @@ MAX_WIDTH = 1_000_000       # one layer's width
 
 def _fields(text: str, expected: str) -> list[str]:
     """The comma-separated fields of ``text``; an empty or blank field is an error."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"empty value {text!r}; expected {expected}")
     fields = text.split(",")
     if any(not f.strip() for f in fields):
-        what = "empty" if text.strip() else "no value"
-        raise argparse.ArgumentTypeError(f"{what} field in {text!r}; expected {expected}")
+        raise argparse.ArgumentTypeError(f"empty field in {text!r}; expected {expected}")
     return [f.strip() for f in fields]
 
 
