@@ -50,7 +50,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from symlip.network import MLP
     from symlip.region import Region
 
-__all__ = ["falsify", "Verdict", "STRATEGIES", "MAX_BUDGET", "MAX_EVALS", "MAX_DPS"]
+__all__ = ["falsify", "Verdict", "STRATEGIES", "MAX_BUDGET", "MAX_EVALS", "MAX_DPS", "check_max_dps"]
 
 #: caps on the search's size arguments: one day of search, 10^9 evaluations,
 #: 1000 digits of confirmation.
@@ -64,6 +64,12 @@ _DE_MAX_DIM = 48
 _HYP_FULL_MAX = 400  # above this many parameters hypothesis draws in a random subspace ...
 _HYP_MAX_DIM = 64    # ... of this dimension (its buffer cannot hold thousands of floats)
 _NEAR = 1e-6  # ratios above 1 - _NEAR are re-evaluated at high precision
+
+
+def check_max_dps(dps: Any) -> None:
+    """``ValueError`` when an integer ``dps`` exceeds :data:`MAX_DPS` (other checks: ``symlip.precision``)."""
+    if isinstance(dps, (int, np.integer)) and not isinstance(dps, bool) and dps > MAX_DPS:
+        raise ValueError(f"dps must be at most {MAX_DPS}; got {dps!r}")
 
 
 # ---------------------------------------------------------------------------
@@ -217,8 +223,7 @@ def falsify(claim: Claim | Case, net: "MLP | None" = None, region: "Region | Non
     if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
         raise ValueError(f"seed must be an integer >= 0; got {seed!r}")
     dps = _check_dps(dps)
-    if dps > MAX_DPS:
-        raise ValueError(f"dps must be at most {MAX_DPS}; got {dps!r}")
+    check_max_dps(dps)
     claim.check_applicable(net)
     region._check_net(net)
     if claim.direction == "lower":  # MATH.md §4: witnessed by construction, not searched

@@ -421,7 +421,10 @@ def lower_bound(net: "MLP", quantity: str = "lip_f", r: float = 10.0, R: float =
         raise TypeError(f"lower_bound needs an MLP; got {type(net).__name__}")
     if net.d_out != 1:
         raise ValueError(f"lower_bound needs a scalar output; the network {list(net.widths)} has d_m = {net.d_out}")
+    from symlip.falsify import check_max_dps
+
     dps = _check_dps(dps)
+    check_max_dps(dps)
     _check_R(R)
     if not (isinstance(r, (int, float)) and math.isfinite(r) and r > 0):
         raise ValueError(f"r must be a finite radius > 0; got {r!r}")
@@ -650,6 +653,14 @@ def growth(net: "MLP", quantity: str = "lip_f", radii: Sequence[float] | None = 
     from symlip.region import Region
 
     t_start = time.perf_counter()
+    if isinstance(tolerance, bool) or not (isinstance(tolerance, (int, float)) and 0 < tolerance < math.inf):
+        raise ValueError(f"tolerance must be a finite number > 0; got {tolerance!r}")
+    from symlip.falsify import check_max_dps
+    from symlip.precision import workdps
+
+    check_max_dps(dps)
+    with workdps(dps):  # checks dps before the seconds the bound's compilation may take
+        pass
     if radii is not None:
         radii = [float(r) for r in radii]
     const = lower_constant(net.activation, quantity, net.depth, R, t0,

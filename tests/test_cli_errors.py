@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import math
 from pathlib import Path
 
 import numpy as np
@@ -214,3 +215,37 @@ def test_nan_and_inf_are_refused_where_a_number_is_expected():
     # a value that argparse takes for an option: the message says how to write it
     _one_line_error(["derive", "--widths", "3,4,1", "--R", "-inf"], "argument --R: expected one argument",
                     "written --R=VALUE")
+
+
+# ---------------------------------------------------------------------------
+# the API behind the commands: bad values are ValueErrors naming them
+# ---------------------------------------------------------------------------
+def test_api_argument_validation_and_caps():
+    from symlip.cdnn import CDNN
+    from symlip.dynamics import draw_batches, sgd_moments, teacher_student
+    from symlip.lower import growth, lower_bound
+    from symlip.stepsize import local_step_mp, loss_mp
+    from symlip.trajectory import pearson, sgd_trajectory
+
+    net = MLP([2, 3, 1], "tanh")
+    th, X, y = net.init(0), np.full((4, 2), 0.3), np.array([0.1, -0.2, 0.3, 0.0])
+    cases = [
+        (lambda: sgd_moments(net, th, X, y, batch_size=2, eta=0.1, seed=math.nan), "seed must be an integer"),
+        (lambda: sgd_moments(net, th, X, y, batch_size=2, eta=0.1, seed=-1), "seed must be an integer"),
+        (lambda: teacher_student(10 ** 12, 2), r"n must be an integer in \[2, 10000000\]"),
+        (lambda: teacher_student(1000, 10 ** 6), "d must be an integer in"),
+        (lambda: draw_batches(np.random.default_rng(0), 4, 2, 10 ** 12, True), "n must be an integer in"),
+        (lambda: sgd_trajectory(net, th, X, y, batch_size=10 ** 12, eta=0.1, steps=2), "batch_size"),
+        (lambda: sgd_trajectory(net, th, X, y, batch_size=2, eta=0.1, steps=10 ** 12), "steps must be"),
+        (lambda: CDNN(d=2, T=1.0, N=10 ** 12, activation="tanh"), "N must be an integer >= 1 and <= 100000"),
+        (lambda: pearson([1.0, 2.0, math.nan], [1.0, 2.0, 3.0]), "finite"),
+        (lambda: growth(MLP([1, 1, 1], "tanh"), tolerance=math.nan), "tolerance"),
+        (lambda: growth(MLP([1, 1, 1], "tanh"), dps=10 ** 12), "dps must be at most 1000"),
+        (lambda: lower_bound(net, "lip_f", r=10.0, dps=10 ** 12), "dps must be at most 1000"),
+        (lambda: loss_mp(net, th, X, y, dps=10 ** 12), "dps must be at most 1000"),
+        (lambda: loss_mp(net, th, X, y, dps=math.inf), "dps"),
+        (lambda: local_step_mp(net, th, X, y, 0.5, dps=10 ** 12), "dps must be at most 1000"),
+    ]
+    for call, match in cases:
+        with pytest.raises(ValueError, match=match):
+            call()
