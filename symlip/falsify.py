@@ -169,7 +169,9 @@ def falsify(claim: Claim | Case, net: "MLP | None" = None, region: "Region | Non
         Architecture and parameter region (MATH.md §1, §2).
     R, Y : float
         Input radius ``|x| <= R`` (default 1) and target radius ``|y| <= Y``
-        (needed by ``lip_loss_grad`` and pointwise claims with targets).
+        (needed by ``lip_loss_grad`` and pointwise claims with targets).  Every
+        input of a witness lies in the ball, both inputs of a ``lip_input``
+        pair too; ``lip_input`` with ``R = 0`` is the global statement in x.
     budget : float
         Seconds of search, split among the strategies (:data:`STRATEGIES`).
     max_evals : int, optional
