@@ -125,13 +125,24 @@ def domain_problems(claim: "Claim", net: "MLP", region: "Region", w: dict[str, A
                     R: float, Y: float | None) -> list[str]:
     """Why a witness is not admissible (empty list when it is).
 
-    Ball membership and the input/target radii are checked exactly (mpmath sums
-    of squares of the float entries); a box's spectral norms in float64, which
-    is safe because witnesses keep a relative margin of :data:`INSIDE`.
+    Every constraint is checked for every quantity: ``theta`` (and ``theta2``,
+    which the parameter quantities need) in the region; ``x`` (and ``x2``, which
+    ``lip_input`` needs) finite rows with ``|x| <= R``; the targets ``y`` finite
+    with ``|y| <= Y`` where the claim uses them.  ``lip_input`` with ``R = 0`` is
+    the global statement in x (any input counts), as in the audit with no ``R``.
+    Ball membership and the input radius are checked exactly (mpmath sums of
+    squares of the float entries); a box's spectral norms in float64, which is
+    safe because witnesses keep a relative margin of :data:`INSIDE`.
     """
     out: list[str] = []
-    thetas = [("theta", w["theta"])] + ([("theta2", w["theta2"])] if w.get("theta2") is not None else [])
+    q = claim.quantity
+    thetas = [("theta", w.get("theta"))]
+    if q in ("lip_f", "lip_grad", "lip_loss_grad") or w.get("theta2") is not None:
+        thetas.append(("theta2", w.get("theta2")))
     for name, th in thetas:
+        if th is None:
+            out.append(f"{name} is missing (a {q} witness needs it)")
+            continue
         th = np.asarray(th, dtype=float)
         if th.shape != (net.n_params,) or not np.all(np.isfinite(th)):
             out.append(f"{name} is not a finite vector of {net.n_params} parameters")
@@ -145,20 +156,41 @@ def domain_problems(claim: "Claim", net: "MLP", region: "Region", w: dict[str, A
                                f"> radius {region.radius!r})")
         elif not region.contains(net, th, tol=0.0):
             out.append(f"{name} lies outside the box {region.describe()}")
-    xs = [("x", w["x"])] + ([("x2", w["x2"])] if w.get("x2") is not None else [])
+    xs = [("x", w.get("x"))]
+    if q == "lip_input" or w.get("x2") is not None:
+        xs.append(("x2", w.get("x2")))
+    n_rows = None
     for name, X in xs:
-        X = np.atleast_2d(np.asarray(X, dtype=float))
-        if X.shape[1] != net.d_in or not np.all(np.isfinite(X)):
+        if X is None:
+            out.append(f"{name} is missing (a {q} witness needs it)")
+            continue
+        X = np.asarray(X, dtype=float)
+        X = X[None, :] if X.ndim == 1 else X
+        if X.ndim != 2 or X.shape[0] == 0 or X.shape[1] != net.d_in or not np.all(np.isfinite(X)):
             out.append(f"{name} is not a finite array of inputs of dimension {net.d_in}")
             continue
-        if claim.quantity == "lip_input":
-            continue  # U4 is a global statement in x; any input counts
+        if name == "x":
+            n_rows = X.shape[0]
+        if q == "lip_input" and R == 0:
+            continue  # R = 0: U4 as the global statement in x; any input counts
         with mpmath.workdps(60):
             for k, row in enumerate(X):
                 n2 = mpmath.fsum(mpmath.mpf(float(a)) ** 2 for a in row)
                 if n2 > mpmath.mpf(R) ** 2:
                     out.append(f"{name}[{k}] has norm {mpmath.nstr(mpmath.sqrt(n2), 17)} > R = {R!r}")
+    uses_y = q == "lip_loss_grad" or (q == "pointwise" and bool(getattr(claim.bound, "targets", False)))
     y = w.get("y")
-    if y is not None and Y is not None and np.any(np.abs(np.asarray(y, float)) > Y):
+    if uses_y:
+        if y is None:
+            out.append(f"the targets y are missing (a {q} witness needs them)")
+        elif Y is None:
+            out.append("the targets y have no target radius Y to lie within")
+        else:
+            ya = np.atleast_1d(np.asarray(y, dtype=float))
+            if ya.ndim != 1 or not np.all(np.isfinite(ya)) or (n_rows is not None and ya.size != n_rows):
+                out.append(f"y is not a finite vector of {n_rows if n_rows is not None else 'one per input'} targets")
+            elif np.any(np.abs(ya) > Y):
+                out.append(f"a target exceeds Y = {Y!r}")
+    elif y is not None and Y is not None and np.any(~(np.abs(np.asarray(y, float)) <= Y)):
         out.append(f"a target exceeds Y = {Y!r}")
     return out

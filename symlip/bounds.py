@@ -656,9 +656,14 @@ def general_form(quantity: str) -> list[tuple[sp.Expr, sp.Expr]]:
 # ---------------------------------------------------------------------------
 # validation helpers
 # ---------------------------------------------------------------------------
+#: the largest depth a bound is derived for (``derive("lip_loss_grad", 1000)`` takes
+#: about 20 s, its LaTeX or value on a box about 30 s).
+MAX_DEPTH = 1000
+
+
 def _check_depth(depth: int) -> int:
-    if isinstance(depth, bool) or not isinstance(depth, (int, np.integer)) or depth < 1:
-        raise ValueError(f"depth must be an integer >= 1 (number of affine layers); got {depth!r}")
+    if isinstance(depth, bool) or not isinstance(depth, (int, np.integer)) or not 1 <= depth <= MAX_DEPTH:
+        raise ValueError(f"depth must be an integer >= 1 and <= {MAX_DEPTH} (number of affine layers); got {depth!r}")
     return int(depth)
 
 

@@ -84,6 +84,7 @@ __all__ = ["CDNN", "CDNNBound", "cdnn_bound", "bound_symbols", "model_from_spec"
 
 #: the two schemes: the controlled ODE and its explicit Euler residual network.
 SCHEMES = ("ode", "euler")
+_MAX_D, _MAX_N = 10_000, 100_000  # caps on the width and the number of steps (N (d² + d) parameters)
 _GUARD_DPS = 15        # extra digits the mpmath ODE integrator works with
 _TOL_DIGITS = 5        # its local tolerance is 10^-(dps + _TOL_DIGITS)
 
@@ -144,10 +145,10 @@ class CDNN:
     # construction and layout
     # ------------------------------------------------------------------
     def __post_init__(self) -> None:
-        for name in ("d", "N"):
+        for name, cap in (("d", _MAX_D), ("N", _MAX_N)):
             v = getattr(self, name)
-            if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)) or v < 1:
-                raise ValueError(f"CDNN {name} must be an integer >= 1; got {v!r}")
+            if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)) or not 1 <= v <= cap:
+                raise ValueError(f"CDNN {name} must be an integer >= 1 and <= {cap}; got {v!r}")
             object.__setattr__(self, name, int(v))
         if isinstance(self.T, (bool, np.bool_)) or not isinstance(self.T, (int, float, np.integer, np.floating)) \
                 or not (math.isfinite(self.T) and self.T > 0):

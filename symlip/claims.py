@@ -389,20 +389,30 @@ def load_cases(paths: Sequence[str | Path]) -> list[LoadedCase]:
     """Collect the ``CASES`` of every Python module in ``paths`` (files or folders,
     searched recursively; files starting with ``_`` are skipped).
 
-    Raises ``ValueError`` for a path that does not exist, a module without
-    ``CASES``, or an entry that is neither a :class:`Case` nor a
-    :class:`~symlip.moment_claims.MomentCase` (a statistical claim on SGD, MATH.md §7).
+    ``CASES`` is a list or tuple of cases, or a function returning one.  Raises
+    ``ValueError``, naming the file, for a path that does not exist, a folder
+    with no catalogue files, a module that cannot be imported (syntax error,
+    an exception while it runs), a module without ``CASES``, a ``CASES`` that
+    is not a list (or whose function raises), or an entry that is neither a
+    :class:`Case` nor a :class:`~symlip.moment_claims.MomentCase` (a
+    statistical claim on SGD, MATH.md §7).
     """
     from symlip.moment_claims import MomentCase
 
     files: list[Path] = []
     for p in paths:
+        if not isinstance(p, (str, Path)) or not str(p).strip():
+            raise ValueError(f"a catalogue path must be a non-empty file or folder name; got {p!r}")
         path = Path(p)
         if not path.exists():
             raise ValueError(f"no such file or folder: {str(p)!r}")
         if path.is_dir():
-            files.extend(sorted(f for f in path.rglob("*.py")
-                                if not any(part.startswith(("_", ".")) for part in f.relative_to(path).parts)))
+            found = sorted(f for f in path.rglob("*.py")
+                           if not any(part.startswith(("_", ".")) for part in f.relative_to(path).parts))
+            if not found:
+                raise ValueError(f"no cases found in {str(p)!r}: the folder holds no catalogue .py files "
+                                 "(names starting with '_' or '.' are skipped)")
+            files.extend(found)
         elif path.suffix == ".py":
             files.append(path)
         else:
@@ -418,7 +428,14 @@ def load_cases(paths: Sequence[str | Path]) -> list[LoadedCase]:
         cases = getattr(module, "CASES", None)
         if cases is None:
             raise ValueError(f"{f} defines no CASES (a list of symlip.claims.Case)")
-        cases = cases() if callable(cases) else cases
+        if callable(cases):
+            try:
+                cases = cases()
+            except (Exception, SystemExit) as exc:
+                raise ValueError(f"{f}: CASES() raised {type(exc).__name__}: {first_line(exc)}") from exc
+        if not isinstance(cases, (list, tuple)):
+            raise ValueError(f"{f}: CASES is a {type(cases).__name__}; expected a list of symlip.claims.Case "
+                             "(or a function returning one)")
         for k, c in enumerate(cases):
             if not isinstance(c, (Case, MomentCase)):
                 raise ValueError(f"{f}: CASES[{k}] is a {type(c).__name__}, not a symlip.claims.Case "
@@ -441,6 +458,12 @@ def check_case(loaded: LoadedCase, *, budget: float, seed: int = 0, max_evals: i
         return loaded.case.run(seed=seed, source=source)
     return falsify(loaded.case, budget=budget * loaded.case.weight, seed=seed, max_evals=max_evals, source=source,
                    allow_numeric=allow_numeric)
+
+
+def first_line(exc: BaseException) -> str:
+    """An exception's message on one line (its first line; the type name when empty)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _display_path(f: Path) -> str:
@@ -466,9 +489,9 @@ def _import_file(path: Path) -> Any:
         sys.path.insert(0, folder)
     try:
         spec.loader.exec_module(module)
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:  # a catalogue's sys.exit() must not end the checker either
         sys.modules.pop(name, None)
-        raise ValueError(f"importing {path} failed: {type(exc).__name__}: {exc}") from exc
+        raise ValueError(f"importing {path} failed: {type(exc).__name__}: {first_line(exc)}") from exc
     finally:
         if added:
             sys.path.remove(folder)

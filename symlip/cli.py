@@ -38,6 +38,10 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from symlip.bounds import MAX_DEPTH
+from symlip.falsify import MAX_BUDGET, MAX_DPS, MAX_EVALS
+from symlip.lower import MAX_POINTS
+
 __all__ = ["main"]
 
 
@@ -47,21 +51,55 @@ class _UsageError(Exception):
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line, not usage + message
-        raise _UsageError(f"{self.prog}: {message} (see '{self.prog} --help')")
+        if message.startswith("argument --") and message.endswith(": expected one argument"):
+            opt = message[len("argument "):].split(":")[0].split("/")[0]
+            message += f" (a value starting with '-' is written {opt}=VALUE, e.g. {opt}=-1)"
+        raise _UsageError(f"symlip: error: {message} (see '{self.prog} --help')")
+
+
+#: caps on the size arguments without an API counterpart (the others: MAX_DEPTH,
+#: symlip.falsify.MAX_BUDGET, MAX_EVALS, MAX_DPS and symlip.lower.MAX_POINTS)
+MAX_WIDTH = 1_000_000       # one layer's width
+
+
+def _fields(text: str, expected: str) -> list[str]:
+    """The comma-separated fields of ``text``; an empty or blank field is an error."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"empty value {text!r}; expected {expected}")
+    fields = text.split(",")
+    if any(not f.strip() for f in fields):
+        raise argparse.ArgumentTypeError(f"empty field in {text!r}; expected {expected}")
+    return [f.strip() for f in fields]
 
 
 def _floats(text: str) -> list[float]:
-    try:
-        return [float(x) for x in text.split(",") if x.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
+    """Comma-separated finite numbers (no empty fields, no nan or inf)."""
+    expected = "comma-separated finite numbers such as 2 or 2,1.5"
+    out = []
+    for f in _fields(text, expected):
+        try:
+            v = float(f)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{f!r} in {text!r} is not a number; expected {expected}") from None
+        if not math.isfinite(v):
+            raise argparse.ArgumentTypeError(f"{f!r} in {text!r} is not finite; expected {expected}")
+        out.append(v)
+    return out
 
 
 def _ints(text: str) -> list[int]:
-    try:
-        return [int(x) for x in text.split(",") if x.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+    """Comma-separated integers from 1 to :data:`MAX_WIDTH` (layer widths)."""
+    expected = f"comma-separated positive integers such as 3,16,1 (each at most {MAX_WIDTH})"
+    out = []
+    for f in _fields(text, expected):
+        try:
+            v = int(f)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{f!r} in {text!r} is not an integer; expected {expected}") from None
+        if not 1 <= v <= MAX_WIDTH:
+            raise argparse.ArgumentTypeError(f"{f!r} in {text!r} is out of range; expected {expected}")
+        out.append(v)
+    return out
 
 
 def _positive_float(text: str, expected: str, bad_value: str | None = None) -> float:
@@ -77,7 +115,11 @@ def _positive_float(text: str, expected: str, bad_value: str | None = None) -> f
 
 
 def _positive_seconds(text: str) -> float:
-    return _positive_float(text, "a positive number of seconds")
+    value = _positive_float(text, "a positive number of seconds")
+    if value > MAX_BUDGET:
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds up to {MAX_BUDGET:g} "
+                                         f"(one day), got {text!r}")
+    return value
 
 
 def _radius(text: str) -> float | None:
@@ -102,17 +144,19 @@ def _tool(text: str) -> str:
     return name
 
 
-def _int_at_least(low: int) -> Callable[[str], int]:
+def _int_at_least(low: int, high: int | None = None) -> Callable[[str], int]:
+    allowed = f"an integer >= {low}" + ("" if high is None else f" and <= {high}")
+
     def parse(text: str) -> int:
         try:
             value = int(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected an integer >= {low}, got {text!r}") from None
-        if value < low:
-            raise argparse.ArgumentTypeError(f"expected an integer >= {low}, got {text!r}")
+            raise argparse.ArgumentTypeError(f"expected {allowed}, got {text!r}") from None
+        if value < low or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(f"expected {allowed}, got {text!r}")
         return value
 
-    parse.__name__ = f"integer >= {low}"
+    parse.__name__ = allowed
     return parse
 
 
@@ -120,12 +164,12 @@ def _params(items: Sequence[str]) -> dict[str, float]:
     out = {}
     for item in items:
         key, sep, val = item.partition("=")
-        if not sep:
-            raise _UsageError(f"--param expects NAME=VALUE, got {item!r}")
+        if not sep or not key.strip():
+            raise _UsageError(f"symlip: error: --param expects NAME=VALUE, got {item!r}")
         try:
             out[key.strip()] = float(val)
         except ValueError:
-            raise _UsageError(f"--param {key.strip()} expects a number, got {val!r}") from None
+            raise _UsageError(f"symlip: error: --param {key.strip()} expects a number, got {val!r}") from None
     return out
 
 
@@ -164,7 +208,7 @@ def _build_parser() -> _Parser:
     c.add_argument("--budget", type=_positive_seconds, default=3.0, metavar="SECONDS",
                    help="search seconds per case, times the case's weight (default 3)")
     c.add_argument("--seed", type=_int_at_least(0), default=0, metavar="N", help="seed (default 0)")
-    c.add_argument("--max-evals", type=_int_at_least(10), default=None, metavar="N",
+    c.add_argument("--max-evals", type=_int_at_least(10, MAX_EVALS), default=None, metavar="N",
                    help="evaluation budget per case (makes the search exactly reproducible)")
     c.add_argument("--report", default="reports", metavar="DIR",
                    help="report folder: check.md, check.json, check.tex, witnesses/ (default reports)")
@@ -177,14 +221,15 @@ def _build_parser() -> _Parser:
     g = sub.add_parser("growth", help="upper vs witnessed lower bound on balls |θ| <= r; log-log slopes")
     g.add_argument("--activation", default="tanh", help="registry name or expression in t (default tanh)")
     g.add_argument("--param", action="append", default=[], metavar="NAME=VALUE")
-    g.add_argument("--depth", type=_int_at_least(1), default=4, metavar="M", help="depth m (default 4)")
+    g.add_argument("--depth", type=_int_at_least(1, MAX_DEPTH), default=4, metavar="M", help="depth m (default 4)")
     g.add_argument("--quantity", default="lip_f", choices=["lip_f", "lip_grad"])
-    g.add_argument("--width", type=_int_at_least(1), default=1, metavar="N",
+    g.add_argument("--width", type=_int_at_least(1, MAX_WIDTH), default=1, metavar="N",
                    help="hidden width (default 1: the scalar chain); input width too")
     g.add_argument("--R", type=float, default=1.0, help="input radius (default 1)")
     g.add_argument("--radii", type=_floats, default=None, metavar="R0,R1",
                    help="smallest and largest radius (default 1,1e4), at least two decades apart")
-    g.add_argument("--points", type=_int_at_least(3), default=17, metavar="N", help="radii (default 17)")
+    g.add_argument("--points", type=_int_at_least(3, MAX_POINTS), default=17, metavar="N",
+                   help="radii (default 17)")
     g.add_argument("--out", default="reports", metavar="DIR", help="report folder (default reports)")
 
     dm = sub.add_parser("demo", help="demonstrations that write reports (stepsize, cdnn)")
@@ -231,7 +276,7 @@ def _build_parser() -> _Parser:
 
     r = sub.add_parser("replay", help="re-evaluate a witness file; exit 0 iff it still violates")
     r.add_argument("witness", metavar="WITNESS.json", help="a witness file (e.g. reports/witnesses/*.json)")
-    r.add_argument("--dps", type=_int_at_least(16), default=80, metavar="N",
+    r.add_argument("--dps", type=_int_at_least(16, MAX_DPS), default=80, metavar="N",
                    help="decimal digits (default 80; also checked at N + 30)")
     r.add_argument("--trust", action="store_true",
                    help="import the source file the witness names (this runs its code): needed for pointwise "
@@ -254,8 +299,9 @@ def _cmd_derive(args: argparse.Namespace) -> int:
     from symlip.region import Region
 
     widths = args.widths
-    if len(widths) < 2:
-        raise ValueError(f"--widths needs at least two entries d_0,...,d_m; got {widths}")
+    if not 2 <= len(widths) <= MAX_DEPTH + 1:
+        raise ValueError(f"--widths needs at least two entries d_0,...,d_m and at most {MAX_DEPTH + 1} "
+                         f"(depth <= {MAX_DEPTH}); got {len(widths)}")
     act = activation(args.activation, **_params(args.param))
     depth = len(widths) - 1
     bound = derive(args.quantity, depth)
@@ -326,8 +372,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
     from symlip.claims import check_case, load_cases
     from symlip.reports import CaseError, _status_counts, reproduce_command, summary_counts, write_check_report
 
-    if Path(args.report).exists() and not Path(args.report).is_dir():
-        raise ValueError(f"--report {args.report!r} is a file; give a folder")
+    _check_folder(args.report, "--report")
     if args.json and Path(args.json).is_dir():
         raise ValueError(f"--json {args.json!r} is a folder; give a file name")
     loaded = load_cases(args.paths)
@@ -391,6 +436,7 @@ def _cmd_growth(args: argparse.Namespace) -> int:
     from symlip.network import MLP
     from symlip.reports import write_index
 
+    _check_folder(args.out, "--out")
     act = activation(args.activation, **_params(args.param))
     if args.quantity == "lip_grad" and args.depth < 2:
         raise ValueError("--quantity lip_grad needs --depth >= 2 (at depth 1, f is affine in θ)")
@@ -422,6 +468,7 @@ def _plot_hint() -> str:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from symlip.reports import write_index
 
+    _check_folder(args.out, "--out")
     if args.name == "stepsize":
         from symlip._demo_stepsize import run_stepsize_demo as run
     else:
@@ -439,8 +486,7 @@ def _cmd_dynamics(args: argparse.Namespace) -> int:
     from symlip._dynamics_report import run_dynamics_report
     from symlip.reports import write_index
 
-    if Path(args.report).exists() and not Path(args.report).is_dir():
-        raise ValueError(f"--report {args.report!r} is a file; give a folder")
+    _check_folder(args.report, "--report")
     out = run_dynamics_report(args.report, seed=args.seed, quick=args.quick)
     for line in out["summary"]:
         print(line)
@@ -454,8 +500,9 @@ def _cmd_audit(args: argparse.Namespace) -> int:
     from symlip.peers import TOOLS, audit_tools
     from symlip.torch_io import load_model
 
-    if Path(args.report).exists() and not Path(args.report).is_dir():
-        raise ValueError(f"--report {args.report!r} is a file; give a folder")
+    if not Path(args.model).is_file():  # first: a missing file is the problem, whatever else is wrong
+        raise ValueError(f"model file {args.model!r} does not exist (or is not a file)")
+    _check_folder(args.report, "--report")
     if args.param and args.activation is None:
         raise ValueError("--param needs --activation")
     act = activation(args.activation, **_params(args.param)) if args.activation is not None else None
@@ -499,8 +546,7 @@ def _audit_command(args: argparse.Namespace, tools: Sequence[str]) -> str:
 def _cmd_peers(args: argparse.Namespace) -> int:
     from symlip._peers_report import run_peers_report
 
-    if Path(args.report).exists() and not Path(args.report).is_dir():
-        raise ValueError(f"--report {args.report!r} is a file; give a folder")
+    _check_folder(args.report, "--report")
     out = run_peers_report(args.report, seed=args.seed, quick=args.quick, budget=args.budget,
                            progress=lambda line: print(line, flush=True))
     for line in out["summary"]:
@@ -508,9 +554,18 @@ def _cmd_peers(args: argparse.Namespace) -> int:
     return 0 if out["ok"] else 1
 
 
+def _check_folder(path: str, option: str) -> None:
+    """A report folder: ``ValueError`` when ``path`` names an existing file (or is empty)."""
+    if not str(path).strip():
+        raise ValueError(f"{option} is empty; give a folder")
+    if Path(path).exists() and not Path(path).is_dir():
+        raise ValueError(f"{option} {path!r} is a file; give a folder")
+
+
 def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+    from symlip.claims import first_line
+
+    return first_line(exc)
 
 
 _COMMANDS = {"derive": _cmd_derive, "activation": _cmd_activation, "bench": _cmd_bench,
@@ -533,6 +588,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except (ValueError, TypeError, OverflowError) as exc:
         print(f"symlip: error: {_first_line(exc)}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # e.g. a report folder that cannot be created or written
+        where = f": {exc.filename!r}" if getattr(exc, "filename", None) else ""
+        print(f"symlip: error: {exc.strerror or _first_line(exc)}{where}", file=sys.stderr)
         return 2
 
 

@@ -103,6 +103,10 @@ def _check_data(net: "MLP", X: Any, y: Any, loss: str) -> tuple[np.ndarray, np.n
     return X2, yv
 
 
+#: cap on sample counts and on n * d of generated data (10^7 floats: 80 MB)
+MAX_SAMPLES = 10 ** 7
+
+
 def _check_int(name: str, v: Any, lo: int, hi: int | None = None) -> int:
     if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)) or v < lo or (hi is not None and v > hi):
         rng = f">= {lo}" if hi is None else f"in [{lo}, {hi}]"
@@ -329,6 +333,7 @@ def sgd_moments(net: "MLP", theta: Any, X: Any, y: Any, *, batch_size: int, eta:
     N = X2.shape[0]
     B = _check_int("batch_size", batch_size, 1, None if replacement else N)
     eta = _check_eta(eta)
+    _check_int("seed", seed, 0)
     if estimator not in ESTIMATORS:
         raise ValueError(f"estimator must be one of {', '.join(map(repr, ESTIMATORS))}; got {estimator!r}")
     c_B = noise_factor(N, B, replacement)
@@ -394,6 +399,9 @@ def sgd_moments(net: "MLP", theta: Any, X: Any, y: Any, *, batch_size: int, eta:
 # ---------------------------------------------------------------------------
 def draw_batches(rng: np.random.Generator, N: int, B: int, n: int, replacement: bool) -> np.ndarray:
     """``n`` batches of ``B`` indices in ``[0, N)``, shape ``(n, B)``, uniform with or without replacement."""
+    N = _check_int("N", N, 1)
+    B = _check_int("B", B, 1, None if replacement else N)
+    n = _check_int("n", n, 1, max(1, MAX_SAMPLES // B))
     if replacement:
         return rng.integers(0, N, size=(n, B))
     out = np.empty((n, B), dtype=np.int64)
@@ -460,7 +468,7 @@ def monte_carlo(net: "MLP", theta: Any, X: Any, y: Any, moments: Moments, *, n_s
     updated ``W_ℓ``.
     """
     t0 = time.perf_counter()
-    n = _check_int("n_steps", n_steps, 2)
+    n = _check_int("n_steps", n_steps, 2, MAX_SAMPLES)
     _check_net(net)
     if not isinstance(moments, Moments):
         raise TypeError(f"moments must be the Moments of sgd_moments at this point; got {type(moments).__name__}")
@@ -526,8 +534,8 @@ def teacher_student(n: int, d: int, *, task: str = "regression", teacher_width: 
     """
     from symlip.network import MLP
 
-    n = _check_int("n", n, 2)
-    d = _check_int("d", d, 1)
+    n = _check_int("n", n, 2, MAX_SAMPLES)
+    d = _check_int("d", d, 1, MAX_SAMPLES // n)
     if task not in ("regression", "classification"):
         raise ValueError(f"task must be 'regression' or 'classification'; got {task!r}")
     if not (isinstance(label_noise, (int, float)) and 0 <= label_noise <= 0.5):
@@ -535,7 +543,7 @@ def teacher_student(n: int, d: int, *, task: str = "regression", teacher_width: 
     if not (isinstance(noise_std, (int, float)) and math.isfinite(noise_std) and noise_std >= 0):
         raise ValueError(f"noise_std must be a finite number >= 0; got {noise_std!r}")
     rng = np.random.default_rng(seed)
-    teacher = MLP([d, _check_int("teacher_width", teacher_width, 1), 1], "tanh")
+    teacher = MLP([d, _check_int("teacher_width", teacher_width, 1, MAX_SAMPLES // d), 1], "tanh")
     X = rng.normal(0.0, 1.0 / math.sqrt(d), size=(n, d))
     f = teacher.f(teacher.init(seed=int(rng.integers(2 ** 31)), scale=2.0), X)
     if task == "regression":

@@ -50,7 +50,13 @@ if TYPE_CHECKING:  # pragma: no cover
     from symlip.network import MLP
     from symlip.region import Region
 
-__all__ = ["falsify", "Verdict", "STRATEGIES"]
+__all__ = ["falsify", "Verdict", "STRATEGIES", "MAX_BUDGET", "MAX_EVALS", "MAX_DPS", "check_max_dps"]
+
+#: caps on the search's size arguments: one day of search, 10^9 evaluations,
+#: 1000 digits of confirmation.
+MAX_BUDGET = 86_400.0
+MAX_EVALS = 10 ** 9
+MAX_DPS = 1000
 
 #: the strategies, in the order they run, with their default share of the budget.
 STRATEGIES = {"random": 0.10, "hypothesis": 0.20, "ascent": 0.35, "pair": 0.20, "differential_evolution": 0.15}
@@ -58,6 +64,12 @@ _DE_MAX_DIM = 48
 _HYP_FULL_MAX = 400  # above this many parameters hypothesis draws in a random subspace ...
 _HYP_MAX_DIM = 64    # ... of this dimension (its buffer cannot hold thousands of floats)
 _NEAR = 1e-6  # ratios above 1 - _NEAR are re-evaluated at high precision
+
+
+def check_max_dps(dps: Any) -> None:
+    """``ValueError`` when an integer ``dps`` exceeds :data:`MAX_DPS` (other checks: ``symlip.precision``)."""
+    if isinstance(dps, (int, np.integer)) and not isinstance(dps, bool) and dps > MAX_DPS:
+        raise ValueError(f"dps must be at most {MAX_DPS}; got {dps!r}")
 
 
 # ---------------------------------------------------------------------------
@@ -162,7 +174,9 @@ def falsify(claim: Claim | Case, net: "MLP | None" = None, region: "Region | Non
         Architecture and parameter region (MATH.md §1, §2).
     R, Y : float
         Input radius ``|x| <= R`` (default 1) and target radius ``|y| <= Y``
-        (needed by ``lip_loss_grad`` and pointwise claims with targets).
+        (needed by ``lip_loss_grad`` and pointwise claims with targets).  Every
+        input of a witness lies in the ball, both inputs of a ``lip_input``
+        pair too; ``lip_input`` with ``R = 0`` is the global statement in x.
     budget : float
         Seconds of search, split among the strategies (:data:`STRATEGIES`).
     max_evals : int, optional
@@ -213,13 +227,17 @@ def falsify(claim: Claim | Case, net: "MLP | None" = None, region: "Region | Non
     R = 1.0 if R is None else R
     if not (isinstance(R, (int, float)) and math.isfinite(R) and R >= 0):
         raise ValueError(f"R must be a finite number >= 0; got {R!r}")
-    if not (isinstance(budget, (int, float)) and math.isfinite(budget) and budget > 0):
-        raise ValueError(f"budget must be a positive number of seconds; got {budget!r}")
-    if max_evals is not None and not (isinstance(max_evals, (int, np.integer)) and max_evals >= 10):
-        raise ValueError(f"max_evals must be an integer >= 10 or None; got {max_evals!r}")
+    if not (isinstance(budget, (int, float)) and not isinstance(budget, bool) and math.isfinite(budget)
+            and 0 < budget <= MAX_BUDGET):
+        raise ValueError(f"budget must be a positive number of seconds up to {MAX_BUDGET:g} (one day); "
+                         f"got {budget!r}")
+    if max_evals is not None and not (isinstance(max_evals, (int, np.integer)) and not isinstance(max_evals, bool)
+                                      and 10 <= max_evals <= MAX_EVALS):
+        raise ValueError(f"max_evals must be an integer >= 10 and <= {MAX_EVALS} or None; got {max_evals!r}")
     if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
         raise ValueError(f"seed must be an integer >= 0; got {seed!r}")
     dps = _check_dps(dps)
+    check_max_dps(dps)
     claim.check_applicable(net)
     region._check_net(net)
     if claim.direction == "lower":  # MATH.md §4: witnessed by construction, not searched
@@ -767,8 +785,19 @@ class _Search:
         if self.q == "lip_input":
             th = self.project(theta)
             step = h * max(self.R, 1.0)
+            if self.R == 0:  # R = 0: the global statement in x (no input ball), pairs around 0
+                x0 = self.clip_inputs(X)
+                return (th, None, x0 - 0.5 * step * d[None, :], x0 + 0.5 * step * d[None, :], y)
+            # both inputs inside the ball |x| <= R: the centre moved inwards by half the step
+            lim = self.R * (1 - _quantities.INSIDE)
+            step = min(step, lim)
             x0 = self.clip_inputs(X)
-            return (th, None, x0 - 0.5 * step * d[None, :], x0 + 0.5 * step * d[None, :], y)
+            n0 = float(np.linalg.norm(x0[0]))
+            if n0 > lim - 0.5 * step:
+                x0 = x0 * ((lim - 0.5 * step) / n0)
+            a = self.clip_inputs(x0 - 0.5 * step * d[None, :])
+            b = self.clip_inputs(x0 + 0.5 * step * d[None, :])
+            return (th, None, a, b, y)
         step = h * self.theta_scale
         th = self.inward(self.project(theta), step)
         a = self.project(th - 0.5 * step * d)

@@ -45,10 +45,14 @@ if TYPE_CHECKING:  # pragma: no cover
     from symlip.region import Region
 
 __all__ = ["LowerConstant", "LowerWitness", "LowerFormula", "Growth", "choose_t0", "lower_constant",
-           "chain_parameters", "lower_bound", "growth", "LOWER_QUANTITIES"]
+           "chain_parameters", "lower_bound", "growth", "LOWER_QUANTITIES", "MAX_POINTS"]
 
 #: Quantities with a §4 lower bound and their exponent of r (as a function of the depth m).
 LOWER_QUANTITIES = ("lip_f", "lip_grad")
+#: caps of :func:`growth`: radii, and radii times parameters (each radius evaluates the
+#: witness with mpmath; 600000 takes about a minute)
+MAX_POINTS = 1000
+MAX_GROWTH_WORK = 600_000
 _KAPPA = 0.5                 # w >= κ r / |a| for r >= r_min when t0 != 0
 _KAPPA_ZERO = 1.0 - 1e-9     # t0 = 0: w = r / |a| up to the inside margin
 _SHRINK = 1e-12              # witnesses sit this (relative) margin inside the ball
@@ -417,7 +421,10 @@ def lower_bound(net: "MLP", quantity: str = "lip_f", r: float = 10.0, R: float =
         raise TypeError(f"lower_bound needs an MLP; got {type(net).__name__}")
     if net.d_out != 1:
         raise ValueError(f"lower_bound needs a scalar output; the network {list(net.widths)} has d_m = {net.d_out}")
+    from symlip.falsify import check_max_dps
+
     dps = _check_dps(dps)
+    check_max_dps(dps)
     _check_R(R)
     if not (isinstance(r, (int, float)) and math.isfinite(r) and r > 0):
         raise ValueError(f"r must be a finite radius > 0; got {r!r}")
@@ -443,13 +450,14 @@ def lower_bound(net: "MLP", quantity: str = "lip_f", r: float = 10.0, R: float =
             * mpmath.mpf(r_eff) ** const.exponent
         holds = bool(inside and val >= form)
         value_s, form_s = mpmath.nstr(val, dps), mpmath.nstr(form, dps)
+        ratio_s = mpmath.nstr(val / form, 6) if form else "inf"
         value_f, form_f, dist_f = float(val), float(form), float(dist)
     what = "|∇_θ f|" if quantity == "lip_f" else "|∇²_θ f v|"
     if not inside:
         msg = f"the witness lies outside the ball: |θ - center| = {dist_f:.17g} > r = {r!r}"
     elif holds:
         msg = (f"witnessed: {what} = {value_f:.6g} >= c r^{const.exponent} = {form_f:.6g} at r = {r:g} "
-               f"(ratio {value_f / form_f:.6g}; t0 = {const.t0:g}, evaluated at {dps} digits)")
+               f"(ratio {ratio_s}; t0 = {const.t0:g}, evaluated at {dps} digits)")
     else:
         msg = f"not witnessed: {what} = {value_f:.6g} < c r^{const.exponent} = {form_f:.6g} at r = {r:g}"
     return LowerWitness(holds=holds, quantity=quantity, r=float(r), value=value_f, formula=form_f,
@@ -645,6 +653,14 @@ def growth(net: "MLP", quantity: str = "lip_f", radii: Sequence[float] | None = 
     from symlip.region import Region
 
     t_start = time.perf_counter()
+    if isinstance(tolerance, bool) or not (isinstance(tolerance, (int, float)) and 0 < tolerance < math.inf):
+        raise ValueError(f"tolerance must be a finite number > 0; got {tolerance!r}")
+    from symlip.falsify import check_max_dps
+    from symlip.precision import workdps
+
+    check_max_dps(dps)
+    with workdps(dps):  # checks dps before the seconds the bound's compilation may take
+        pass
     if radii is not None:
         radii = [float(r) for r in radii]
     const = lower_constant(net.activation, quantity, net.depth, R, t0,
@@ -660,6 +676,17 @@ def growth(net: "MLP", quantity: str = "lip_f", radii: Sequence[float] | None = 
     if radii[0] < const.r_min:
         raise ValueError(f"the §4 formula with t0 = {const.t0:g} is stated for r >= {const.r_min:.6g}; "
                          f"the smallest radius is {radii[0]:g}")
+    if len(radii) > MAX_POINTS:
+        raise ValueError(f"growth takes at most {MAX_POINTS} radii; got {len(radii)}")
+    if len(radii) * net.n_params > MAX_GROWTH_WORK:
+        raise ValueError(f"growth evaluates a witness with mpmath at each radius: {len(radii)} radii x "
+                         f"{net.n_params} parameters exceeds {MAX_GROWTH_WORK:,} (about a minute); use fewer "
+                         "radii or a smaller network")
+    for r in (radii[0], radii[-1]):  # before compiling the bound (seconds at a large depth)
+        form = const.formula_mp(r, dps=20)
+        if not mpmath.mpf("1e-300") < form < mpmath.mpf("1e300"):
+            raise ValueError(f"at depth {net.depth} and r = {r:g} the lower-bound formula c r^{const.exponent} = "
+                             f"{mpmath.nstr(form, 4)} leaves the float64 range; use a smaller depth or smaller radii")
     bound = derive(quantity, net.depth)
     zero = np.zeros(net.n_params)
     upper, lower, formula, msgs = [], [], [], []
@@ -667,6 +694,11 @@ def growth(net: "MLP", quantity: str = "lip_f", radii: Sequence[float] | None = 
     for r in radii:
         upper.append(bound.evaluate(net, Region.ball(zero, r), R=R))
         wit = lower_bound(net, quantity, r, R, const.t0, dps=dps)
+        if not all(math.isfinite(v) and v > 0 for v in (upper[-1], wit.value, wit.formula)):
+            raise ValueError(f"at depth {net.depth} and r = {r:g} the bounds leave the float64 range (upper "
+                             f"{upper[-1]:.3g}, lower {mpmath.nstr(mpmath.mpf(wit.value_mp), 4)}, formula "
+                             f"{mpmath.nstr(mpmath.mpf(wit.formula_mp), 4)}); "
+                             "use a smaller depth or smaller radii")
         lower.append(wit.value)
         formula.append(wit.formula)
         ok &= wit.holds
@@ -802,8 +834,10 @@ def _check_lower(claim: "Claim", net: "MLP", region: "Region", R: float, dps: in
 def _check_quantity(quantity: str, depth: int) -> None:
     if quantity not in LOWER_QUANTITIES:
         raise ValueError(f"quantity must be one of {', '.join(LOWER_QUANTITIES)} (MATH.md §4); got {quantity!r}")
-    if not (isinstance(depth, (int, np.integer)) and depth >= 1):
-        raise ValueError(f"depth must be an integer >= 1; got {depth!r}")
+    from symlip.bounds import MAX_DEPTH
+
+    if isinstance(depth, bool) or not (isinstance(depth, (int, np.integer)) and 1 <= depth <= MAX_DEPTH):
+        raise ValueError(f"depth must be an integer >= 1 and <= {MAX_DEPTH}; got {depth!r}")
     if quantity == "lip_grad" and depth < 2:
         raise ValueError("the lower bound of Lip(∇_θ f) needs depth m >= 2 (at m = 1, f is affine in θ)")
 

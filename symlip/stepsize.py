@@ -173,12 +173,14 @@ def local_step_mp(net: "MLP", theta: Any, X: Any, y: Any, delta: float, dps: int
     array of ``mpf``.  ``theta``, ``X``, ``y`` must be float arrays (witnesses are).
     """
     from symlip.bounds import derive
+    from symlip.falsify import check_max_dps
     from symlip.precision import _check_dps, _norm_mp
     from symlip.region import Region, _layer_bounds_mp
 
     _check_net(net)
     _require_smooth(net)
     dps = _check_dps(dps)
+    check_max_dps(dps)
     delta = _check_delta(delta)
     th = net._theta(theta)
     X2, _ = net._inputs(X)
@@ -215,9 +217,11 @@ def _assemble(L: Any, gn: Any, delta: Any, loss: Any, R: Any, Y: Any, g: np.ndar
 
 def loss_mp(net: "MLP", theta: Any, X: Any, y: Any, dps: int = 50) -> mpmath.mpf:
     """``ℓ(θ) = (1/N) Σ_n ½ (f(x_n; θ) - y_n)²`` at ``dps`` digits (``theta`` may hold ``mpf``)."""
-    from symlip.precision import to_mp
+    from symlip.falsify import check_max_dps
+    from symlip.precision import to_mp, workdps
 
-    with mpmath.workdps(dps):
+    check_max_dps(dps)
+    with workdps(dps):  # checks dps
         F = net.f_mp(theta, X, dps=dps)
         Y = to_mp(np.asarray(y, dtype=object) if isinstance(y, np.ndarray) and y.dtype == object
                   else np.asarray(y, dtype=float))

@@ -42,6 +42,7 @@ import numpy as np
 import sympy as sp
 
 from symlip.activations import T, Activation, activation as _activation
+from symlip.claims import first_line as _first_line
 from symlip.network import MLP
 
 __all__ = ["TorchNet", "from_torch", "load_model", "to_torch", "INSTALL_HINT"]
@@ -367,10 +368,12 @@ def load_model(path: str | Path, *, trust: bool = False, widths: Sequence[int] |
     ImportError
         When PyTorch is not installed.
     """
-    torch = _torch()
+    if not isinstance(path, (str, Path)):
+        raise TypeError(f"path must be a str or Path; got {type(path).__name__}")
     p = Path(path)
-    if not p.is_file():
+    if not p.is_file():  # first: a missing file is the problem even without PyTorch
         raise ValueError(f"model file {str(path)!r} does not exist (or is not a file)")
+    torch = _torch()
     if not zipfile.is_zipfile(p):
         raise ValueError(f"cannot read {str(path)!r}: not a torch.save file (torch.save writes a zip archive; "
                          "the pre-1.6 legacy format is not supported)")
@@ -448,7 +451,3 @@ def _from_state_dict(torch: Any, sd: dict, activation: str | Activation | None, 
                   for (prefix, _), (W, _) in zip(weights, layers))
     return TorchNet(net, net.flatten(layers), bias_free=not biases, layers=names)
 
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from symlip.dynamics import MAX_SAMPLES
 from symlip.dynamics import (ESTIMATORS, Loss, _check_data, _check_eta, _check_int, _check_loss, _check_net,
                              _mean_grad, draw_batches, sgd_moments)
 
@@ -53,6 +54,8 @@ def pearson(a: Any, b: Any) -> float:
     b = np.asarray(b, dtype=float).reshape(-1)
     if a.shape != b.shape:
         raise ValueError(f"pearson needs equal lengths; got {a.size} and {b.size}")
+    if not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
+        raise ValueError("pearson needs finite values; got a NaN or infinite entry")
     if a.size < 3:
         return math.nan
     a = a - a.mean()
@@ -355,9 +358,9 @@ def sgd_trajectory(net: "MLP", theta0: Any, X: Any, y: Any, *, batch_size: int, 
     theta = np.array(net._theta(theta0), dtype=float)
     N = X2.shape[0]
     replacement = _check_bool("replacement", replacement)
-    B = _check_int("batch_size", batch_size, 1, None if replacement else N)
+    B = _check_int("batch_size", batch_size, 1, MAX_SAMPLES if replacement else N)
     eta = _check_eta(eta)
-    n = _check_int("steps", steps, 1)
+    n = _check_int("steps", steps, 1, MAX_SAMPLES)
     seed = _check_int("seed", seed, 0)
     r = _check_int("record_every", record_every, 1, n)
     if estimator not in ESTIMATORS:

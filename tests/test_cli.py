@@ -29,7 +29,7 @@ def test_activation_sigmoid_exact(capsys):
 
 
 @pytest.mark.parametrize("argv,match", [
-    (["derive", "--widths", "3,x"], "comma-separated integers"),
+    (["derive", "--widths", "3,x"], "comma-separated positive integers"),
     (["derive", "--widths", "3"], "at least two entries"),
     (["derive", "--widths", "3,4,1", "--quantity", "lip_grad", "--activation", "relu", "--omega", "1", "--beta", "1"],
      "smooth activation"),

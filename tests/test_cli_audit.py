@@ -19,7 +19,7 @@ from symlip.cli import main
      "expected product, eclipse, eclipse-fast, eclipse-local or a number"),
     (["audit", "m.pt", "--input-radius", "1", "--tool", "-2"], "finite number > 0"),
     (["audit", "m.pt", "--input-radius", "1", "--budget", "0"], "positive number of seconds"),
-    (["audit", "m.pt", "--input-radius", "1", "--param", "alpha=0.1"], "--param needs --activation"),
+    (["audit", __file__, "--input-radius", "1", "--param", "alpha=0.1"], "--param needs --activation"),
     (["peers", "--budget", "-1"], "positive number of seconds"),
 ])
 def test_bad_arguments_exit_2_with_one_line(capsys, argv, match):

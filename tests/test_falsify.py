@@ -274,3 +274,122 @@ def test_region_point_strategy_stays_inside_and_finite():
         assert X.shape == (2, 3) and np.all(np.linalg.norm(X, axis=1) <= 2.0 * (1 + 1e-12))
 
     prop()
+
+
+# ---------------------------------------------------------------------------
+# admissibility: every pair inside the region and the radii (issue 12)
+# ---------------------------------------------------------------------------
+_OM1, _OM2, _BE1 = 1.5, 1.2, 0.5
+
+
+def _growing_input_case():
+    """``f = w_2 σ(W_1 x + b_1) + b_2`` on ``[2, 1, 1]`` with ``σ(t) = log(1 + e^{t-3})``:
+    ``|∇_x f| = |w_2| |W_1| s(W_1·x + b_1)``, ``s(t) = 1/(1 + e^{3-t})`` increasing and
+    convex below 3, so over the box and ``|x| <= R`` the supremum is
+    ``ω_2 ω_1 s(ω_1 R + β_1)``: it grows with ``|x|``, and a pair reaching past
+    ``|x| = R`` would "beat" it."""
+    act = symlip.activation("log(1 + exp(t - 3))")
+    net = MLP([2, 1, 1], act)
+    region = Region.box((_OM1, _OM2), (_BE1, 0.3))
+
+    def sup(R):
+        return _OM2 * _OM1 / (1 + math.exp(3 - (_OM1 * R + _BE1)))
+    return net, region, sup
+
+
+def test_growing_input_case_supremum_is_attained():
+    net, region, sup = _growing_input_case()
+    R = 0.5
+    theta = net.flatten([(np.array([[_OM1, 0.0]]), np.array([_BE1])), (np.array([[_OM2]]), np.array([0.0]))])
+    assert region.contains(net, theta)
+    x = np.array([R, 0.0])
+    assert float(np.linalg.norm(net.jac_x(theta, x))) == pytest.approx(sup(R), rel=1e-13)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_lip_input_true_local_bound_on_the_ball_survives(seed):
+    """Regression: pairs ``x0 ± step·d`` used to leave the ball (|x| = 0.55 > R = 0.5)
+    and 'confirm' a violation of a bound that is true on the ball."""
+    net, region, sup = _growing_input_case()
+    R = 0.5
+    claim = Claim("sup (1 + 1e-6)", "lip_input", lambda n, r, R_, Y: sup(R_) * (1 + 1e-6))
+    v = falsify(claim, net, region, R=R, max_evals=1500, budget=60, seed=seed)
+    assert v.status == "survived", v.message
+    assert 0.99 < v.best_ratio <= 1.0
+    w = v.witness
+    ww = {"theta": w.theta, "theta2": w.theta2, "x": w.x, "x2": w.x2, "y": w.y}
+    assert _quantities.domain_problems(claim, net, region, ww, R, None) == []
+    assert max(np.linalg.norm(w.x), np.linalg.norm(w.x2)) <= R
+
+
+def test_lip_input_bound_just_below_the_supremum_is_violated_inside_the_ball():
+    net, region, sup = _growing_input_case()
+    R = 0.5
+    claim = Claim("sup (1 - 1e-3)", "lip_input", lambda n, r, R_, Y: sup(R_) * (1 - 1e-3), expect="fails")
+    v = falsify(claim, net, region, R=R, max_evals=1500, budget=60, seed=0)
+    assert v.status == "violated" and v.best_ratio <= 1 / (1 - 1e-3)
+    w = v.witness
+    assert max(np.linalg.norm(w.x), np.linalg.norm(w.x2)) <= R
+
+
+def _assert_every_pair_admissible(monkeypatch, claim, net, region, R, Y, **kw):
+    seen = []
+    orig = _Search.rate_pair
+
+    def checked(self, pair, strategy, origin=""):
+        th, th2, X, x2, y = pair
+        w = {"theta": th, "theta2": th2, "x": X, "x2": x2, "y": y}
+        assert _quantities.domain_problems(claim, net, region, w, R, Y) == [], (strategy, w)
+        if claim.quantity == "lip_input":
+            assert not np.array_equal(X, x2)
+        seen.append(strategy)
+        return orig(self, pair, strategy, origin)
+
+    monkeypatch.setattr(_Search, "rate_pair", checked)
+    v = falsify(claim, net, region, R=R, Y=Y, max_evals=600, budget=60, seed=3, **kw)
+    assert seen  # the pair builders ran
+    w = v.witness
+    ww = {"theta": w.theta, "theta2": w.theta2, "x": w.x, "x2": w.x2, "y": w.y}
+    assert _quantities.domain_problems(claim, net, region, ww, R, Y) == []
+
+
+@pytest.mark.parametrize("quantity, widths, act, ball, R", [
+    ("lip_input", [3, 4, 1], "tanh", True, 0.01),     # a tiny ball: the step is capped by the radius
+    ("lip_input", [2, 3, 2], "relu", False, 0.5),     # vector output
+    ("lip_f", [2, 3, 1], "relu", False, 0.7),         # kink pairs
+    ("lip_grad", [2, 3, 1], "tanh", True, 1.0),
+    ("lip_loss_grad", [2, 3, 1], "sigmoid", False, 1.0),
+])
+def test_every_candidate_pair_is_admissible(monkeypatch, quantity, widths, act, ball, R):
+    net = MLP(widths, act)
+    region = Region.ball(net.init(0), 0.3) if ball else Region.box((1.5, 1.0), 0.5)
+    claim = Claim("c", quantity, derive(quantity, net.depth))
+    _assert_every_pair_admissible(monkeypatch, claim, net, region, R, 2.0 if quantity == "lip_loss_grad" else None)
+
+
+def test_domain_problems_checks_every_constraint():
+    net, region = _depth1()
+    th = np.zeros(net.n_params)
+    out = np.array([[0.55, 0.0, 0.0]])
+    inside = np.array([[0.45, 0.0, 0.0]])
+    li = Claim("li", "lip_input", 1.0)
+    w = {"theta": th, "theta2": None, "x": out, "x2": inside, "y": None}
+    assert any("x[0] has norm 0.55" in p and "R = 0.5" in p for p in _quantities.domain_problems(li, net, region, w, 0.5, None))
+    assert _quantities.domain_problems(li, net, region, w, 0.0, None) == []   # R = 0: the global statement
+    assert any("x2 is missing" in p for p in
+               _quantities.domain_problems(li, net, region, {**w, "x2": None}, 0.5, None))
+    lf = Claim("lf", "lip_f", 1.0)
+    assert any("theta2 is missing" in p for p in
+               _quantities.domain_problems(lf, net, region, {**w, "x": inside}, 0.5, None))
+    far = np.array([3.0, 0.0, 0.0, 0.0])
+    assert any("theta2 lies outside" in p for p in _quantities.domain_problems(
+        lf, net, region, {**w, "x": inside, "theta2": far}, 0.5, None))
+    net2 = MLP([2, 3, 1], "tanh")
+    lg = Claim("lg", "lip_loss_grad", derive("lip_loss_grad", 2))
+    w2 = {"theta": np.zeros(net2.n_params), "theta2": np.zeros(net2.n_params), "x": np.array([[0.1, 0.0]]),
+          "x2": None, "y": np.array([2.5])}
+    assert any("exceeds Y = 2.0" in p for p in _quantities.domain_problems(lg, net2, Region.box(1, 1), w2, 1.0, 2.0))
+    for bad_y in (np.array([math.nan]), None, np.array([0.1, 0.2])):
+        assert _quantities.domain_problems(lg, net2, Region.box(1, 1), {**w2, "y": bad_y}, 1.0, 2.0)
+    assert _quantities.domain_problems(lg, net2, Region.box(1, 1), {**w2, "y": np.array([1.0])}, 1.0, None)
+    assert _quantities.domain_problems(lg, net2, Region.box(1, 1), {**w2, "y": np.array([-2.0])}, 1.0, 2.0) == []

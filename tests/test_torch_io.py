@@ -17,6 +17,9 @@ def test_without_torch_the_message_says_how_to_install(monkeypatch, tmp_path):
 
     with pytest.raises(ImportError, match=r"pip install 'symlip\[torch\]'"):
         torch_io.from_torch(object())
+    with pytest.raises(ValueError, match="m.pt' does not exist"):  # the missing file first
+        torch_io.load_model(tmp_path / "m.pt")
+    (tmp_path / "m.pt").write_bytes(b"x")
     with pytest.raises(ImportError, match=r"pip install 'symlip\[torch\]'"):
         torch_io.load_model(tmp_path / "m.pt")
     with pytest.raises(ImportError, match=r"symlip\[torch\]"):
@@ -31,6 +34,10 @@ def test_without_torch_the_cli_prints_one_line_and_exits_2(monkeypatch, capsys, 
     assert main(["audit", str(tmp_path / "m.pt"), "--input-radius", "1", "--tool", "0.5"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "pip install 'symlip[torch]'" in err
+    # a missing file is named, not "this needs PyTorch"
+    assert main(["audit", str(tmp_path / "nosuch.pt"), "--input-radius", "1", "--tool", "0.5"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "nosuch.pt' does not exist" in err and "torch" not in err.split("'")[0]
 
 
 def test_without_torch_everything_else_works(monkeypatch):

@@ -128,7 +128,7 @@ def test_pearson():
 
 
 @pytest.mark.parametrize("kw, exc, match", [
-    (dict(steps=0), ValueError, "steps must be an integer >= 1; got 0"),
+    (dict(steps=0), ValueError, r"steps must be an integer in \[1, 10000000\]; got 0"),
     (dict(steps=2.5), ValueError, "steps must be an integer"),
     (dict(eta=-0.1), ValueError, "eta must be a finite number > 0; got -0.1"),
     (dict(eta=float("nan")), ValueError, "eta must be"),
