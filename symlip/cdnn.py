@@ -1006,6 +1006,8 @@ class CDNNBound:
         om, be = region.layer_bounds(net)
         sh = math.sqrt(net.h)
         up = (lambda v: math.nextafter(math.nextafter(v, math.inf), math.inf))  # noqa: E731  (never round down)
+        used = ("S0", "S1", "S2", "c0") if self.quantity == "lip_grad" else ("S0", "S1", "c0")
+        net.activation.require_proven(used, purpose=f"the {self.__name__} bound")
         consts = net.activation.values()
         vals = {"T": net.T, "N": float(net.N), "d": float(net.d), "R": float(R),
                 "omega": up(max(om[:-1]) / sh), "beta": up(max(be[:-1]) / sh), "gamma": float(om[-1]),

@@ -118,10 +118,18 @@ class PeerClaim:
 # ---------------------------------------------------------------------------
 # adapters
 # ---------------------------------------------------------------------------
+def _unproven_S1(net: MLP) -> str:
+    S1 = net.activation.S1
+    return (f"the activation {net.activation.name!r} has only a numeric estimate S1 ≈ {S1.upper:.6g} (not proven); "
+            "state it with activation(...).with_constants(S1=...) to use it")
+
+
 def product_bound(net: MLP, theta: Any) -> PeerClaim:
     """AutoLip's ``S1^{m-1} ∏_i |W_i|_2`` (global), each factor rounded up by 1e-12 relative."""
     S1 = net.activation.S1.bound  # symlip's constant (derived once per activation), not the tool's time
     t0 = time.perf_counter()
+    if not net.activation.S1.is_proven:
+        return PeerClaim("product", None, 0.0, "not applicable", message=_unproven_S1(net))
     if not math.isfinite(S1):
         return PeerClaim("product", None, 0.0, "not applicable",
                          message=f"the activation {net.activation.name!r} is not Lipschitz (S1 = inf)")
@@ -149,6 +157,8 @@ def eclipse_bound(net: MLP, theta: Any, *, fast: bool = False) -> PeerClaim:
     if net.depth < 2:
         return PeerClaim(tool, None, 0.0, "not applicable",
                          message="eclipse-nn's ECLipsE needs at least one hidden layer (depth >= 2)")
+    if not net.activation.S1.is_proven:
+        return PeerClaim(tool, None, 0.0, "not applicable", message=_unproven_S1(net))
     S1 = float(net.activation.S1.bound)
     weights = [torch.from_numpy(np.array(W, dtype=np.float64)) for W, _ in net.unflatten(theta)]
     est = estimator_cls(weights=weights, alphas=[0.0] * (net.depth - 1), betas=[S1] * (net.depth - 1))
