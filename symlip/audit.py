@@ -112,7 +112,8 @@ class InputLipschitzSearch:
     evaluations, seconds : int, float
         Network evaluations (points at which J or f was computed) and wall time.
     exact : float or None
-        The exact constant when :func:`exact_input_lipschitz` applies, else None.
+        The exact constant when :func:`exact_input_lipschitz` applies (its rigorous upper end,
+        rounded up), else None.
     R : float or None
         The input radius searched (None: all of ``R^d``).
     jacobian_norm : float
