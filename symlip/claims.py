@@ -141,6 +141,9 @@ class Claim:
         if self.direction == "lower" and self.quantity not in ("lip_f", "lip_grad"):
             raise ValueError(f"claim {self.name!r}: lower-bound claims (MATH.md §4) are for lip_f and lip_grad; "
                              f"got {self.quantity!r}")
+        if not isinstance(self.assumptions, (str, list, tuple)):
+            raise TypeError(f"claim {self.name!r}: assumptions must be a class name or a sequence of them "
+                            f"({', '.join(_CLASSES)}); got {self.assumptions!r}")
         assumptions = (self.assumptions,) if isinstance(self.assumptions, str) else tuple(self.assumptions)
         for a in assumptions:
             if a not in _CLASSES:

@@ -39,11 +39,13 @@ import numpy as np
 from symlip.dynamics import LOSSES, Moments, MonteCarlo, monte_carlo, sgd_moments
 
 __all__ = ["STATISTICS", "MomentClaim", "MomentCase", "MomentVerdict", "MomentWitness", "moment_test",
-           "replay_moment", "WITNESS_KIND"]
+           "replay_moment", "WITNESS_KIND", "MAX_STEPS"]
 
 #: what a claim can be about: per layer (``mean``, ``second_order``, ``var``) or network-level
 STATISTICS = ("mean", "second_order", "var", "log_K_mean", "log_K_second_order", "log_K_var")
 WITNESS_KIND = "sgd-moment"
+#: the most Monte-Carlo steps a case may ask for (one run of 10^7 steps takes hours)
+MAX_STEPS = 10_000_000
 _CONFIRM_SEED = 1_000_003   # offset of the independent confirmation run's seed
 
 _TEX = {
@@ -195,8 +197,17 @@ class MomentCase:
         object.__setattr__(self, "theta", self.net._theta(self.theta).copy())
         object.__setattr__(self, "X", np.array(self.X, dtype=float))
         object.__setattr__(self, "y", np.array(self.y, dtype=float).reshape(-1))
-        if isinstance(self.n_steps, bool) or not isinstance(self.n_steps, int) or self.n_steps < 100:
-            raise ValueError(f"n_steps must be an integer >= 100; got {self.n_steps!r}")
+        if isinstance(self.n_steps, bool) or not isinstance(self.n_steps, int) or not 100 <= self.n_steps <= MAX_STEPS:
+            raise ValueError(f"n_steps must be an integer in [100, {MAX_STEPS}]; got {self.n_steps!r}")
+        if not isinstance(self.replacement, (bool, np.bool_)):
+            raise TypeError(f"replacement must be True or False; got {self.replacement!r}")
+        for name, v, allow_none in (("weight", self.weight, False), ("Y", self.Y, True)):
+            if v is None and allow_none:
+                continue
+            if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer, np.floating)) \
+                    or not math.isfinite(v) or v < 0 or (name == "weight" and v == 0):
+                raise ValueError(f"MomentCase.{name} must be a finite number {'> 0' if name == 'weight' else '>= 0'}"
+                                 f"{' or None' if allow_none else ''}; got {v!r}")
 
     @property
     def R(self) -> float:

@@ -52,9 +52,12 @@ import sympy as sp
 from symlip.activations import Activation, activation as _make_activation
 from symlip.precision import to_mp, workdps
 
-__all__ = ["MLP"]
+__all__ = ["MLP", "MAX_PARAMS"]
 
 Layers = list[tuple[np.ndarray, np.ndarray]]
+
+#: the largest parameter count ``P`` an :class:`MLP` accepts (8 GB per float64 vector θ)
+MAX_PARAMS = 10**9
 
 
 def _float_path(method: Callable) -> Callable:
@@ -156,6 +159,9 @@ class MLP:
             sb = slice(off, off + ws[i])
             off += ws[i]
             slices.append((sw, sb))
+        if off > MAX_PARAMS:
+            raise ValueError(f"widths {ws} give P = {off} parameters; at most MAX_PARAMS = {MAX_PARAMS} "
+                             "are supported")
         object.__setattr__(self, "widths", tuple(ws))
         object.__setattr__(self, "activation", act)
         object.__setattr__(self, "_slices", tuple(slices))
@@ -227,11 +233,15 @@ class MLP:
     def init(self, seed: int | None = 0, scale: float = 1.0) -> np.ndarray:
         """Random parameters: ``W_i ~ N(0, scale²/d_{i-1})``, ``b_i ~ N(0, 0.01 scale²)``.
 
-        Reproducible: draws from ``numpy.random.default_rng(seed)``.
+        Reproducible: draws from ``numpy.random.default_rng(seed)`` (``seed``: an integer >= 0,
+        None for fresh entropy, or a numpy ``Generator``/``SeedSequence``).
         """
         if not (isinstance(scale, (int, float, np.integer, np.floating))
                 and not isinstance(scale, bool) and math.isfinite(scale) and scale >= 0):
             raise ValueError(f"scale must be a finite real number >= 0, got {scale!r}")
+        if not (seed is None or isinstance(seed, (np.random.Generator, np.random.SeedSequence))
+                or (isinstance(seed, (int, np.integer)) and not isinstance(seed, (bool, np.bool_)) and seed >= 0)):
+            raise ValueError(f"seed must be an integer >= 0 or None, got {seed!r}")
         rng = np.random.default_rng(seed)
         theta = np.empty(self.n_params)
         for i, (sw, sb) in enumerate(self._slices, start=1):

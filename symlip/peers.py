@@ -51,7 +51,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from symlip.audit import AuditVerdict, InputLipschitzSearch
 
 __all__ = ["TOOLS", "PEERS_HINT", "PeerClaim", "AuditRow", "Audit", "product_bound", "eclipse_bound",
-           "eclipse_local_bound", "callable_bound", "peer_claim", "audit_tools"]
+           "eclipse_local_bound", "callable_bound", "peer_claim", "check_tool", "audit_tools"]
 
 #: The named tools ``symlip audit --tool`` accepts (besides numbers).
 TOOLS = ("product", "eclipse", "eclipse-fast", "eclipse-local")
@@ -256,32 +256,42 @@ def callable_bound(fn: Callable[[MLP, np.ndarray], float], net: MLP, theta: Any,
 def peer_claim(tool: str | float | Callable[[MLP, np.ndarray], float], net: MLP, theta: Any, *,
                R: float | None) -> PeerClaim:
     """The claim of one tool: a name of :data:`TOOLS`, a number (as a number or a string) or a callable."""
-    if callable(tool):
+    kind = check_tool(tool)
+    if kind == "callable":
         return callable_bound(tool, net, theta)
-    if isinstance(tool, (bool, np.bool_)):
-        raise TypeError(f"tool {tool!r} is a bool; give a name ({', '.join(TOOLS)}), a number or a callable")
-    if isinstance(tool, (int, float, np.integer, np.floating)):
-        return _value_claim(str(tool), float(tool))
-    if not isinstance(tool, str):
-        raise TypeError(f"tool {tool!r} must be a name ({', '.join(TOOLS)}), a number or a callable")
+    if kind == "value":
+        return PeerClaim(str(tool).strip(), _tool_value(tool), 0.0, "ok", region="as stated")
     name = tool.strip().lower()
     if name == "product":
         return product_bound(net, theta)
     if name in ("eclipse", "eclipse-fast"):
         return eclipse_bound(net, theta, fast=name == "eclipse-fast")
-    if name == "eclipse-local":
-        return eclipse_local_bound(net, theta, R=R)
+    return eclipse_local_bound(net, theta, R=R)
+
+
+def check_tool(tool: Any) -> str:
+    """What ``tool`` is without running it: ``"callable"``, ``"name"`` (one of :data:`TOOLS`) or
+    ``"value"`` (a claimed constant, finite and > 0); ``TypeError``/``ValueError`` naming it otherwise."""
+    if callable(tool):
+        return "callable"
+    if isinstance(tool, (bool, np.bool_)):
+        raise TypeError(f"tool {tool!r} is a bool; give a name ({', '.join(TOOLS)}), a number or a callable")
+    if isinstance(tool, str) and tool.strip().lower() in TOOLS:
+        return "name"
+    if not isinstance(tool, (str, int, float, np.integer, np.floating)):
+        raise TypeError(f"tool {tool!r} must be a name ({', '.join(TOOLS)}), a number or a callable")
+    _tool_value(tool)
+    return "value"
+
+
+def _tool_value(tool: str | float) -> float:
     try:
-        value = float(name)
+        value = float(tool.strip() if isinstance(tool, str) else tool)
     except ValueError:
         raise ValueError(f"unknown tool {tool!r}; allowed: {', '.join(TOOLS)}, or a number") from None
-    return _value_claim(tool.strip(), value)
-
-
-def _value_claim(label: str, value: float) -> PeerClaim:
     if not (math.isfinite(value) and value > 0):
-        raise ValueError(f"claimed constant {label} must be a finite number > 0")
-    return PeerClaim(label, value, 0.0, "ok", region="as stated")
+        raise ValueError(f"claimed constant {tool!r} must be a finite number > 0")
+    return value
 
 
 # ---------------------------------------------------------------------------
@@ -351,7 +361,9 @@ def audit_tools(net: MLP, theta: Any, tools: Sequence[str | float | Callable[[ML
     if isinstance(tools, (str, bytes)) or not isinstance(tools, Sequence):
         raise TypeError(f"tools must be a sequence of names, numbers or callables, got {tools!r}")
     if not tools:
-        raise ValueError(f"give at least one tool: {', '.join(TOOLS)}, a number or a callable")
+        raise ValueError(f"tools is empty; give at least one tool: {', '.join(TOOLS)}, a number or a callable")
+    for t in tools:              # every tool checked before the search runs
+        check_tool(t)
     t0 = time.perf_counter()
     search = input_lipschitz_lower_bound(net, theta, R=R, budget=budget, seed=seed, max_evals=max_evals)
     claims = [peer_claim(t, net, theta, R=R) for t in tools]

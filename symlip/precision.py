@@ -22,21 +22,27 @@ from typing import Any, Iterator
 import mpmath
 import numpy as np
 
-__all__ = ["MIN_DPS", "to_mp", "to_float", "rel_diff", "workdps"]
+__all__ = ["MIN_DPS", "MAX_DPS", "to_mp", "to_float", "rel_diff", "workdps"]
 
 #: Smallest accepted working precision (15 digits = 53 bits = float64).
 MIN_DPS = 15
+#: Largest precision a caller may ask for (a network evaluated at more digits takes minutes or more);
+#: :func:`workdps` allows ``_DPS_MARGIN`` more for the guard digits the checks add on top of it.
+MAX_DPS = 10_000
+_DPS_MARGIN = 1_000
 
 _TINY = float(np.finfo(np.float64).tiny)
 
 
-def _check_dps(dps: Any) -> int:
+def _check_dps(dps: Any, margin: int = 0) -> int:
     if isinstance(dps, (bool, np.bool_)) or not isinstance(dps, (int, np.integer)):
         raise ValueError(f"dps must be an integer >= {MIN_DPS}, got {dps!r}")
     if dps < MIN_DPS:
         raise ValueError(
             f"dps must be an integer >= {MIN_DPS} (float64 needs 15-16 digits), got {dps!r}"
         )
+    if dps > MAX_DPS + margin:
+        raise ValueError(f"dps must be an integer <= {MAX_DPS + margin}, got {dps!r}")
     return int(dps)
 
 
@@ -47,14 +53,14 @@ def workdps(dps: int) -> Iterator[int]:
     Parameters
     ----------
     dps : int
-        Working precision in decimal digits, an integer ``>= 15``.
+        Working precision in decimal digits, an integer in ``[15, MAX_DPS + 1000]``.
 
     Raises
     ------
     ValueError
-        When ``dps`` is not an integer or is below 15.
+        When ``dps`` is not an integer or lies outside that range.
     """
-    d = _check_dps(dps)
+    d = _check_dps(dps, margin=_DPS_MARGIN)
     with mpmath.workdps(d):
         yield d
 

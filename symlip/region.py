@@ -23,16 +23,41 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["Region", "sample_inputs"]
 
 
-def _nonneg_vector(name: str, value: float | Sequence[float]) -> tuple[float, ...] | float:
+def _real_numbers(name: str, value: object, what: str) -> np.ndarray:
+    """``value`` as a float array, or a TypeError naming ``name`` (strings, booleans, complex, other objects)."""
     try:
-        arr = None if isinstance(value, str) else np.asarray(value, dtype=float)
+        raw = None if isinstance(value, (str, bytes)) or _has_bool(value) else np.asarray(value)
     except (TypeError, ValueError):
-        arr = None
-    if arr is None or arr.ndim > 1 or arr.size == 0:
+        raw = None
+    if raw is None or raw.dtype.kind not in "iuf":
+        raise TypeError(f"{name} must be {what}; got {value!r}")
+    return raw.astype(float)
+
+
+def _has_bool(value: object) -> bool:
+    """Whether ``value`` is a boolean or a (nested) list/tuple holding one (numpy upcasts them silently)."""
+    if isinstance(value, (bool, np.bool_)):
+        return True
+    return isinstance(value, (list, tuple)) and any(_has_bool(v) for v in value)
+
+
+def _nonneg_vector(name: str, value: float | Sequence[float]) -> tuple[float, ...] | float:
+    arr = _real_numbers(name, value, "a non-negative number or a sequence of them, one per layer")
+    if arr.ndim > 1 or arr.size == 0:
         raise ValueError(f"{name} must be a non-negative number or a sequence of them, one per layer; got {value!r}")
     if not np.all(np.isfinite(arr)) or np.any(arr < 0):
         raise ValueError(f"{name} must be finite and >= 0; got {value!r}")
     return float(arr) if arr.ndim == 0 else tuple(float(v) for v in arr)
+
+
+def _nonneg_number(name: str, value: object) -> float:
+    """A finite real number >= 0 (not a bool or a string), else TypeError/ValueError naming ``name``."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a real number (finite and >= 0); got {value!r}")
+    v = float(value)
+    if not (math.isfinite(v) and v >= 0):
+        raise ValueError(f"{name} must be finite and >= 0; got {value!r}")
+    return v
 
 
 @dataclass(frozen=True, eq=False)
@@ -54,12 +79,11 @@ class Region:
     @classmethod
     def ball(cls, center: Sequence[float] | np.ndarray, radius: float) -> "Region":
         """``{θ : |θ - center| <= radius}`` (Euclidean norm of the flat vector)."""
-        c = np.array(center, dtype=float)
+        c = _real_numbers("ball center", center, "a finite flat parameter vector of real numbers").copy()
         if c.ndim != 1 or c.size == 0 or not np.all(np.isfinite(c)):
-            raise ValueError(f"ball center must be a finite flat parameter vector; got shape {c.shape}")
-        r = float(radius)
-        if not (math.isfinite(r) and r >= 0):
-            raise ValueError(f"ball radius must be finite and >= 0; got {radius!r}")
+            raise ValueError(f"ball center must be a finite flat parameter vector; got shape {c.shape}"
+                             + ("" if c.ndim != 1 or c.size == 0 else " with non-finite entries"))
+        r = _nonneg_number("ball radius", radius)
         c.setflags(write=False)
         return cls(kind="ball", center=c, radius=r)
 
@@ -105,7 +129,8 @@ class Region:
 
     # -- membership, projection, sampling ----------------------------------
     def contains(self, net: "MLP", theta: np.ndarray, tol: float = 1e-12) -> bool:
-        """Whether ``theta`` lies in the region (relative tolerance ``tol``)."""
+        """Whether ``theta`` lies in the region (relative tolerance ``tol``, a finite number >= 0)."""
+        tol = _nonneg_number("tol", tol)
         self._check_net(net)
         theta = _as_theta(net, theta)
         if self.kind == "ball":
@@ -161,10 +186,10 @@ class Region:
 def sample_inputs(dim: int, R: float, n: int, rng: np.random.Generator | int | None = None,
                   surface: bool = False) -> np.ndarray:
     """``n`` points uniform in the ball ``|x| <= R`` of ``R^dim`` (on the sphere if ``surface``)."""
-    if not (isinstance(dim, (int, np.integer)) and dim >= 1):
-        raise ValueError(f"input dimension must be an integer >= 1; got {dim!r}")
-    if not (math.isfinite(float(R)) and R >= 0):
-        raise ValueError(f"input radius R must be finite and >= 0; got {R!r}")
+    for name, v, low in (("input dimension dim", dim, 1), ("number of points n", n, 0)):
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)) or v < low:
+            raise ValueError(f"{name} must be an integer >= {low}; got {v!r}")
+    R = _nonneg_number("input radius R", R)
     rng = np.random.default_rng(rng)
     X = rng.standard_normal((n, dim))
     X /= np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-300)

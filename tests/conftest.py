@@ -1,6 +1,13 @@
-"""Shared pytest configuration: a deterministic, time-bounded hypothesis profile."""
+"""Shared pytest configuration: a deterministic, time-bounded hypothesis profile.
+
+``SYMLIP_BLAS_THREADS=N`` runs the session with ``N`` BLAS threads (threadpoolctl), to
+check that no test depends on the thread count; ``OPENBLAS_CORETYPE=Prescott`` (or
+Sandybridge, Nehalem, Zen, ...) selects other OpenBLAS kernels, i.e. other summation
+orders, as on another machine.
+"""
 import os
 
+import pytest
 from hypothesis import HealthCheck, settings
 
 settings.register_profile(
@@ -13,3 +20,15 @@ settings.register_profile(
 )
 settings.register_profile("dev", max_examples=200, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _blas_threads():
+    threads = os.environ.get("SYMLIP_BLAS_THREADS")
+    if not threads:
+        yield
+        return
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=int(threads), user_api="blas"):
+        yield

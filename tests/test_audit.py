@@ -105,14 +105,34 @@ def test_relu_step_sdp_value_is_violated_and_replays(tmp_path, capsys):
     assert ok.status == "survived" and ok.witness is None and ok.lower_bound == v.lower_bound
 
 
+def _mp_norm(J, dps=60):
+    """The spectral norm of a float or mpf matrix at ``dps`` digits (every float converted exactly)."""
+    with mpmath.workdps(dps):
+        M = J if isinstance(J, mpmath.matrix) else mpmath.matrix(np.atleast_2d(J).tolist())
+        return max(mpmath.svd_r(M, compute_uv=False))
+
+
+def _ulps_above(value, true):
+    """How far the float ``value`` lies above the mpf ``true``, in units of eps * true."""
+    with mpmath.workdps(60):
+        return float((mpmath.mpf(value) - true) / (true * mpmath.mpf(2) ** -52))
+
+
 def test_bias_free_2_16_1_relu_exact_claims():
     net, th = _bias_free([2, 16, 1], seed=3)
     exact = exact_input_lipschitz(net, th)
     assert exact_input_lipschitz(net, th, R=0.37) == exact  # positively homogeneous: any ball
     # brute force: ||J|| is constant on each of the 32 sectors; a dense circle hits them all
     ang = np.linspace(0.0, 2 * np.pi, 400001)
-    dense = _jnorms(net, th, np.c_[np.cos(ang), np.sin(ang)]).max()
+    X = np.c_[np.cos(ang), np.sin(ang)]
+    norms = _jnorms(net, th, X)
+    dense = norms.max()
     assert dense == pytest.approx(exact, rel=1e-13)
+    # the true constant in mpmath: J of the best sectors at 60 digits (J is exact there, no rounding);
+    # `exact` is a rigorous upper end (never below it, whatever the BLAS), a few ulps above at most
+    top = np.flatnonzero(norms >= dense * (1 - 1e-9))
+    true = max(_mp_norm(net.jac_x_mp(th, X[i], dps=60)) for i in top[:: max(1, len(top) // 12)])
+    assert 0 <= _ulps_above(exact, true) <= 4
     # the search alone (no help from the enumeration) reaches it
     s = input_lipschitz_lower_bound(net, th, R=None, budget=2.0, seed=0, max_evals=4000, use_exact=False)
     assert s.exact == exact
@@ -121,6 +141,8 @@ def test_bias_free_2_16_1_relu_exact_claims():
     low = audit_constant(net, th, 0.99 * exact, R=None, search=s, tool="0.99x")
     assert low.status == "violated" and low.witness is not None
     assert replay_audit(low.witness).status == "violated"
+    # a claim at the rigorous upper end holds: it survives on every BLAS, even when the float64 pair
+    # ratio rounds above it
     at = audit_constant(net, th, exact, R=None, search=s, tool="1.0x")
     assert at.status == "survived" and at.witness is None
     # the whole audit, search included, agrees
@@ -181,6 +203,30 @@ def test_exact_1d_regions_meeting_the_open_ball():
         exact = exact_input_lipschitz(net, th, R=R)
         X = np.linspace(-R, R, 400001)[:, None]
         assert _jnorms(net, th, X).max() == pytest.approx(exact, rel=1e-12)
+
+
+@pytest.mark.parametrize("widths,act", [([4, 3], "tanh"), ([3, 5, 4, 2], "identity"), ([2, 3, 3, 4], "identity"),
+                                        ([5, 4, 6], "identity"), ([2, 12, 3], "relu"), ([1, 9, 2], "leaky_relu")])
+def test_exact_constant_is_never_below_the_true_one(widths, act):
+    """Regression (issue 12): the float64 norm of the best region's J was returned as "exact", and
+    rounded below the true constant about half the time (so a claim at it was truly violated)."""
+    for seed in range(6 if act in ("tanh", "identity") else 3):
+        net = MLP(widths, act)
+        th = net.init(seed=seed)
+        got = exact_input_lipschitz(net, th, R=1.5)
+        if net.depth == 1 or act == "identity":    # J = W_m ... W_1, the product in mpmath
+            with mpmath.workdps(60):
+                M = mpmath.matrix(net.unflatten(th)[-1][0].tolist())
+                for W, _ in reversed(net.unflatten(th)[:-1]):
+                    M = M * mpmath.matrix(W.tolist())
+            true = _mp_norm(M)
+        else:                                     # the best regions of a dense grid, J in mpmath
+            X = _disk(1.5, 100, 400) if net.d_in == 2 else np.linspace(-1.5, 1.5, 40001)[:, None]
+            norms = _jnorms(net, th, X)
+            top = np.flatnonzero(norms >= norms.max() * (1 - 1e-9))
+            true = max(_mp_norm(net.jac_x_mp(th, X[i], dps=60)) for i in top[:: max(1, len(top) // 8)])
+        # above the true constant by rounding only (Bauer-Fike for the 5 x 5 Gram matrix: a few ulps)
+        assert 0 <= _ulps_above(got, true) <= 8, (widths, act, seed, got, true)
 
 
 def test_exact_affine_cases_and_unsupported():

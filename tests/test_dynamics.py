@@ -234,6 +234,22 @@ def test_moment_claim_validation():
         MomentCase(MomentClaim("x", "mean"), net, th, X, y, batch_size=2, eta=0.1, n_steps=10)
 
 
+@pytest.mark.parametrize("kw, exc, match", [
+    ({"n_steps": 10**12}, ValueError, r"n_steps must be an integer in \[100, 10000000\]; got 1000000000000"),
+    ({"replacement": "yes"}, TypeError, "replacement must be True or False; got 'yes'"),
+    ({"replacement": None}, TypeError, "replacement must be True or False; got None"),
+    ({"weight": 0}, ValueError, r"MomentCase.weight must be a finite number > 0; got 0"),
+    ({"weight": math.nan}, ValueError, r"MomentCase.weight must be a finite number > 0; got nan"),
+    ({"Y": -1.0}, ValueError, r"MomentCase.Y must be a finite number >= 0 or None; got -1.0"),
+    ({"Y": "1"}, ValueError, r"MomentCase.Y must be .*; got '1'"),
+])
+def test_moment_case_validation(kw, exc, match):
+    """Regression (issue 12): these were accepted (n_steps = 10^12 ran out of memory at the first run)."""
+    net, th, X, y = _problem()
+    with pytest.raises(exc, match=match):
+        MomentCase(MomentClaim("x", "mean"), net, th, X, y, **{"batch_size": 2, "eta": 0.1, **kw})
+
+
 # ---------------------------------------------------------------------------
 # bad input and degenerate spectra
 # ---------------------------------------------------------------------------

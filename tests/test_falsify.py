@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import re
 
 import mpmath
 import numpy as np
@@ -83,6 +84,13 @@ def test_claim_outside_its_activation_class_is_refused():
         falsify(Claim("b", "lip_f", derive("lip_f", 2), assumptions=("bounded",)), relu, Region.box(1.0, 1.0))
     with pytest.raises(ValueError, match="depth"):
         falsify(Claim("U1", "lip_f", derive("lip_f", 3)), relu, Region.box(1.0, 1.0))
+
+
+@pytest.mark.parametrize("bad", [5, None, 1.5, {"smooth": True}])
+def test_claim_assumptions_of_the_wrong_type_are_named(bad):
+    """Regression (issue 12): Claim(..., assumptions=5) gave "'int' object is not iterable"."""
+    with pytest.raises(TypeError, match=rf"assumptions must be a class name or a sequence.*got {re.escape(repr(bad))}"):
+        Claim("c", "lip_f", 1.0, assumptions=bad)
 
 
 def test_gradient_bound_claimed_for_relu_is_violated_across_a_kink():

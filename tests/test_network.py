@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import subprocess
 import sys
 from fractions import Fraction
@@ -175,7 +176,13 @@ def test_f_vector_output_and_single_input_shapes():
     net, theta, X, v = setup((3, 4, 2), "sigmoid", n=5)
     F = net.f(theta, X)
     assert F.shape == (5, 2)
-    np.testing.assert_allclose(net.f(theta, X[1]), F[1], rtol=1e-15)
+    # one sample and the batch take different BLAS paths (gemv vs gemm, any summation order): they agree
+    # to the rounding of the sums formed, a few (d + 2) ulps of |W2| (|σ| + |σ'| (|W1| |x| + |b1|)) + |b2|
+    # with |σ| <= 1, |σ'| <= 1/4 (sigmoid)
+    (W1, b1), (W2, b2) = net.unflatten(theta)
+    first = np.abs(W1) @ np.abs(X[1]) + np.abs(b1)
+    tol = 4 * (max(net.widths) + 2) * np.finfo(float).eps * (np.abs(W2) @ (1 + 0.25 * first) + np.abs(b2))
+    assert np.all(np.abs(net.f(theta, X[1]) - F[1]) <= tol), (net.f(theta, X[1]) - F[1], tol)
     J = net.jac_x(theta, X)
     assert J.shape == (5, 2, 3)
     np.testing.assert_allclose(J, fd_jac_x(net, theta, X), rtol=1e-7, atol=1e-9)
@@ -438,6 +445,8 @@ def test_property_jac_x_vector_output(arch):
         (5, "tanh", TypeError, r"widths must be a sequence"),
         ((3, 1), 3.5, TypeError, r"activation must be .*3.5"),
         ((3, 1), "nosuchact", ValueError, r"nosuchact"),
+        ((10**12, 10**12), "tanh", ValueError, r"P = 1000000000001000000000000 parameters; at most MAX_PARAMS"),
+        ((3, 10**30), "tanh", ValueError, r"at most MAX_PARAMS = 1000000000"),
     ],
 )
 def test_construction_errors(widths, act, exc, match):
@@ -596,3 +605,28 @@ def test_workdps_validates_and_restores():
         with pytest.raises(ValueError, match=r"dps must be an integer >= 15"):
             with workdps(bad):
                 pass
+
+
+def test_workdps_has_a_ceiling():
+    """Regression (issue 12): any precision was accepted, e.g. 10^9 digits (a hang); the checks' guard
+    digits still fit above MAX_DPS."""
+    from symlip.precision import MAX_DPS
+
+    with workdps(MAX_DPS + 30) as d:
+        assert d == MAX_DPS + 30
+    for bad in (10**9, MAX_DPS + 10**6):
+        with pytest.raises(ValueError, match=rf"dps must be an integer <= \d+, got {bad}"):
+            with workdps(bad):
+                pass
+    net, theta, X, _ = setup((2, 1), "tanh")
+    from symlip import Claim, Region, falsify
+
+    with pytest.raises(ValueError, match=rf"dps must be an integer <= {MAX_DPS}, got 1000000000"):
+        falsify(Claim("c", "lip_f", 10.0), net, Region.box(1.0, 1.0), dps=10**9, max_evals=20)
+
+
+@pytest.mark.parametrize("seed", [-1, 1.5, "seed", [1.5], True])
+def test_init_seed_is_checked(seed):
+    """Regression (issue 12): numpy's own errors ("expected non-negative integer") did not name the seed."""
+    with pytest.raises(ValueError, match=rf"seed must be an integer >= 0 or None, got {re.escape(repr(seed))}"):
+        MLP((2, 1), "tanh").init(seed=seed)

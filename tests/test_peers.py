@@ -196,3 +196,23 @@ def test_audit_tools_on_all_of_R_d_needs_a_homogeneous_network():
     with pytest.raises(TypeError, match="sequence of names"):
         audit_tools(net, theta, "product", R=1.0)
 
+
+
+@pytest.mark.parametrize("tools, exc, match", [
+    (["product", "autolip"], ValueError, "unknown tool 'autolip'"),
+    ([2.0, 0], ValueError, "claimed constant 0 must be a finite number > 0"),
+    ([math.inf], ValueError, "claimed constant inf must be"),
+    ([object()], TypeError, "must be a name"),
+    ([], ValueError, "tools is empty"),
+])
+def test_tools_are_checked_before_the_search(monkeypatch, tools, exc, match):
+    """Regression (issue 12): a bad tool was refused only after the whole search had run."""
+    import symlip.audit
+
+    def no_search(*args, **kwargs):
+        raise AssertionError("the search ran before the tools were checked")
+
+    monkeypatch.setattr(symlip.audit, "input_lipschitz_lower_bound", no_search)
+    net, theta = _net()
+    with pytest.raises(exc, match=match):
+        audit_tools(net, theta, tools, R=1.0, budget=60.0)

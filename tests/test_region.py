@@ -1,5 +1,6 @@
 """Regions (MATH.md §2) and the weak sampling check of U1–U4 on concrete networks."""
 import math
+import re
 
 import numpy as np
 import pytest
@@ -61,6 +62,32 @@ def test_sample_inputs_in_ball():
 ])
 def test_region_errors(call, match):
     with pytest.raises(ValueError, match=match):
+        call()
+
+
+@pytest.mark.parametrize("call,exc,match", [
+    (lambda: Region.box(True, 1.0), TypeError, "omega must be a non-negative number .*; got True"),
+    (lambda: Region.box(1.0, [1.0, False]), TypeError, r"beta must be .*; got \[1.0, False\]"),
+    (lambda: Region.box("1", 1.0), TypeError, "omega must be .*; got '1'"),
+    (lambda: Region.ball([True, False], 1.0), TypeError, r"ball center must be .*; got \[True, False\]"),
+    (lambda: Region.ball([1.0, "a"], 1.0), TypeError, r"ball center must be .*; got \[1.0, 'a'\]"),
+    (lambda: Region.ball(np.zeros(3), "1"), TypeError, "ball radius must be a real number .*; got '1'"),
+    (lambda: Region.ball(np.zeros(3), True), TypeError, "ball radius must be a real number .*; got True"),
+    (lambda: Region.ball(np.zeros(3), [1.0]), TypeError, r"ball radius must be a real number .*; got \[1.0\]"),
+    (lambda: Region.ball(np.zeros(3), "\x91"), TypeError, "ball radius .*; got " + re.escape(repr("\x91"))),
+    (lambda: Region.box(1.0, 1.0).contains(_net(), np.zeros(_net().n_params), tol=-1.0), ValueError,
+     "tol must be finite and >= 0; got -1.0"),
+    (lambda: Region.box(1.0, 1.0).contains(_net(), np.zeros(_net().n_params), tol=math.nan), ValueError,
+     "tol must be finite and >= 0; got nan"),
+    (lambda: sample_inputs(2, 1.0, -1), ValueError, "number of points n must be an integer >= 0; got -1"),
+    (lambda: sample_inputs(2, 1.0, 1.5), ValueError, "number of points n must be an integer >= 0; got 1.5"),
+    (lambda: sample_inputs(True, 1.0, 3), ValueError, "input dimension dim must be an integer >= 1; got True"),
+    (lambda: sample_inputs(2, "1", 3), TypeError, "input radius R must be a real number .*; got '1'"),
+])
+def test_region_errors_name_the_value(call, exc, match):
+    """Regression (issue 12): booleans and numeric strings were taken as numbers, and float()'s own
+    messages ("could not convert string to float") did not say which argument was wrong."""
+    with pytest.raises(exc, match=match):
         call()
 
 

@@ -95,6 +95,25 @@ def hscale(t):
     return 1.0 / (t.s * t.gap)
 
 
+EPS = np.finfo(np.float64).eps
+
+
+def svd_rounding(t, what):
+    """How far a float64 quantity of ``top_singular`` may lie from the exact one (any BLAS/LAPACK).
+
+    LAPACK's SVD is backward stable: its factors are exact for some ``W + δW`` with
+    ``|δW| <= c eps s_1``, ``c`` a modest multiple of the size (here ``c = 4 (m + n)``).
+    Then ``s_1`` moves by at most ``|δW|`` (Weyl), ``u_1`` and ``v_1`` by
+    ``|δW| / (s_1 - s_2) = c eps / gap`` (Wedin), and so do ``u v^T`` and ``u^T E v``
+    (``|E|_F = 1``); the Hessian, whose terms divide by ``s_1 - s_j``, moves by
+    ``c eps / gap`` relative to its size ``hscale = 1/(s_1 - s_2)``, i.e. by
+    ``c eps s_1 / (s_1 - s_2)^2``.  ``what``: ``"s"`` (relative), ``"vector"`` or
+    ``"hessian"`` (absolute, for unit perturbations).
+    """
+    c = 4 * sum(t.shape) * EPS
+    return {"s": c, "vector": c / t.gap, "hessian": c * hscale(t) / t.gap}[what]
+
+
 def inner(A, B):
     return float(np.sum(A * B))
 
@@ -345,22 +364,24 @@ def test_mpmath_finite_differences(name):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_float64_vs_mpmath(name):
+    """float64 against 50 digits, to the rounding the SVD's conditioning allows (:func:`svd_rounding`;
+    observed: at most 1.4 of its c = 4 (m + n) units on OpenBLAS Haswell/Sandybridge/Prescott kernels).
+    The fixed 1e-14 used before was half a unit for the gap-0.01 case (u^T F v off by 1.08e-14)."""
     W, E, F, t = case(name)
     tm = top_singular_mp(W, dps=50)
-    sc = hscale(t)
-    assert float(tm.s) == pytest.approx(t.s, rel=1e-14)
-    assert float(tm.gap) == pytest.approx(t.gap, rel=1e-10)
-    np.testing.assert_allclose(t.jacobian(), to_float(tm.jacobian()), rtol=0, atol=2e-15 / t.gap)
-    assert t.hessian_form(E) == pytest.approx(float(tm.hessian_form(E)), abs=1e-14 * sc)
-    np.testing.assert_allclose(t.hessian_apply(E), to_float(tm.hessian_apply(E)), rtol=0,
-                               atol=1e-14 * sc)
+    assert float(tm.s) == pytest.approx(t.s, rel=svd_rounding(t, "s"))
+    assert float(tm.gap) == pytest.approx(t.gap, abs=2 * svd_rounding(t, "s"))   # (s_1 - s_2)/s_1
+    np.testing.assert_allclose(t.jacobian(), to_float(tm.jacobian()), rtol=0, atol=svd_rounding(t, "vector"))
+    hess = svd_rounding(t, "hessian")
+    assert t.hessian_form(E) == pytest.approx(float(tm.hessian_form(E)), abs=hess)
+    np.testing.assert_allclose(t.hessian_apply(E), to_float(tm.hessian_apply(E)), rtol=0, atol=hess)
     # the mp path is vectorised over stacks too
     stack = np.stack([E, F])
     forms = tm.hessian_form(stack)
     assert forms.shape == (2,)
-    assert float(forms[1]) == pytest.approx(t.hessian_form(F), abs=1e-14 * sc)
+    assert float(forms[1]) == pytest.approx(t.hessian_form(F), abs=hess)
     dirs = tm.directional(stack)
-    assert float(dirs[1]) == pytest.approx(t.directional(F), abs=1e-14)
+    assert float(dirs[1]) == pytest.approx(t.directional(F), abs=svd_rounding(t, "vector"))
 
 
 def test_mpmath_exact_rank_one():
@@ -436,12 +457,13 @@ def test_symbolic_matches_sympy_diff_and_numeric(shape):
         Jm = tm.jacobian()
         assert max(abs(J_diff[i, j] - _sp(Jm[i, j])) for i in range(m) for j in range(n)) < tol
         assert abs(h_diff - _sp(tm.hessian_form(E))) < tol * (1 + abs(h_diff))
-        # ... = float64
-        assert float(s1) == pytest.approx(t.s, rel=1e-14)
-        np.testing.assert_allclose(np.array(J_diff.tolist(), dtype=float), t.jacobian(), atol=1e-13)
-        assert float(h_diff) == pytest.approx(t.hessian_form(E), rel=1e-11)
+        # ... = float64, to the SVD's rounding (svd_rounding; E here is not unit-norm)
+        assert float(s1) == pytest.approx(t.s, rel=svd_rounding(t, "s"))
+        np.testing.assert_allclose(np.array(J_diff.tolist(), dtype=float), t.jacobian(), rtol=0,
+                                   atol=svd_rounding(t, "vector"))
+        assert float(h_diff) == pytest.approx(t.hessian_form(E), abs=svd_rounding(t, "hessian") * np.sum(E * E))
         np.testing.assert_allclose(np.array(Hd.xreplace(pt).evalf(30).tolist(), dtype=float),
-                                   t.hessian_matrix(), rtol=0, atol=1e-12 * hscale(t))
+                                   t.hessian_matrix(), rtol=0, atol=svd_rounding(t, "hessian"))
         # the formula with a numeric E
         assert abs(S.hessian_formula(Ev).xreplace(pt).evalf(40) - h_formula) < tol * (1 + abs(h_diff))
         break
