@@ -169,6 +169,10 @@ def domain_problems(claim: "Claim", net: "MLP", region: "Region", w: dict[str, A
         if X.ndim != 2 or X.shape[0] == 0 or X.shape[1] != net.d_in or not np.all(np.isfinite(X)):
             out.append(f"{name} is not a finite array of inputs of dimension {net.d_in}")
             continue
+        want = getattr(claim.bound, "n_samples", None) if q == "pointwise" else 1
+        if want is not None and X.shape[0] != want:
+            out.append(f"{name} has {X.shape[0]} input rows; a {q} witness has {want}")
+            continue
         if name == "x":
             n_rows = X.shape[0]
         if q == "lip_input" and R == 0:

@@ -1415,6 +1415,8 @@ class AuditWitness:
                              "stored the activation as sympy srepr text, which replay no longer evaluates); "
                              "regenerate it with symlip audit")
         f = WitnessCheck(d)
+        if "R" not in d:
+            raise ValueError("witness field 'R' is missing (null means all of R^d)")
         return cls(tool=f.text("tool"), claimed=f.number("claimed", positive=True),
                    R=f.number("R", optional=True, positive=True), widths=f.widths(),
                    activation=f.mapping("activation"), theta=f.array("theta", 1), x=f.array("x", 1),
@@ -1481,7 +1483,7 @@ def replay_audit(witness: "AuditWitness | dict | str | Path", dps: int = 80) -> 
         c = _confirm_pair(net, np.asarray(w.theta, float), w.x, w.x2, w.claimed, w.R, dps)
     except (ValueError, ArithmeticError) as exc:
         raise ValueError(f"the witness cannot be replayed: {exc}") from None
-    chk.digits("value_mp", w.value_mp, c.value_mp, w.dps)
+    chk.digits("value_mp", w.value_mp, c.value_mp, min(w.dps or dps, dps))
     chk.close("value", w.value, c.value_mp, 1e-6)
     return chk.verdict(replay_result(c, dps, *labels, title=title))
 

@@ -216,7 +216,11 @@ class Claim:
         self.check_applicable(net)
         bound = self.bound_for(net)
         if bound is not None:
-            return bound.evaluate(net, region, R=R, Y=Y, allow_numeric=self.allow_numeric)
+            val = bound.evaluate(net, region, R=R, Y=Y, allow_numeric=self.allow_numeric)
+            if math.isnan(val) or val < 0:
+                raise ValueError(f"claim {self.name!r}: the bound {bound.name if isinstance(self.bound, Bound) else sp.sstr(self.bound)!r} evaluates to {val!r} "
+                                 "on this region; a bound must be a number >= 0")
+            return val
         if callable(self.bound):
             val = self.bound(net, region, R, Y)
             try:

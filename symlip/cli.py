@@ -352,6 +352,12 @@ def _cmd_activation(args: argparse.Namespace) -> int:
 def _cmd_bench(args: argparse.Namespace) -> int:
     from symlip._bench import format_table, run_bench
 
+    out = Path(args.out)
+    if not str(args.out).strip() or out.is_dir():
+        raise ValueError(f"--out {args.out!r} must name a JSON file")
+    for folder in out.parents:
+        if folder.exists() and not folder.is_dir():
+            raise ValueError(f"--out {args.out!r}: {str(folder)!r} is a file, not a folder")
     print(format_table(run_bench(out_path=args.out, quick=args.quick)))
     print(f"wrote {args.out}")
     return 0

@@ -133,6 +133,8 @@ def read_expr(text: str, *, symbols: Symbols | None = None, names: str | None = 
         raise ValueError(f"{what} is {len(text)} characters long; at most {MAX_LENGTH} are read")
     if not text.strip():
         raise ValueError(f"{what} is empty")
+    if "#" in text:  # a comment would silently drop the rest of the text
+        raise ValueError(f"{what} {text[:80]!r} contains '#': comments are not allowed in an expression")
     try:
         with warnings.catch_warnings():  # e.g. SyntaxWarning for "1 is 1": the error below says it all
             warnings.simplefilter("ignore")

@@ -225,7 +225,11 @@ def falsify(claim: Claim | Case, net: "MLP | None" = None, region: "Region | Non
     if not isinstance(region, Region):
         raise TypeError(f"falsify needs a Region; got {type(region).__name__}")
     R = 1.0 if R is None else R
-    if not (isinstance(R, (int, float)) and math.isfinite(R) and R >= 0):
+    for name, v in (("R", R), ("Y", Y)):
+        if v is not None and (isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer,
+                                                                                        np.floating))):
+            raise TypeError(f"{name} must be a number >= 0; got {v!r}")
+    if not (math.isfinite(R) and R >= 0):
         raise ValueError(f"R must be a finite number >= 0; got {R!r}")
     if not (isinstance(budget, (int, float)) and not isinstance(budget, bool) and math.isfinite(budget)
             and 0 < budget <= MAX_BUDGET):
@@ -247,12 +251,14 @@ def falsify(claim: Claim | Case, net: "MLP | None" = None, region: "Region | Non
     needs_y = claim.quantity == "lip_loss_grad" or (claim.quantity == "pointwise" and claim.bound.targets)
     if needs_y and (Y is None or not (math.isfinite(Y) and Y >= 0)):
         raise ValueError(f"claim {claim.name!r} ({claim.quantity}) needs the target radius Y >= 0; got {Y!r}")
+    if strategies is not None and (isinstance(strategies, str) or not isinstance(strategies, (list, tuple))):
+        raise TypeError(f"strategies must be a list of names from {', '.join(STRATEGIES)}; got {strategies!r}")
     names = list(STRATEGIES) if strategies is None else list(strategies)
     for s in names:
         if s not in STRATEGIES:
             raise ValueError(f"unknown strategy {s!r}; allowed: {', '.join(STRATEGIES)}")
     if not names:
-        raise ValueError("give at least one strategy")
+        raise ValueError(f"strategies={strategies!r} names no strategy; give at least one of {', '.join(STRATEGIES)}")
     search = _Search(claim, net, region, float(R), None if Y is None else float(Y), float(budget),
                      None if max_evals is None else int(max_evals), int(seed), dps, source)
     return _numeric_marked(search.run(names), net)

@@ -508,6 +508,12 @@ def _bound_from(spec: dict[str, Any], depth: int) -> Bound:
     std = {sym.name: sym for sym in standard_symbols(depth).ordered}
     table = dict(std)
     steps = []
+    if f.text("quantity") not in QUANTITIES:
+        raise ValueError(f"witness field 'bound_spec.quantity' must be one of {', '.join(QUANTITIES)}; "
+                         f"got {spec.get('quantity')!r}")
+    for key in ("steps", "subs"):
+        if key not in spec or not isinstance(spec[key], list):
+            raise ValueError(f"witness field 'bound_spec.{key}' must be a list; got {spec.get(key)!r}")
     for k, pair in enumerate(f.items("steps")):
         if not (isinstance(pair, list) and len(pair) == 2 and all(isinstance(x, str) for x in pair)):
             raise ValueError(f"witness field 'bound_spec.steps[{k}]' must be a pair [name, expression]")
@@ -651,7 +657,7 @@ class WitnessCheck:
         if v is None:
             return None
         try:
-            a = np.array(v, dtype=float)
+            a = np.array(v, dtype=float) if _numbers_only(v) else None
         except (TypeError, ValueError, OverflowError):
             a = None
         if a is None or a.ndim != ndim or a.size == 0 or not np.all(np.isfinite(a)):
@@ -732,6 +738,13 @@ class WitnessCheck:
             return Replay(**{**rep.__dict__, "status": "tampered", "message": msg})
         return Replay(**{**rep.__dict__, "message": f"{rep.message}; the file also disagrees with itself or "
                                                     f"its source ({listed}){notes}"})
+
+
+def _numbers_only(v: Any) -> bool:
+    """Whether ``v`` is a (nested) list of JSON numbers: no strings, booleans or nulls."""
+    if isinstance(v, list):
+        return all(_numbers_only(e) for e in v)
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
 def _short(v: Any) -> str:
@@ -832,8 +845,8 @@ def replay(witness: "Witness | str | Path | dict", dps: int = 80, *, trust: bool
         c = confirm(claim, net, region, w.points, w.R, w.Y, dps=dps, bound_value=fixed)
     except (ValueError, ArithmeticError) as exc:
         raise ValueError(f"the witness cannot be replayed: {exc}") from None
-    chk.digits("value_mp", w.value_mp, c.value_mp, w.dps)
-    chk.digits("bound_mp", w.bound_mp, c.bound_mp, w.dps)
+    chk.digits("value_mp", w.value_mp, c.value_mp, min(w.dps or dps, dps))
+    chk.digits("bound_mp", w.bound_mp, c.bound_mp, min(w.dps or dps, dps))
     if w.quantity != "pointwise":  # float64 sides of an inequality may cancel: only their mp values are checked
         chk.close("value", w.value, c.value_mp, _VALUE_REL)
         chk.close("bound", w.bound, c.bound_mp, _BOUND_REL)
