@@ -121,11 +121,14 @@ def test_jumps_make_lipschitz_constants_infinite():
     assert activation("leaky_relu", alpha=2).S1.value == 2
 
 
-def test_registry_derivation_time():
+def test_registry_derivation_ends_proven():
+    """Every registry constant comes out proven (exact or certified); the time check is a hang
+    detector only (the derivation's own hard limit is 18 s), not a speed target."""
     for name in REGISTRY:
         t0 = time.monotonic()
-        _constants._derive(activation(name).expr)  # uncached
-        assert time.monotonic() - t0 < 8, name
+        consts = _constants._derive(activation(name).expr)  # uncached
+        assert time.monotonic() - t0 < 120, name
+        assert all(c.provenance in ("exact", "certified") for c in consts), (name, consts)
 
 
 # ---------------------------------------------------------------------------
