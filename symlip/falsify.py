@@ -45,6 +45,7 @@ import numpy as np
 from symlip import _quantities
 from symlip.claims import Case, Claim
 from symlip.witness import Witness, _json_float, activation_spec, bound_spec, confirm, model_spec, region_spec
+from symlip.precision import MAX_DPS as _precision_max_dps
 
 if TYPE_CHECKING:  # pragma: no cover
     from symlip.network import MLP
@@ -56,7 +57,7 @@ __all__ = ["falsify", "Verdict", "STRATEGIES", "MAX_BUDGET", "MAX_EVALS", "MAX_D
 #: 1000 digits of confirmation.
 MAX_BUDGET = 86_400.0
 MAX_EVALS = 10 ** 9
-MAX_DPS = 1000
+MAX_DPS = _precision_max_dps  # one cap, owned by symlip.precision
 
 #: the strategies, in the order they run, with their default share of the budget.
 STRATEGIES = {"random": 0.10, "hypothesis": 0.20, "ascent": 0.35, "pair": 0.20, "differential_evolution": 0.15}
@@ -69,7 +70,7 @@ _NEAR = 1e-6  # ratios above 1 - _NEAR are re-evaluated at high precision
 def check_max_dps(dps: Any) -> None:
     """``ValueError`` when an integer ``dps`` exceeds :data:`MAX_DPS` (other checks: ``symlip.precision``)."""
     if isinstance(dps, (int, np.integer)) and not isinstance(dps, bool) and dps > MAX_DPS:
-        raise ValueError(f"dps must be at most {MAX_DPS}; got {dps!r}")
+        raise ValueError(f"dps must be an integer <= {MAX_DPS}, got {dps!r}")
 
 
 # ---------------------------------------------------------------------------

@@ -28,7 +28,7 @@ __all__ = ["MIN_DPS", "MAX_DPS", "to_mp", "to_float", "rel_diff", "workdps"]
 MIN_DPS = 15
 #: Largest precision a caller may ask for (a network evaluated at more digits takes minutes or more);
 #: :func:`workdps` allows ``_DPS_MARGIN`` more for the guard digits the checks add on top of it.
-MAX_DPS = 10_000
+MAX_DPS = 1_000
 _DPS_MARGIN = 1_000
 
 _TINY = float(np.finfo(np.float64).tiny)

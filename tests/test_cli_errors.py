@@ -122,7 +122,7 @@ def test_api_caps_raise_value_errors():
         falsify(claim, net, region, budget=1e9)
     with pytest.raises(ValueError, match="max_evals .* <= 1000000000"):
         falsify(claim, net, region, max_evals=10 ** 12)
-    with pytest.raises(ValueError, match="dps must be at most 1000"):
+    with pytest.raises(ValueError, match="dps must be an integer <= 1000"):
         falsify(claim, net, region, dps=10 ** 6)
     with pytest.raises(ValueError, match="at most 1000 radii; got 1001"):
         growth(MLP([1, 1, 1], "tanh"), radii=np.logspace(0, 4, 1001))
@@ -240,11 +240,11 @@ def test_api_argument_validation_and_caps():
         (lambda: CDNN(d=2, T=1.0, N=10 ** 12, activation="tanh"), "N must be an integer >= 1 and <= 100000"),
         (lambda: pearson([1.0, 2.0, math.nan], [1.0, 2.0, 3.0]), "finite"),
         (lambda: growth(MLP([1, 1, 1], "tanh"), tolerance=math.nan), "tolerance"),
-        (lambda: growth(MLP([1, 1, 1], "tanh"), dps=10 ** 12), "dps must be at most 1000"),
-        (lambda: lower_bound(net, "lip_f", r=10.0, dps=10 ** 12), "dps must be at most 1000"),
-        (lambda: loss_mp(net, th, X, y, dps=10 ** 12), "dps must be at most 1000"),
+        (lambda: growth(MLP([1, 1, 1], "tanh"), dps=10 ** 12), "dps must be an integer <= 1000"),
+        (lambda: lower_bound(net, "lip_f", r=10.0, dps=10 ** 12), "dps must be an integer <= 1000"),
+        (lambda: loss_mp(net, th, X, y, dps=10 ** 12), "dps must be an integer <= 1000"),
         (lambda: loss_mp(net, th, X, y, dps=math.inf), "dps"),
-        (lambda: local_step_mp(net, th, X, y, 0.5, dps=10 ** 12), "dps must be at most 1000"),
+        (lambda: local_step_mp(net, th, X, y, 0.5, dps=10 ** 12), "dps must be an integer <= 1000"),
     ]
     for call, match in cases:
         with pytest.raises(ValueError, match=match):
