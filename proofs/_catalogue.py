@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from symlip import MLP, Region, derive
-from symlip.claims import Case, Claim
+from symlip.search.claims import Case, Claim
 
 
 def derived_claims(label: str, quantity: str, why: str, assumptions: tuple[str, ...],
@@ -13,7 +13,7 @@ def derived_claims(label: str, quantity: str, why: str, assumptions: tuple[str, 
 
 
 class CaseList(list):
-    """A list of :class:`~symlip.claims.Case` with a one-line ``add``."""
+    """A list of :class:`~symlip.search.claims.Case` with a one-line ``add``."""
 
     def __init__(self, claims: dict[int, Claim]) -> None:
         super().__init__()
@@ -35,7 +35,7 @@ def sgd_point(widths: tuple[int, ...], act: str, N: int, *, seed: int = 0, task:
     from ``net.init(seed)`` (a generic point, not the special initialisation)."""
     import numpy as np
 
-    from symlip.dynamics import draw_batches, mean_gradient, teacher_student
+    from symlip.training.dynamics import draw_batches, mean_gradient, teacher_student
 
     net = MLP(widths, act)
     X, y = teacher_student(N, widths[0], task=task, label_noise=label_noise,

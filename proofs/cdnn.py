@@ -7,13 +7,13 @@ constant on ``N`` steps of length ``h = T/N``; the Euler network
 ``z_{k+1} = z_k + h σ(W_k z_k + b_k)``.  Region: ``||W_k||_2 <= ω``, ``|b_k| <= β``,
 ``|c| <= γ`` (and ``|e| <= ε``, unused by the bounds).  Distances: the L2 path norm
 ``||Δθ||^2 = Σ_k h(|ΔW_k|_F^2 + |Δb_k|^2) + |Δc|^2 + |Δe|^2`` — exactly the Euclidean
-norm of :class:`symlip.cdnn.CDNN`'s scaled flat vector ``(√h W_k, √h b_k, c, e)``.
+norm of :class:`symlip.models.cdnn.CDNN`'s scaled flat vector ``(√h W_k, √h b_k, c, e)``.
 Write ``φ(t) = (|ΔW(t)|_F^2 + |Δb(t)|^2)^{1/2}``, so ``∫_0^T φ^2 = ρ^2`` is the squared
 path part of ``||Δθ||``, and
 
     a = S1 ω,    q = √d c0 + S1 β,    Q = √(1 + Z^2).
 
-The bounds are built by :func:`symlip.cdnn.cdnn_bound` (sympy, compiled with
+The bounds are built by :func:`symlip.models.cdnn.cdnn_bound` (sympy, compiled with
 ``lambdify(..., cse=True)``); this module states and proves them and checks them.
 
 1. State bound Z >= sup_t |z(t)|
@@ -88,8 +88,8 @@ tanh and sigmoid (both schemes), ``d`` = 1–3, ``N`` = 1–8, ``T`` = 0.5–2.
 """
 from __future__ import annotations
 
-from symlip.cdnn import CDNN, cdnn_bound
-from symlip.claims import Case, Claim
+from symlip.models.cdnn import CDNN, cdnn_bound
+from symlip.search.claims import Case, Claim
 
 __all__ = ["CLAIMS", "CASES"]
 

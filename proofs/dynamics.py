@@ -2,14 +2,14 @@
 
 Each case takes a network at a generic point θ (30 seeded SGD steps from its
 initialisation on teacher-student data), predicts a statistic of one SGD step
-with :func:`symlip.dynamics.sgd_moments` and tests it against ``n_steps`` real
-SGD steps from θ (:mod:`symlip.moment_claims`: H0 ``|obs - pred| <= rel_tol |pred|``,
+with :func:`symlip.training.dynamics.sgd_moments` and tests it against ``n_steps`` real
+SGD steps from θ (:mod:`symlip.training.moment_claims`: H0 ``|obs - pred| <= rel_tol |pred|``,
 per-run false-alarm rate ``α = 1e-3``, a rejection confirmed by an independent run).
 
 Derivation (second-order Taylor, ``Δ = -η g``, ``E[g] = ∇L``, ``E[g g^T] = ∇L∇L^T + Σ_B``)
 ------------------------------------------------------------------------------------------
 ``s(W + Δ) = s + <J, Δ> + ½ Δ:H:Δ + O(|Δ|³)`` with ``J = u v^T`` and ``H`` the
-Hessian of the top singular value (:mod:`symlip.spectral`), so
+Hessian of the top singular value (:mod:`symlip.training.spectral`), so
 
     E[Δs]   = -η <J, ∇L> + (η²/2)(∇L:H:∇L + tr(H Σ_B)) + O(η³),
     Var[Δs] = η² J:Σ_B:J + O(η³),  Cov[Δs_ℓ, Δs_k] = η² J_ℓ:Σ_B:J_k + O(η³),
@@ -42,7 +42,7 @@ from __future__ import annotations
 
 from _catalogue import sgd_point
 
-from symlip.moment_claims import MomentCase, MomentClaim
+from symlip.training.moment_claims import MomentCase, MomentClaim
 
 _MEAN = MomentClaim("E[ds]", "mean", rel_tol=0.05,
                     why="MATH.md §7 one-step mean of Δs_ℓ to second order; error O(η³), relative O(η²).")

@@ -4,7 +4,7 @@ Each claim says ``sup_{|θ| <= r} Q >= c r^e`` on the ball of radius ``r`` aroun
 ``θ = 0``, for ``Q = |∇_θ f|`` (``e = m - 1``, a lower bound of the Lipschitz
 constant of ``θ ↦ f(x;θ)``) or ``Q = ||∇²_θ f||_2`` (``e = 2m - 3``, of ``θ ↦ ∇_θ f``),
 with inputs ``|x| <= R``.  ``symlip check`` builds the witness of
-:mod:`symlip.lower`, checks in mpmath that it lies in the ball and evaluates ``Q``
+:mod:`symlip.bounds.lower`, checks in mpmath that it lies in the ball and evaluates ``Q``
 at two precisions; the claim is *witnessed* when both beat the formula.
 
 Proof sketch (MATH.md §4).  Carry a scalar chain on unit 0 of every layer (all
@@ -30,7 +30,7 @@ inside the sphere):
 
 At interior points where ``f`` is twice differentiable these local quantities
 are limits of difference quotients inside the convex ball, hence lower bounds of
-the Lipschitz constants there.  ``t0`` is chosen by :func:`symlip.lower.choose_t0`
+the Lipschitz constants there.  ``t0`` is chosen by :func:`symlip.bounds.lower.choose_t0`
 (``σ'(t0) > 0``, ``σ''(t0) ≠ 0`` for the gradient, away from kinks) and the
 choice is printed in the report.  The exponents equal those of U1 and U2 on the
 ball (``ω_i = β_i = r``), so both are tight; ``symlip growth`` shows the slopes.
@@ -44,8 +44,8 @@ from __future__ import annotations
 import numpy as np
 
 from symlip import MLP, Region
-from symlip.claims import Case, Claim
-from symlip.lower import LowerFormula
+from symlip.search.claims import Case, Claim
+from symlip.bounds.lower import LowerFormula
 
 __all__ = ["CASES", "CLAIMS"]
 

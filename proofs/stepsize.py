@@ -6,7 +6,7 @@ Let ``ℓ(θ) = (1/N) Σ_n ½ (f(x_n; θ) - y_n)^2`` with a smooth activation
 (MATH.md §1), ``R = max_n |x_n|``, ``Y = max_n |y_n|``, ``δ > 0``, and let
 ``L`` be U3 (MATH.md §3) on the box ``ω_i = ||W_i||_2 + δ``, ``β_i = |b_i| + δ``
 that contains the ball ``B(θ, δ)`` (MATH.md §2).  With ``g = ∇ℓ(θ)`` and the
-step of :func:`symlip.stepsize.local_step`
+step of :func:`symlip.training.stepsize.local_step`
 
     η = min( 1/((1+κ) L), (1-κ) δ/|g| ),     κ = 2^-30,
 
@@ -43,7 +43,7 @@ coincide with ``|x_n| = R``, and the descent lemma is then tight: with one
 sample ``η = 1/L`` reaches the minimum in one step and the ratio is
 ``1/(1+κ)``.  The falsifier should find ratios just below 1 there (the depth-1
 cases below) and stay well below 1 at depth >= 2, where U3 is loose.  Both
-claims are pointwise :class:`~symlip.claims.Inequality` claims with a float64
+claims are pointwise :class:`~symlip.search.claims.Inequality` claims with a float64
 path (ranking) and an mpmath path (confirmation) that computes ``L`` by
 :meth:`~symlip.Bound.evaluate_mp` with mpmath-SVD spectral norms of ``θ``'s
 layers, ``∇ℓ`` and ``ℓ`` by the network's mpmath path, and ``θ⁺`` exactly.
@@ -60,9 +60,9 @@ import mpmath
 import numpy as np
 
 from symlip import MLP, Region
-from symlip.claims import Case, Claim, Inequality
-from symlip.precision import _norm_mp, to_mp
-from symlip.stepsize import descent_sides, local_step, local_step_mp
+from symlip.search.claims import Case, Claim, Inequality
+from symlip.core.precision import _norm_mp, to_mp
+from symlip.training.stepsize import descent_sides, local_step, local_step_mp
 
 __all__ = ["CLAIMS", "CASES", "descent_inequality", "ball_inequality"]
 

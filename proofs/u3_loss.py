@@ -45,7 +45,7 @@ from __future__ import annotations
 from _catalogue import CaseList, derived_claims
 
 from symlip import Region
-from symlip.claims import Case, Claim
+from symlip.search.claims import Case, Claim
 
 __all__ = ["CLAIMS", "CASES"]
 

@@ -20,24 +20,24 @@ The mathematics is in MATH.md (shared spec); the public API is re-exported here:
 * :func:`audit_constant`, :func:`input_lipschitz_lower_bound`, :func:`from_torch`,
   :func:`audit_tools` — auditing other tools' certificates on concrete (PyTorch) networks.
 """
-from symlip.activations import Activation, Constant, activation, available_activations
-from symlip.audit import (AuditVerdict, InputLipschitzSearch, audit_constant, exact_input_lipschitz,
+from symlip.activations.registry import Activation, Constant, activation, available_activations
+from symlip.search.audit import (AuditVerdict, InputLipschitzSearch, audit_constant, exact_input_lipschitz,
                           input_lipschitz_lower_bound)
-from symlip.bounds import QUANTITIES, Bound, Kernel, derive, general_form, standard_symbols
-from symlip.cdnn import CDNN, cdnn_bound
-from symlip.claims import Case, Claim, Inequality, load_cases
-from symlip.dynamics import Moments, MonteCarlo, monte_carlo, sgd_moments, teacher_student
-from symlip.falsify import Verdict, falsify
-from symlip.lower import Growth, LowerFormula, LowerWitness, growth, lower_bound, lower_constant
-from symlip.moment_claims import MomentCase, MomentClaim, MomentVerdict
-from symlip.network import MLP
+from symlip.bounds.symbolic import QUANTITIES, Bound, Kernel, derive, general_form, standard_symbols
+from symlip.models.cdnn import CDNN, cdnn_bound
+from symlip.search.claims import Case, Claim, Inequality, load_cases
+from symlip.training.dynamics import Moments, MonteCarlo, monte_carlo, sgd_moments, teacher_student
+from symlip.search.falsify import Verdict, falsify
+from symlip.bounds.lower import Growth, LowerFormula, LowerWitness, growth, lower_bound, lower_constant
+from symlip.training.moment_claims import MomentCase, MomentClaim, MomentVerdict
+from symlip.models.network import MLP
 from symlip.peers import Audit, PeerClaim, audit_tools, peer_claim
-from symlip.region import Region, sample_inputs
-from symlip.spectral import DegenerateSpectrumError, TopSingular, top_singular
-from symlip.stepsize import DescentResult, LocalStep, gradient_descent, local_step
-from symlip.torch_io import TorchNet, from_torch, load_model, to_torch
-from symlip.trajectory import Trajectory, sgd_trajectory
-from symlip.witness import Replay, Witness, replay
+from symlip.models.region import Region, sample_inputs
+from symlip.training.spectral import DegenerateSpectrumError, TopSingular, top_singular
+from symlip.training.stepsize import DescentResult, LocalStep, gradient_descent, local_step
+from symlip.models.torch_io import TorchNet, from_torch, load_model, to_torch
+from symlip.training.trajectory import Trajectory, sgd_trajectory
+from symlip.search.witness import Replay, Witness, replay
 
 __all__ = [
     "Activation", "Constant", "activation", "available_activations",

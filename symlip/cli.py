@@ -38,9 +38,9 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from symlip.bounds import MAX_DEPTH
-from symlip.falsify import MAX_BUDGET, MAX_DPS, MAX_EVALS
-from symlip.lower import MAX_POINTS
+from symlip.bounds.symbolic import MAX_DEPTH
+from symlip.search.falsify import MAX_BUDGET, MAX_DPS, MAX_EVALS
+from symlip.bounds.lower import MAX_POINTS
 
 __all__ = ["main"]
 
@@ -58,7 +58,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 #: caps on the size arguments without an API counterpart (the others: MAX_DEPTH,
-#: symlip.falsify.MAX_BUDGET, MAX_EVALS, MAX_DPS and symlip.lower.MAX_POINTS)
+#: symlip.search.falsify.MAX_BUDGET, MAX_EVALS, MAX_DPS and symlip.bounds.lower.MAX_POINTS)
 MAX_WIDTH = 1_000_000       # one layer's width
 
 
@@ -174,7 +174,7 @@ def _params(items: Sequence[str]) -> dict[str, float]:
 
 
 def _build_parser() -> _Parser:
-    from symlip.bounds import QUANTITIES
+    from symlip.bounds.symbolic import QUANTITIES
 
     p = _Parser(prog="symlip", description="Derive, compile and attack Lipschitz bounds of neural networks.")
     p.add_argument("--version", action="version", version=_version())
@@ -293,10 +293,10 @@ def _version() -> str:
 def _cmd_derive(args: argparse.Namespace) -> int:
     import sympy as sp
 
-    from symlip.activations import activation
-    from symlip.bounds import derive
-    from symlip.network import MLP
-    from symlip.region import Region
+    from symlip.activations.registry import activation
+    from symlip.bounds.symbolic import derive
+    from symlip.models.network import MLP
+    from symlip.models.region import Region
 
     widths = args.widths
     if not 2 <= len(widths) <= MAX_DEPTH + 1:
@@ -338,7 +338,7 @@ def _cmd_derive(args: argparse.Namespace) -> int:
 
 
 def _cmd_activation(args: argparse.Namespace) -> int:
-    from symlip.activations import activation
+    from symlip.activations.registry import activation
 
     act = activation(args.spec, **_params(args.param))
     print(f"{act.name}: σ(t) = {act.expr}")
@@ -350,7 +350,7 @@ def _cmd_activation(args: argparse.Namespace) -> int:
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
-    from symlip._bench import format_table, run_bench
+    from symlip.report.bench import format_table, run_bench
 
     out = Path(args.out)
     if not str(args.out).strip() or out.is_dir():
@@ -364,7 +364,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
 
 def _progress_line(k: int, n: int, loaded: Any, outcome: Any) -> str:
-    from symlip.reports import CaseError, format_ratio
+    from symlip.report.check import CaseError, format_ratio
 
     width = len(str(n))
     mark = "✓" if outcome.as_expected else "✗"
@@ -375,8 +375,8 @@ def _progress_line(k: int, n: int, loaded: Any, outcome: Any) -> str:
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
-    from symlip.claims import check_case, load_cases
-    from symlip.reports import CaseError, _status_counts, reproduce_command, summary_counts, write_check_report
+    from symlip.search.claims import check_case, load_cases
+    from symlip.report.check import CaseError, _status_counts, reproduce_command, summary_counts, write_check_report
 
     _check_folder(args.report, "--report")
     if args.json and Path(args.json).is_dir():
@@ -419,7 +419,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
 
 def _cmd_replay(args: argparse.Namespace) -> int:
-    from symlip.witness import replay
+    from symlip.search.witness import replay
 
     rep = replay(args.witness, dps=args.dps, trust=args.trust)
     if rep.status == "needs-trust":  # the claim is code: one line, as a usage error
@@ -437,10 +437,10 @@ def _cmd_replay(args: argparse.Namespace) -> int:
 def _cmd_growth(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from symlip.activations import activation
-    from symlip.lower import growth
-    from symlip.network import MLP
-    from symlip.reports import write_index
+    from symlip.activations.registry import activation
+    from symlip.bounds.lower import growth
+    from symlip.models.network import MLP
+    from symlip.report.check import write_index
 
     _check_folder(args.out, "--out")
     act = activation(args.activation, **_params(args.param))
@@ -466,19 +466,19 @@ def _cmd_growth(args: argparse.Namespace) -> int:
 
 
 def _plot_hint() -> str:
-    from symlip._plot import INSTALL_HINT
+    from symlip.core.plot import INSTALL_HINT
 
     return INSTALL_HINT
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from symlip.reports import write_index
+    from symlip.report.check import write_index
 
     _check_folder(args.out, "--out")
     if args.name == "stepsize":
-        from symlip._demo_stepsize import run_stepsize_demo as run
+        from symlip.report.stepsize import run_stepsize_demo as run
     else:
-        from symlip._cdnn_report import run_cdnn_report as run
+        from symlip.report.cdnn import run_cdnn_report as run
     out = run(args.out, seed=args.seed, quick=args.quick)
     for line in out.get("summary", []):
         print(line)
@@ -489,8 +489,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _cmd_dynamics(args: argparse.Namespace) -> int:
-    from symlip._dynamics_report import run_dynamics_report
-    from symlip.reports import write_index
+    from symlip.report.dynamics import run_dynamics_report
+    from symlip.report.check import write_index
 
     _check_folder(args.report, "--report")
     out = run_dynamics_report(args.report, seed=args.seed, quick=args.quick)
@@ -501,10 +501,10 @@ def _cmd_dynamics(args: argparse.Namespace) -> int:
 
 
 def _cmd_audit(args: argparse.Namespace) -> int:
-    from symlip._peers_report import _search_line, format_audit, write_audit_report
-    from symlip.activations import activation
+    from symlip.report.peers import _search_line, format_audit, write_audit_report
+    from symlip.activations.registry import activation
     from symlip.peers import TOOLS, audit_tools
-    from symlip.torch_io import load_model
+    from symlip.models.torch_io import load_model
 
     if not Path(args.model).is_file():  # first: a missing file is the problem, whatever else is wrong
         raise ValueError(f"model file {args.model!r} does not exist (or is not a file)")
@@ -550,7 +550,7 @@ def _audit_command(args: argparse.Namespace, tools: Sequence[str]) -> str:
 
 
 def _cmd_peers(args: argparse.Namespace) -> int:
-    from symlip._peers_report import run_peers_report
+    from symlip.report.peers import run_peers_report
 
     _check_folder(args.report, "--report")
     out = run_peers_report(args.report, seed=args.seed, quick=args.quick, budget=args.budget,
@@ -569,7 +569,7 @@ def _check_folder(path: str, option: str) -> None:
 
 
 def _first_line(exc: BaseException) -> str:
-    from symlip.claims import first_line
+    from symlip.search.claims import first_line
 
     return first_line(exc)
 

@@ -6,7 +6,7 @@ tool (never re-implementing it) and returns a :class:`PeerClaim`: the constant, 
 seconds the tool took, a status, and the tool's own failure signals (exit codes,
 fallbacks, solver warnings, printed messages) as it reported them.
 :func:`audit_tools` then runs one lower-bound search per network and checks every
-claim against it with :func:`symlip.audit.audit_constant`.
+claim against it with :func:`symlip.search.audit.audit_constant`.
 
 Tools
 -----
@@ -45,10 +45,10 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 import numpy as np
 
-from symlip.network import MLP
+from symlip.models.network import MLP
 
 if TYPE_CHECKING:  # pragma: no cover
-    from symlip.audit import AuditVerdict, InputLipschitzSearch
+    from symlip.search.audit import AuditVerdict, InputLipschitzSearch
 
 __all__ = ["TOOLS", "PEERS_HINT", "PeerClaim", "AuditRow", "Audit", "product_bound", "eclipse_bound",
            "eclipse_local_bound", "callable_bound", "peer_claim", "check_tool", "audit_tools"]
@@ -63,7 +63,7 @@ GLOBAL = "all of R^d"
 
 _STATUSES = ("ok", "failed", "not installed", "not applicable")
 _PRODUCT_ROUNDING = 1e-12
-# ECLipsE needs σ' in [0, β]: the torch classes (symlip.torch_io) whose σ is non-decreasing
+# ECLipsE needs σ' in [0, β]: the torch classes (symlip.models.torch_io) whose σ is non-decreasing
 _MONOTONE = ("Identity", "Tanh", "Sigmoid", "ReLU", "LeakyReLU", "ELU", "Softplus", "Softsign")
 # ECLipsE-Gen-Local's activation names and the parameter its code fixes
 _GEN_LOCAL = {("ReLU", None): "relu", ("LeakyReLU", 0.01): "leakyrelu", ("Sigmoid", None): "sigmoid",
@@ -196,7 +196,7 @@ def eclipse_local_bound(net: MLP, theta: Any, *, R: float | None, center: Any = 
     if c.shape != (net.d_in,):
         raise ValueError(f"center has {c.size} entries, expected d_0 = {net.d_in}")
     region = (f"|x|_2 <= {R:g}" if not np.any(c) else f"|x - c|_2 <= {R:g}") + " (its center c, epsilon = R)"
-    from symlip.torch_io import _identify
+    from symlip.models.torch_io import _identify
 
     found = _identify(net.activation)
     actv = _GEN_LOCAL.get(found) if found is not None else None
@@ -331,7 +331,7 @@ class Audit:
     """Every tool's claim on one network, checked against one shared search.
 
     ``R`` is the input radius (None: all of ``R^d``); ``search`` the
-    :class:`~symlip.audit.InputLipschitzSearch` every verdict used.
+    :class:`~symlip.search.audit.InputLipschitzSearch` every verdict used.
     """
 
     rows: tuple[AuditRow, ...]
@@ -349,14 +349,14 @@ class Audit:
 
 def audit_tools(net: MLP, theta: Any, tools: Sequence[str | float | Callable[[MLP, np.ndarray], float]], *,
                 R: float | None, budget: float = 5.0, seed: int = 0, max_evals: int | None = None) -> Audit:
-    """Ask every tool for its constant and check each with :func:`symlip.audit.audit_constant`.
+    """Ask every tool for its constant and check each with :func:`symlip.search.audit.audit_constant`.
 
-    One :func:`~symlip.audit.input_lipschitz_lower_bound` search (``budget`` seconds,
+    One :func:`~symlip.search.audit.input_lipschitz_lower_bound` search (``budget`` seconds,
     ``seed``) on ``|x|_2 <= R`` (``R=None``: all of ``R^d``, only for a bias-free
     positively homogeneous network) serves all tools; a claim is ``violated`` only
     when a pair beating it is confirmed at high precision.
     """
-    from symlip.audit import audit_constant, input_lipschitz_lower_bound
+    from symlip.search.audit import audit_constant, input_lipschitz_lower_bound
 
     if isinstance(tools, (str, bytes)) or not isinstance(tools, Sequence):
         raise TypeError(f"tools must be a sequence of names, numbers or callables, got {tools!r}")
@@ -393,7 +393,7 @@ def _import_eclipse() -> tuple[Any, Any, Any]:
 
 def _eclipse_skip(tool: str, net: MLP) -> PeerClaim | None:
     """"not applicable"/"not installed" for ECLipsE(-Fast), or None when it applies."""
-    from symlip.torch_io import _identify
+    from symlip.models.torch_io import _identify
 
     found = _identify(net.activation)
     if found is None or found[0] not in _MONOTONE:

@@ -19,25 +19,25 @@ import tempfile
 from pathlib import Path
 from typing import Any, Sequence
 
-from symlip._strategies import architectures, inputs, region_points
+from symlip.search.sampling import architectures, inputs, region_points
 
 __all__ = ["check_activation", "activation_cases", "region_points", "inputs", "architectures"]
 
 
 def activation_cases(act: Any, depths: Sequence[int] = (1, 2, 3), width: int = 4, d_in: int = 2,
                      R: float = 1.0, Y: float = 1.0) -> list:
-    """The :class:`~symlip.claims.Case` list :func:`check_activation` runs.
+    """The :class:`~symlip.search.claims.Case` list :func:`check_activation` runs.
 
     For each depth ``m``: U1 (``lip_f``) and U4 (``lip_input``) for every
     Lipschitz activation, U2 (``lip_grad``) and U3 (``lip_loss_grad``) when it is
     smooth; each on the box ``ω_i = 1.5, β_i = 0.5`` and on the ball of radius
     0.5 around a seeded initialisation, widths ``[d_in, width, ..., width, 1]``.
     """
-    from symlip.activations import activation
-    from symlip.bounds import derive
-    from symlip.claims import Case, Claim
-    from symlip.network import MLP
-    from symlip.region import Region
+    from symlip.activations.registry import activation
+    from symlip.bounds.symbolic import derive
+    from symlip.search.claims import Case, Claim
+    from symlip.models.network import MLP
+    from symlip.models.region import Region
 
     act = activation(act)
     act.require("lipschitz", purpose="check_activation")
@@ -89,7 +89,7 @@ def check_activation(act: Any, depths: Sequence[int] = (1, 2, 3), budget: float 
         (``pytest.fail`` under pytest) naming each violated or inconclusive
         claim with its witness values and the replayable witness file.
     """
-    from symlip.falsify import falsify
+    from symlip.search.falsify import falsify
 
     verdicts = []
     failures = []

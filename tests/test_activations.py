@@ -1,4 +1,4 @@
-"""Tests of symlip.activations and the constants S0, S1, S2, c0 (MATH.md §1)."""
+"""Tests of symlip.activations.registry and the constants S0, S1, S2, c0 (MATH.md §1)."""
 from __future__ import annotations
 
 import math
@@ -12,8 +12,8 @@ import sympy as sp
 from hypothesis import given
 from hypothesis import strategies as st
 
-from symlip import _constants
-from symlip.activations import T, Constant, activation, available_activations
+from symlip.activations.registry import constants as _constants
+from symlip.activations.registry import T, Constant, activation, available_activations
 
 REGISTRY = available_activations()
 oo = sp.oo

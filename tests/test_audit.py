@@ -1,4 +1,4 @@
-"""Audits of claimed input-Lipschitz constants of fixed networks (symlip.audit)."""
+"""Audits of claimed input-Lipschitz constants of fixed networks (symlip.search.audit)."""
 import json
 import math
 
@@ -8,10 +8,10 @@ import pytest
 from scipy.optimize import minimize
 
 from symlip import MLP
-from symlip.audit import (AuditVerdict, AuditWitness, InputLipschitzSearch, _Engine, _exit, audit_constant,
+from symlip.search.audit import (AuditVerdict, AuditWitness, InputLipschitzSearch, _Engine, _exit, audit_constant,
                           exact_input_lipschitz, input_lipschitz_lower_bound, replay_audit)
 from symlip.cli import main
-from symlip.witness import replay
+from symlip.search.witness import replay
 
 
 # ---------------------------------------------------------------------------

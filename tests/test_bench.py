@@ -1,10 +1,10 @@
-"""symlip._bench: the quick benchmark writes a complete, finite JSON report."""
+"""symlip.report.bench: the quick benchmark writes a complete, finite JSON report."""
 import json
 import math
 
 import pytest
 
-from symlip._bench import TARGETS, format_table, run_bench
+from symlip.report.bench import TARGETS, format_table, run_bench
 
 
 @pytest.fixture(scope="module")

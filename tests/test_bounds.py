@@ -8,7 +8,7 @@ import pytest
 import sympy as sp
 from hypothesis import given, strategies as st
 
-from symlip.bounds import QUANTITIES, Bound, derive, general_form, standard_symbols
+from symlip.bounds.symbolic import QUANTITIES, Bound, derive, general_form, standard_symbols
 
 
 def _random_values(bound, rng, n=None):
@@ -256,8 +256,8 @@ def test_kernel_argument_errors():
 
 # -- float64 overflow (issue 12) -------------------------------------------------
 def test_evaluate_uses_mpmath_when_an_intermediate_overflows():
-    from symlip.network import MLP
-    from symlip.region import Region
+    from symlip.models.network import MLP
+    from symlip.models.region import Region
 
     net, region = MLP([3, 4, 1], "tanh"), Region.box(1e200, 1e200)
     for quantity in ("lip_f", "lip_grad"):
@@ -270,9 +270,9 @@ def test_evaluate_uses_mpmath_when_an_intermediate_overflows():
 
 
 def test_overflow_error_only_when_the_value_exceeds_float64():
-    from symlip.bounds import BoundOverflowError
-    from symlip.network import MLP
-    from symlip.region import Region
+    from symlip.bounds.symbolic import BoundOverflowError
+    from symlip.models.network import MLP
+    from symlip.models.region import Region
 
     net, b = MLP([3, 4, 1], "tanh"), derive("lip_input", 2)
     with pytest.raises(BoundOverflowError, match=r"1\.0e\+400, beyond the float64 range") as info:
@@ -282,7 +282,7 @@ def test_overflow_error_only_when_the_value_exceeds_float64():
 
 
 def test_specialize_refuses_numeric_constants_unless_allowed():
-    from symlip.activations import activation
+    from symlip.activations.registry import activation
 
     act = activation("sinc(t - 100)")
     with pytest.raises(ValueError, match=r"S1 ≈ 0\.436182.*numeric estimate.*allow_numeric=True"):

@@ -2,7 +2,7 @@
 hand-made witnesses that every mutant is false, and a cheap sampling check that
 no true claim is exceeded at random points.
 
-The adversarial attack itself is ``symlip check proofs/`` (symlip.falsify);
+The adversarial attack itself is ``symlip check proofs/`` (symlip.search.falsify);
 these tests only make sure the catalogue is well-formed and honest.
 """
 from __future__ import annotations
@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from symlip import derive, sample_inputs
-from symlip.claims import Case, LoadedCase, _import_file, load_cases
+from symlip.search.claims import Case, LoadedCase, _import_file, load_cases
 
 PROOFS = Path(__file__).resolve().parent.parent / "proofs"
 MUTANTS = PROOFS / "mutants"

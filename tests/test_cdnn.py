@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from symlip import Case, Claim, falsify, replay
-from symlip.cdnn import CDNN, cdnn_bound
-from symlip.witness import Witness
-from symlip.claims import _import_file
+from symlip.models.cdnn import CDNN, cdnn_bound
+from symlip.search.witness import Witness
+from symlip.search.claims import _import_file
 
 PROOFS = Path(__file__).resolve().parent.parent / "proofs"
 

@@ -10,7 +10,7 @@ from symlip.cli import main
 
 TRUE_AND_MUTANT = """
 from symlip import MLP, Region, derive
-from symlip.claims import Case, Claim
+from symlip.search.claims import Case, Claim
 
 net = MLP((2, 1), "tanh")
 box = Region.box(1.0, 0.5)
@@ -23,7 +23,7 @@ CASES = [
 
 FALSE_HOLDS = """
 from symlip import MLP, Region, derive
-from symlip.claims import Case, Claim
+from symlip.search.claims import Case, Claim
 
 net = MLP((2, 1), "tanh")
 CASES = [
@@ -90,7 +90,7 @@ def test_check_markdown_and_latex(checked):
     assert "**PASS** — 2 claims: 2 as expected" in md
     assert "| claim | source | architecture | region | R | expect | status | best ratio |" in md
     assert "M\\|0.98" in md  # a pipe in a name does not break the table
-    # the literal 0.98 is read exactly (symlip.expr): 49/50, not the binary float 0.97999999999999998
+    # the literal 0.98 is read exactly (symlip.core.expr): 49/50, not the binary float 0.97999999999999998
     assert "```latex\n\\frac{49 \\sqrt{R^{2} + 1}}{50}\n```" in md and "2% below the exact value" in md
     assert "witnesses/tiny-01-M_0.98.json" in md and "digits confirmed" in md
     assert "## Strategies" in md and "symlip check " in md
@@ -114,9 +114,9 @@ def test_replay_not_violated_exit_1(checked, tmp_path):
 
 
 def test_report_is_deterministic_and_clears_stale_witnesses(checked, tmp_path):
-    from symlip.claims import load_cases
-    from symlip.falsify import falsify
-    from symlip.reports import CaseError, write_check_report
+    from symlip.search.claims import load_cases
+    from symlip.search.falsify import falsify
+    from symlip.report.check import CaseError, write_check_report
 
     lc_exact, lc_mutant = load_cases([checked["base"] / "cat"])
     v = falsify(lc_mutant.case, budget=1.0, max_evals=300, seed=1)

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from symlip import MLP, derive
-from symlip.claims import load_cases
+from symlip.search.claims import load_cases
 from symlip.cli import main
 
 
@@ -112,7 +112,7 @@ def test_size_arguments_are_capped(tmp_path, argv, needles):
 
 def test_api_caps_raise_value_errors():
     from symlip import Claim, Region, falsify
-    from symlip.lower import growth
+    from symlip.bounds.lower import growth
 
     with pytest.raises(ValueError, match=r"depth must be an integer >= 1 and <= 1000.*5000"):
         derive("lip_f", 5000)
@@ -132,7 +132,7 @@ def test_api_caps_raise_value_errors():
 
 def test_growth_at_a_depth_beyond_float64_is_a_clear_error_not_a_crash():
     """Depth 300: the formula underflows float64 (the witness message used to divide by 0)."""
-    from symlip.lower import growth, lower_bound
+    from symlip.bounds.lower import growth, lower_bound
 
     with pytest.raises(ValueError, match="leaves the float64 range"):
         growth(MLP([1] * 301, "tanh"))
@@ -221,11 +221,11 @@ def test_nan_and_inf_are_refused_where_a_number_is_expected():
 # the API behind the commands: bad values are ValueErrors naming them
 # ---------------------------------------------------------------------------
 def test_api_argument_validation_and_caps():
-    from symlip.cdnn import CDNN
-    from symlip.dynamics import draw_batches, sgd_moments, teacher_student
-    from symlip.lower import growth, lower_bound
-    from symlip.stepsize import local_step_mp, loss_mp
-    from symlip.trajectory import pearson, sgd_trajectory
+    from symlip.models.cdnn import CDNN
+    from symlip.training.dynamics import draw_batches, sgd_moments, teacher_student
+    from symlip.bounds.lower import growth, lower_bound
+    from symlip.training.stepsize import local_step_mp, loss_mp
+    from symlip.training.trajectory import pearson, sgd_trajectory
 
     net = MLP([2, 3, 1], "tanh")
     th, X, y = net.init(0), np.full((4, 2), 0.3), np.array([0.1, -0.2, 0.3, 0.0])

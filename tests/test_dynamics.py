@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 
 from symlip import MLP
-from symlip.claims import _import_file
-from symlip.dynamics import (draw_batches, loss_value, mean_gradient, monte_carlo, noise_factor,
+from symlip.search.claims import _import_file
+from symlip.training.dynamics import (draw_batches, loss_value, mean_gradient, monte_carlo, noise_factor,
                              per_sample_gradients, sgd_moments, teacher_student)
-from symlip.moment_claims import MomentCase, MomentClaim, MomentWitness, replay_moment
-from symlip.spectral import top_singular
+from symlip.training.moment_claims import MomentCase, MomentClaim, MomentWitness, replay_moment
+from symlip.training.spectral import top_singular
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -282,7 +282,7 @@ def test_bad_inputs_name_the_value():
 
 
 def test_degenerate_top_singular_value_is_reported_not_used():
-    from symlip.spectral import DegenerateSpectrumError
+    from symlip.training.spectral import DegenerateSpectrumError
 
     net = MLP([2, 2, 1], "tanh")
     th = net.flatten([(np.eye(2), np.zeros(2)), (np.array([[1.0, 0.5]]), np.zeros(1))])

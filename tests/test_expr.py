@@ -1,14 +1,14 @@
-"""The safe expression reader (symlip.expr): text is data, never code; literals are exact."""
+"""The safe expression reader (symlip.core.expr): text is data, never code; literals are exact."""
 import pytest
 import sympy as sp
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from symlip import Bound, Claim, activation, available_activations, derive, standard_symbols
-from symlip.activations import T
-from symlip.bounds import QUANTITIES
+from symlip.activations.registry import T
+from symlip.bounds.symbolic import QUANTITIES
 from symlip.cli import main
-from symlip.expr import MAX_LENGTH, UnknownName, read_expr, write_expr
+from symlip.core.expr import MAX_LENGTH, UnknownName, read_expr, write_expr
 
 
 def _attack(sentinel):

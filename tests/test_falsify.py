@@ -13,10 +13,10 @@ import pytest
 
 import symlip
 from symlip import Case, Claim, Inequality, MLP, Region, derive, falsify, replay
-from symlip import _quantities
-from symlip.falsify import STRATEGIES, _Search
+from symlip.search import quantities as _quantities
+from symlip.search.falsify import STRATEGIES, _Search
 from symlip.testing import activation_cases, check_activation
-from symlip.witness import Witness, confirm
+from symlip.search.witness import Witness, confirm
 
 
 def _depth1():

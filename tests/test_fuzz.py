@@ -146,7 +146,7 @@ def _tree(folder: Path) -> dict[str, tuple[int, int]]:
 # ---------------------------------------------------------------------------
 CATALOGUE = """
 from symlip import MLP, Claim, Region
-from symlip.claims import Case
+from symlip.search.claims import Case
 
 CASES = [Case(Claim("fuzz-ok", "lip_f", 100.0), MLP([2, 1], "tanh"), Region.box(1.0, 1.0), R=1.0)]
 """
@@ -161,8 +161,8 @@ CASES = []
 def assets(tmp_path_factory) -> Path:
     """A folder with a valid catalogue, a torch state dict, witness files of every kind (made here by
     falsify, audit_constant and a moment claim), a file, an empty folder and a malicious module."""
-    from symlip.audit import audit_constant
-    from symlip.moment_claims import MomentCase, MomentClaim
+    from symlip.search.audit import audit_constant
+    from symlip.training.moment_claims import MomentCase, MomentClaim
 
     base = tmp_path_factory.mktemp("fuzz-assets")
     (base / "cat.py").write_text(CATALOGUE)
@@ -539,7 +539,7 @@ def test_cli_junk_expressions(assets, capsys, expr, where):
 # expressions through the API
 # ---------------------------------------------------------------------------
 def test_api_bad_activation_expressions(assets):
-    from symlip.activations import activation
+    from symlip.activations.registry import activation
 
     lines = []
     with _sandbox(assets) as box:
@@ -565,7 +565,7 @@ def test_api_bad_claim_bounds(assets):
 @settings(max_examples=60, **FUZZ)
 @given(expr=JUNK_EXPR)
 def test_api_junk_expressions(assets, expr):
-    from symlip.activations import activation
+    from symlip.activations.registry import activation
 
     with _sandbox(assets) as box:
         _fail_if(_check_api("api activation junk", expr, lambda: activation(expr), expr, sentinel_in=box)
@@ -585,7 +585,7 @@ BAD_NONNEG = [-1.0, -1e-300, NAN, INF, -INF] + NOT_NUMBERS
 
 def _api_cases() -> list[tuple[str, Any, Callable[[], Any], Any, str]]:
     """(area, input, call, bad value, field) for every bad argument of the public constructors."""
-    from symlip.activations import activation
+    from symlip.activations.registry import activation
 
     net, box = MLP([2, 3, 1], "tanh"), Region.box(1.0, 1.0)
     good = Claim("fuzz-ok", "lip_f", 100.0)
@@ -656,7 +656,7 @@ def _api_cases() -> list[tuple[str, Any, Callable[[], Any], Any, str]]:
         add("MLP.init", "seed", v, lambda v=v: net.init(seed=v))
     for v in [-1.0, NAN, "1e-12", True]:
         add("Region.contains", "tol", v, lambda v=v: box.contains(net, theta, tol=v))
-    from symlip.region import sample_inputs
+    from symlip.models.region import sample_inputs
     for dim, R, n in [(0, 1.0, 3), (2, -1.0, 3), (2, NAN, 3), (2, 1.0, -1), (2, 1.0, 1.5), ("2", 1.0, 3),
                       (2, "1", 3), (2, 1.0, None), (True, 1.0, 3), (2, INF, 3)]:
         bad = next(x for x, ok in ((dim, isinstance(dim, int) and not isinstance(dim, bool) and dim >= 1),
@@ -664,14 +664,14 @@ def _api_cases() -> list[tuple[str, Any, Callable[[], Any], Any, str]]:
                                    (n, isinstance(n, int) and n >= 0)) if not ok)
         rows.append(("sample_inputs", (dim, R, n), lambda a=(dim, R, n): sample_inputs(*a), bad, ""))
     for v in [14, -1, 1.5, "50", None, True, 10 ** 9]:
-        from symlip.precision import workdps
+        from symlip.core.precision import workdps
 
         def use(v=v):
             with workdps(v):
                 return 1
         add("workdps", "dps", v, use)
     for v in ["x", None, object(), [1, "a"], complex(1, 1), True]:
-        from symlip.precision import to_mp
+        from symlip.core.precision import to_mp
         add("to_mp", "a", v, lambda v=v: to_mp(v))
     for v in [-1.0, NAN, INF]:
         add("activation", "alpha", v, lambda v=v: activation("leaky_relu", alpha=v))
@@ -688,7 +688,7 @@ def test_api_bad_arguments():
 
 
 def _moment_rows() -> list[tuple[str, Any, Callable[[], Any], Any, str]]:
-    from symlip.moment_claims import MomentCase, MomentClaim
+    from symlip.training.moment_claims import MomentCase, MomentClaim
 
     net = MLP([2, 3, 1], "tanh")
     rng = np.random.default_rng(0)
@@ -737,7 +737,7 @@ def test_api_bad_moment_cases():
 
 
 def test_api_bad_audit_arguments():
-    from symlip.audit import audit_constant, exact_input_lipschitz, input_lipschitz_lower_bound
+    from symlip.search.audit import audit_constant, exact_input_lipschitz, input_lipschitz_lower_bound
     from symlip.peers import audit_tools
 
     net = MLP([2, 3, 1], "relu")
@@ -798,7 +798,7 @@ BAD_CATALOGUES = {
     "raising_lookup": "raise KeyError('boom at import')\n",
     "bad_case": textwrap.dedent("""
         from symlip import MLP, Claim, Region
-        from symlip.claims import Case
+        from symlip.search.claims import Case
         CASES = [Case(Claim("c", "lip_f", 1.0), MLP([2, 1], "tanh"), Region.box(1.0, 1.0), R=-1.0)]
         """),
     "recursion": "def f():\n    return f()\nCASES = f()\n",
@@ -807,7 +807,7 @@ BAD_CATALOGUES = {
 
 
 def test_bad_catalogue_files(assets, capsys):
-    from symlip.claims import load_cases
+    from symlip.search.claims import load_cases
 
     lines = []
     for k, (name, text) in enumerate(BAD_CATALOGUES.items()):

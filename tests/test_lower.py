@@ -10,7 +10,7 @@ import pytest
 
 from symlip import MLP, Claim, Region, activation, derive, falsify
 from symlip.cli import main
-from symlip.lower import (LowerFormula, chain_parameters, choose_t0, growth, lower_bound, lower_constant,
+from symlip.bounds.lower import (LowerFormula, chain_parameters, choose_t0, growth, lower_bound, lower_constant,
                           lower_formula_expr, lower_formula_latex)
 
 

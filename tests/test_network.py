@@ -1,4 +1,4 @@
-"""Tests of symlip.network (MATH.md §1) and symlip.precision.
+"""Tests of symlip.models.network (MATH.md §1) and symlip.core.precision.
 
 Every analytic float64 derivative is checked two independent ways: against
 central finite differences, and against the mpmath path at high precision.
@@ -18,9 +18,9 @@ import pytest
 import sympy as sp
 from hypothesis import given, strategies as st
 
-from symlip.activations import activation
-from symlip.network import MLP
-from symlip.precision import rel_diff, to_float, to_mp, workdps
+from symlip.activations.registry import activation
+from symlip.models.network import MLP
+from symlip.core.precision import rel_diff, to_float, to_mp, workdps
 
 SMOOTH = ["tanh", "sigmoid", "softplus", "gelu", "sin"]
 ARCHS = [(3, 1), (2, 3, 1), (1, 1, 1), (3, 1, 2, 1), (2, 4, 3, 4, 1), (2, 1, 1, 1, 1)]
@@ -142,7 +142,7 @@ def test_init_reproducible_and_scaled():
 
 
 def test_core_does_not_import_torch():
-    code = ("import sys, symlip.network, symlip.precision; "
+    code = ("import sys, symlip.models.network, symlip.core.precision; "
             "assert 'torch' not in sys.modules, 'torch imported'")
     subprocess.run([sys.executable, "-c", code], check=True)
 
@@ -270,7 +270,7 @@ def test_depth_one_is_affine():
 
 @pytest.mark.parametrize("widths", [(3, 5, 4, 1), (2, 1)])
 def test_threaded_writes_match_single_thread(widths, monkeypatch):
-    import symlip.network as network
+    import symlip.models.network as network
 
     net, theta, X, v = setup(widths, "tanh", n=5)
     monkeypatch.setattr(network, "_n_workers", lambda: 3)
@@ -552,7 +552,7 @@ def test_overflow_is_an_error_not_inf():
 
 
 # ---------------------------------------------------------------------------
-# symlip.precision
+# symlip.core.precision
 # ---------------------------------------------------------------------------
 def test_to_mp_exact_and_passthrough():
     a = np.array([[0.1, -2.5e-300], [1e300, 3.0]])
@@ -610,7 +610,7 @@ def test_workdps_validates_and_restores():
 def test_workdps_has_a_ceiling():
     """Regression (issue 12): any precision was accepted, e.g. 10^9 digits (a hang); the checks' guard
     digits still fit above MAX_DPS."""
-    from symlip.precision import MAX_DPS
+    from symlip.core.precision import MAX_DPS
 
     with workdps(MAX_DPS + 30) as d:
         assert d == MAX_DPS + 30

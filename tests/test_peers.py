@@ -116,7 +116,7 @@ def test_eclipse_needs_a_hidden_layer():
 @pytest.mark.parametrize("act", ["tanh", "relu"])
 def test_eclipse_bounds_are_finite_and_their_signals_recorded(act):
     pytest.importorskip("eclipse_nn")
-    from symlip.audit import input_lipschitz_lower_bound
+    from symlip.search.audit import input_lipschitz_lower_bound
 
     net, theta = _net((4, 16, 16, 16, 1), act, seed=1)
     lower = input_lipschitz_lower_bound(net, theta, R=1.0, budget=0.5, seed=0).value
@@ -207,12 +207,12 @@ def test_audit_tools_on_all_of_R_d_needs_a_homogeneous_network():
 ])
 def test_tools_are_checked_before_the_search(monkeypatch, tools, exc, match):
     """Regression (issue 12): a bad tool was refused only after the whole search had run."""
-    import symlip.audit
+    import symlip.search.audit
 
     def no_search(*args, **kwargs):
         raise AssertionError("the search ran before the tools were checked")
 
-    monkeypatch.setattr(symlip.audit, "input_lipschitz_lower_bound", no_search)
+    monkeypatch.setattr(symlip.search.audit, "input_lipschitz_lower_bound", no_search)
     net, theta = _net()
     with pytest.raises(exc, match=match):
         audit_tools(net, theta, tools, R=1.0, budget=60.0)

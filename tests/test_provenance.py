@@ -16,15 +16,15 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from symlip import _constants
-from symlip.activations import T, activation, available_activations
-from symlip.bounds import derive
-from symlip.claims import Claim, LoadedCase, Case, check_case
+from symlip.activations.registry import constants as _constants
+from symlip.activations.registry import T, activation, available_activations
+from symlip.bounds.symbolic import derive
+from symlip.search.claims import Claim, LoadedCase, Case, check_case
 from symlip.cli import main
-from symlip.falsify import falsify
-from symlip.network import MLP
-from symlip.region import Region
-from symlip.witness import Witness, replay
+from symlip.search.falsify import falsify
+from symlip.models.network import MLP
+from symlip.models.region import Region
+from symlip.search.witness import Witness, replay
 
 SINC = "sinc(t - 100)"
 
@@ -307,8 +307,8 @@ def test_cli_check_allow_numeric(tmp_path, capsys):
     cat = tmp_path / "cat.py"
     cat.write_text(textwrap.dedent(f"""
         from symlip import MLP, Region, derive
-        from symlip.activations import activation
-        from symlip.claims import Case, Claim
+        from symlip.activations.registry import activation
+        from symlip.search.claims import Case, Claim
         CASES = [Case(Claim("U4", "lip_input", derive("lip_input", 2)), MLP([2, 3, 1], activation({SINC!r})),
                       Region.box(1.0, 1.0), R=1.0)]
     """))

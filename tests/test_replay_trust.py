@@ -7,15 +7,15 @@ import numpy as np
 import pytest
 
 from symlip import MLP
-from symlip.audit import audit_constant
-from symlip.claims import check_case, load_cases
+from symlip.search.audit import audit_constant
+from symlip.search.claims import check_case, load_cases
 from symlip.cli import main
-from symlip.moment_claims import replay_moment
-from symlip.witness import Witness, replay
+from symlip.training.moment_claims import replay_moment
+from symlip.search.witness import Witness, replay
 
 CATALOGUE = '''
 from symlip import MLP, Region
-from symlip.claims import Case, Claim
+from symlip.search.claims import Case, Claim
 
 CASES = [Case(Claim("M-0.98", "lip_f", "0.98*sqrt(1 + R**2)", expect="fails", why="2% below the exact value"),
               MLP((3, 1), "3*tanh(t)"), Region.box(1.0, 1.0), R=1.5)]
@@ -131,8 +131,8 @@ def test_consistent_edit_is_caught_against_the_source_with_trust(genuine):
     """Lowering the bound program, the bound, its digits and the ratio together leaves a
     self-consistent file: only the source can tell (and only --trust imports it)."""
     from symlip import Bound
-    from symlip.network import MLP as _MLP
-    from symlip.region import Region
+    from symlip.models.network import MLP as _MLP
+    from symlip.models.region import Region
 
     folder, data = genuine
     low = Bound.from_expr("sqrt(1 + R**2)/2", 1, "lip_f")
@@ -247,7 +247,7 @@ def test_tampered_audit_witness(tmp_path):
 MOMENT_CATALOGUE = '''
 import numpy as np
 from symlip import MLP
-from symlip.moment_claims import MomentCase, MomentClaim
+from symlip.training.moment_claims import MomentCase, MomentClaim
 
 _net = MLP((2, 3, 1), "tanh")
 _rng = np.random.default_rng(0)

@@ -1,4 +1,4 @@
-"""Tests of symlip.spectral: Jacobian and Hessian of the spectral norm (MATH.md §7).
+"""Tests of symlip.training.spectral: Jacobian and Hessian of the spectral norm (MATH.md §7).
 
 Every derivative is checked independently of its formula: against central finite
 differences of ``numpy.linalg.norm(W, 2)`` in float64, against finite
@@ -19,9 +19,9 @@ import pytest
 import sympy as sp
 from hypothesis import given, strategies as st
 
-import symlip.spectral as spectral
-from symlip.precision import to_float, to_mp
-from symlip.spectral import (
+import symlip.training.spectral as spectral
+from symlip.core.precision import to_float, to_mp
+from symlip.training.spectral import (
     DegenerateSpectrumError,
     TopSingular,
     TopSingularMP,

@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 
 from symlip import MLP, Claim, Region, derive, falsify, replay, sample_inputs
-from symlip.stepsize import (MARGIN, DescentResult, descent_sides, gradient_descent, local_step, local_step_mp,
+from symlip.training.stepsize import (MARGIN, DescentResult, descent_sides, gradient_descent, local_step, local_step_mp,
                              loss_mp)
-from symlip.witness import confirm
-from symlip.claims import _import_file
+from symlip.search.witness import confirm
+from symlip.search.claims import _import_file
 
 ROOT = Path(__file__).resolve().parent.parent
 PROOFS = ROOT / "proofs" / "stepsize.py"
@@ -277,8 +277,8 @@ def test_mutants_are_violated_and_their_witnesses_replay(tmp_path):
 # the demo
 # ---------------------------------------------------------------------------
 def test_demo_quick_writes_its_files(tmp_path):
-    from symlip._demo_stepsize import run_stepsize_demo
-    from symlip._plot import pyplot
+    from symlip.report.stepsize import run_stepsize_demo
+    from symlip.core.plot import pyplot
 
     out = run_stepsize_demo(tmp_path, seed=0, quick=True)
     files = [Path(f) for f in out["files"]]
@@ -299,11 +299,11 @@ def test_demo_quick_writes_its_files(tmp_path):
 
 
 def test_demo_without_matplotlib_skips_the_png_and_says_so(tmp_path, monkeypatch):
-    import symlip._plot
-    from symlip._demo_stepsize import run_stepsize_demo
+    import symlip.core.plot
+    from symlip.report.stepsize import run_stepsize_demo
 
     (tmp_path / "stepsize.png").write_bytes(b"stale")
-    monkeypatch.setattr(symlip._plot, "pyplot", lambda: None)
+    monkeypatch.setattr(symlip.core.plot, "pyplot", lambda: None)
     out = run_stepsize_demo(tmp_path, seed=1, quick=True)
     assert not (tmp_path / "stepsize.png").exists()
     assert all(not f.endswith(".png") for f in out["files"])

@@ -20,7 +20,7 @@ import pytest
 import sympy as sp
 
 from symlip import derive
-from symlip.bounds import QUANTITIES, general_form
+from symlip.bounds.symbolic import QUANTITIES, general_form
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "theory.md"

@@ -1,4 +1,4 @@
-"""symlip.torch_io: nn.Sequential <-> (MLP, θ), state dicts, the --trust rule, and life without torch."""
+"""symlip.models.torch_io: nn.Sequential <-> (MLP, θ), state dicts, the --trust rule, and life without torch."""
 import sys
 
 import numpy as np
@@ -13,7 +13,7 @@ from symlip import MLP
 
 def test_without_torch_the_message_says_how_to_install(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "torch", None)  # import torch now raises ImportError
-    from symlip import torch_io
+    from symlip.models import torch_io
 
     with pytest.raises(ImportError, match=r"pip install 'symlip\[torch\]'"):
         torch_io.from_torch(object())
@@ -56,7 +56,7 @@ def test_without_torch_everything_else_works(monkeypatch):
 torch = pytest.importorskip("torch")
 nn = torch.nn
 
-from symlip.torch_io import TorchNet, from_torch, load_model, to_torch  # noqa: E402
+from symlip.models.torch_io import TorchNet, from_torch, load_model, to_torch  # noqa: E402
 
 ACTIVATIONS = {
     "tanh": lambda: nn.Tanh(),

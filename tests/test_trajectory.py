@@ -1,13 +1,13 @@
-"""SGD trajectories with accumulated §7 predictions (symlip.trajectory) and ``symlip dynamics``."""
+"""SGD trajectories with accumulated §7 predictions (symlip.training.trajectory) and ``symlip dynamics``."""
 import json
 
 import numpy as np
 import pytest
 
 from symlip.cli import main
-from symlip.dynamics import sgd_moments, teacher_student
-from symlip.network import MLP
-from symlip.trajectory import LOG_K_TERMS, Trajectory, pearson, sgd_trajectory
+from symlip.training.dynamics import sgd_moments, teacher_student
+from symlip.models.network import MLP
+from symlip.training.trajectory import LOG_K_TERMS, Trajectory, pearson, sgd_trajectory
 
 
 @pytest.fixture(scope="module")
@@ -204,14 +204,14 @@ def test_cli_dynamics_report_must_be_a_folder(tmp_path, capsys):
 
 
 def test_report_rejects_a_bad_seed(tmp_path):
-    from symlip._dynamics_report import run_dynamics_report
+    from symlip.report.dynamics import run_dynamics_report
 
     with pytest.raises(ValueError, match="seed must be an integer >= 0; got -1"):
         run_dynamics_report(tmp_path, seed=-1, quick=True)
 
 
 def test_a_repeated_top_singular_value_names_the_step(task):
-    from symlip.spectral import DegenerateSpectrumError
+    from symlip.training.spectral import DegenerateSpectrumError
 
     net, th, X, y = task
     layers = [(W.copy(), b.copy()) for W, b in net.unflatten(th)]

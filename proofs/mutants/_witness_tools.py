@@ -1,7 +1,7 @@
 """Helpers for the hand-made witnesses of the mutants (not a catalogue module).
 
 Each mutant module exposes ``WITNESSES``: claim name -> zero-argument callable
-returning a dict with the keys of :class:`symlip.witness.Witness` that define a
+returning a dict with the keys of :class:`symlip.search.witness.Witness` that define a
 violation — ``theta``, ``theta2`` (None for ``lip_input``), ``x`` (shape
 ``(n, d_0)``), ``x2`` (only ``lip_input``) and ``y`` (only ``lip_loss_grad``).
 The quantity of the pair (``|q(θ) - q(θ')| / |θ - θ'|``, or the input ratio for

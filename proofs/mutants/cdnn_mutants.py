@@ -14,8 +14,8 @@ from typing import Callable
 
 import numpy as np
 
-from symlip.cdnn import CDNN, cdnn_bound
-from symlip.claims import Case, Claim
+from symlip.models.cdnn import CDNN, cdnn_bound
+from symlip.search.claims import Case, Claim
 
 from _witness_tools import Witness, curvature_pair, gradient_pair
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from symlip.moment_claims import MomentCase, MomentClaim
+from symlip.training.moment_claims import MomentCase, MomentClaim
 
 _PROOFS = str(Path(__file__).resolve().parent.parent)   # proofs/_catalogue.py: the shared points
 sys.path.insert(0, _PROOFS)

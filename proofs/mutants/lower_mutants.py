@@ -6,7 +6,7 @@
   parameters reach it.  They need no hand-made witness (the refutation is the
   upper bound's value, which ``tests/test_catalogue.py`` re-computes).
 * Global upper bounds are *violated*: the falsifier seeds its ascent with the §4
-  chain (``symlip.falsify`` ``chain_points``), where |∇_θ f| ~ c r^{m-1}
+  chain (``symlip.search.falsify`` ``chain_points``), where |∇_θ f| ~ c r^{m-1}
   exceeds any fixed number once the ball is large.  Their hand-made witnesses in
   :data:`WITNESSES` are pairs at that chain point (``_witness_tools``).
 """
@@ -17,8 +17,8 @@ from typing import Callable
 import numpy as np
 
 from symlip import MLP, Region
-from symlip.claims import Case, Claim
-from symlip.lower import LowerFormula, chain_parameters, lower_constant
+from symlip.search.claims import Case, Claim
+from symlip.bounds.lower import LowerFormula, chain_parameters, lower_constant
 
 from _witness_tools import Witness, curvature_pair, gradient_pair
 

@@ -15,7 +15,7 @@ from typing import Callable
 import numpy as np
 
 from symlip import MLP, Bound, Region, activation, derive, standard_symbols
-from symlip.claims import Case, Claim
+from symlip.search.claims import Case, Claim
 
 from _witness_tools import Witness, curvature_pair, gradient_pair, layers_to_theta
 

@@ -26,8 +26,8 @@ import mpmath
 import numpy as np
 
 from symlip import MLP, Region
-from symlip.claims import Case, Claim, Inequality
-from symlip.stepsize import MARGIN, LocalStep, descent_sides
+from symlip.search.claims import Case, Claim, Inequality
+from symlip.training.stepsize import MARGIN, LocalStep, descent_sides
 
 from _witness_tools import Witness, layers_to_theta
 

@@ -18,7 +18,7 @@ import numpy as np
 import sympy as sp
 
 from symlip import MLP, Bound, Region, derive, standard_symbols
-from symlip.claims import Case, Claim
+from symlip.search.claims import Case, Claim
 
 from _witness_tools import Witness, gradient_pair, layers_to_theta
 

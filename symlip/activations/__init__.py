@@ -1,0 +1,1 @@
+"""Activations and their constants: exact, certified (arb) or numeric (docs/theory.md §2)."""

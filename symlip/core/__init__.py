@@ -1,0 +1,1 @@
+"""Foundations every layer uses: working precision and the safe expression reader (docs/theory.md §1)."""

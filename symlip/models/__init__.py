@@ -1,0 +1,1 @@
+"""The models whose parameters are bounded: MLPs, continuous-depth networks, regions, torch I/O."""

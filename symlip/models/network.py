@@ -1,0 +1,876 @@
+"""Feed-forward networks and their exact derivatives in the parameters (MATH.md §1).
+
+An :class:`MLP` with widths ``d_0, ..., d_m`` and activation ``σ`` computes
+
+    z_0 = x,   a_i = W_i z_{i-1} + b_i,   z_i = σ(a_i)  (0 < i < m),   f(x; θ) = a_m,
+
+with the flat parameter vector ``θ = (W_1 row-major, b_1, ..., W_m, b_m)`` in ``R^P``.
+
+Two independent evaluation paths are provided:
+
+* **float64**, analytic and batched over samples (no finite differences and no
+  per-sample Python loops): forward pass, per-sample gradient ``∇_θ f`` by
+  back-propagation, per-sample Hessian-vector product ``(∇²_θ f) v`` by
+  forward-over-reverse differentiation (Pearlmutter's R-operator), the input
+  Jacobian, and the squared loss ``ℓ = mean_n ½ (f(x_n) - y_n)²`` with its
+  gradient and Hessian-vector product;
+* **mpmath** (``*_mp`` methods, ``dps`` decimal digits), the same mathematics
+  written with plain loops over ``mpmath.mpf`` and sharing no code with the
+  float64 path, used to cross-check it and to confirm witnesses to many digits.
+
+Derivative formulas (``δ_i = ∂f/∂a_i``, ``s_i = σ'(a_i)``, ``u_i = σ''(a_i)``)::
+
+    δ_m = 1,   δ_i = s_i ⊙ W_{i+1}^T δ_{i+1}
+    ∂f/∂W_i = δ_i z_{i-1}^T,   ∂f/∂b_i = δ_i
+
+and, for a direction ``v = (V_1, c_1, ..., V_m, c_m)`` (``R{·}`` = directional
+derivative along ``v``)::
+
+    R{z_0} = 0,   R{a_i} = V_i z_{i-1} + W_i R{z_{i-1}} + c_i,   R{z_i} = s_i ⊙ R{a_i}
+    R{δ_m} = 0,   R{δ_i} = u_i ⊙ R{a_i} ⊙ W_{i+1}^T δ_{i+1}
+                           + s_i ⊙ (V_{i+1}^T δ_{i+1} + W_{i+1}^T R{δ_{i+1}})
+    R{∂f/∂W_i} = R{δ_i} z_{i-1}^T + δ_i R{z_{i-1}}^T,   R{∂f/∂b_i} = R{δ_i}.
+
+Shapes: a batch ``X`` has shape ``(n, d_0)``; a single input of shape ``(d_0,)``
+is also accepted and then the leading sample axis is dropped from every result
+(``f`` gives a scalar, ``grad`` a ``(P,)`` vector, ...).
+"""
+from __future__ import annotations
+
+import functools
+import math
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+import mpmath
+import numpy as np
+import sympy as sp
+
+from symlip.activations.registry import Activation, activation as _make_activation
+from symlip.core.precision import to_mp, workdps
+
+__all__ = ["MLP", "MAX_PARAMS"]
+
+Layers = list[tuple[np.ndarray, np.ndarray]]
+
+#: the largest parameter count ``P`` an :class:`MLP` accepts (8 GB per float64 vector θ)
+MAX_PARAMS = 10**9
+
+
+def _float_path(method: Callable) -> Callable:
+    """Silence numpy's overflow warnings: the float64 path checks its own results
+    and raises ``FloatingPointError`` instead of returning inf/NaN."""
+
+    @functools.wraps(method)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with np.errstate(over="ignore", invalid="ignore"):
+            return method(*args, **kwargs)
+
+    return wrapper
+
+# per-sample outer products whose entries stay below this cannot overflow in a sum of two
+_BIG = float(np.finfo(np.float64).max) / 4.0
+
+
+def _real_array(a: Any, name: str) -> np.ndarray:
+    """``a`` as a float64 array, or a TypeError naming ``name`` (strings, complex, non-numeric)."""
+    if isinstance(a, (str, bytes)):
+        raise TypeError(f"{name} must be a real numeric array, got the string {a!r}")
+    try:
+        arr = np.asarray(a)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be a real numeric array ({exc})") from exc
+    if arr.dtype.kind == "c":
+        raise TypeError(f"{name} must be real, got a complex array (dtype {arr.dtype})")
+    if arr.dtype.kind not in "iuf" and arr.dtype != object:
+        raise TypeError(f"{name} must be a real numeric array, got dtype {arr.dtype}")
+    try:
+        return np.asarray(arr, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be a real numeric array ({exc})") from exc
+
+
+@dataclass(frozen=True)
+class MLP:
+    """A fully connected network with an affine output layer (MATH.md §1).
+
+    Parameters
+    ----------
+    widths : sequence of int
+        ``(d_0, ..., d_m)``, at least two integers ``>= 1``; ``m = len(widths) - 1``
+        is the depth (number of affine layers).
+    activation : str, sympy.Expr or Activation
+        The componentwise activation ``σ``: a registry name such as ``"tanh"``,
+        an expression in ``t``, or an :class:`~symlip.activations.registry.Activation`.
+
+    Notes
+    -----
+    ``grad``, ``hvp``, ``loss``, ``loss_grad`` and ``loss_hvp`` (and their
+    ``_mp`` versions) need a scalar output ``d_m = 1``; ``f`` and ``jac_x``
+    also handle vector outputs.
+    """
+
+    widths: tuple[int, ...]
+    activation: Activation
+    _slices: tuple[tuple[slice, slice], ...] = field(
+        init=False, repr=False, compare=False, hash=False
+    )
+    _n_params: int = field(init=False, repr=False, compare=False, hash=False)
+
+    # ------------------------------------------------------------------
+    # construction
+    # ------------------------------------------------------------------
+    def __post_init__(self) -> None:
+        widths = self.widths
+        if isinstance(widths, (str, bytes)) or not isinstance(widths, (Sequence, np.ndarray)):
+            raise TypeError(
+                f"widths must be a sequence of integers (d_0, ..., d_m), got {widths!r}"
+            )
+        ws = []
+        for k, w in enumerate(widths):
+            if isinstance(w, (bool, np.bool_)) or not isinstance(w, (int, np.integer)):
+                raise TypeError(
+                    f"widths[{k}] = {w!r} is not an integer; widths must be integers >= 1"
+                )
+            if w < 1:
+                raise ValueError(f"widths[{k}] = {w!r} must be an integer >= 1")
+            ws.append(int(w))
+        if len(ws) < 2:
+            raise ValueError(
+                f"widths = {tuple(ws)!r} must have at least 2 entries (d_0, ..., d_m with m >= 1)"
+            )
+        act = self.activation
+        if not isinstance(act, Activation):
+            if not isinstance(act, (str, sp.Expr)):
+                raise TypeError(
+                    f"activation must be a name, a sympy expression or an Activation, "
+                    f"got {act!r} of type {type(act).__name__}"
+                )
+            act = _make_activation(act)
+        slices = []
+        off = 0
+        for i in range(1, len(ws)):
+            nw = ws[i] * ws[i - 1]
+            sw = slice(off, off + nw)
+            off += nw
+            sb = slice(off, off + ws[i])
+            off += ws[i]
+            slices.append((sw, sb))
+        if off > MAX_PARAMS:
+            raise ValueError(f"widths {ws} give P = {off} parameters; at most MAX_PARAMS = {MAX_PARAMS} "
+                             "are supported")
+        object.__setattr__(self, "widths", tuple(ws))
+        object.__setattr__(self, "activation", act)
+        object.__setattr__(self, "_slices", tuple(slices))
+        object.__setattr__(self, "_n_params", off)
+
+    # ------------------------------------------------------------------
+    # layout
+    # ------------------------------------------------------------------
+    @property
+    def depth(self) -> int:
+        """``m``, the number of affine layers."""
+        return len(self.widths) - 1
+
+    @property
+    def n_params(self) -> int:
+        """``P = Σ_i d_i (d_{i-1} + 1)``."""
+        return self._n_params
+
+    @property
+    def d_in(self) -> int:
+        """Input dimension ``d_0``."""
+        return self.widths[0]
+
+    @property
+    def d_out(self) -> int:
+        """Output dimension ``d_m``."""
+        return self.widths[-1]
+
+    @property
+    def layer_slices(self) -> tuple[tuple[slice, slice], ...]:
+        """``((slice_W_1, slice_b_1), ..., (slice_W_m, slice_b_m))`` into θ."""
+        return self._slices
+
+    def unflatten(self, theta: Any) -> Layers:
+        """Split θ into ``[(W_1, b_1), ..., (W_m, b_m)]`` (views, ``W_i`` of shape ``(d_i, d_{i-1})``).
+
+        Float input gives float64 arrays; an object array (e.g. of ``mpf``) keeps its dtype.
+        """
+        th = self._theta(theta, allow_object=True)
+        return self._split(th)
+
+    def flatten(self, layers: Sequence[tuple[Any, Any]]) -> np.ndarray:
+        """Inverse of :meth:`unflatten`: ``[(W_i, b_i)]`` -> θ of shape ``(P,)``."""
+        if isinstance(layers, (str, bytes)) or not isinstance(layers, Sequence):
+            raise TypeError(f"layers must be a sequence of (W_i, b_i) pairs, got {type(layers).__name__}")
+        if len(layers) != self.depth:
+            raise ValueError(
+                f"layers has {len(layers)} entries, expected depth m = {self.depth} "
+                f"(W_i, b_i) pairs for widths {self.widths}"
+            )
+        parts: list[np.ndarray] = []
+        is_obj = False
+        for i, pair in enumerate(layers, start=1):
+            if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+                raise ValueError(f"layers[{i - 1}] must be a pair (W_{i}, b_{i}), got {pair!r}")
+            W, b = (np.asarray(x) for x in pair)
+            want_w = (self.widths[i], self.widths[i - 1])
+            if W.shape != want_w:
+                raise ValueError(f"W_{i} has shape {W.shape}, expected {want_w}")
+            if b.shape != (self.widths[i],):
+                raise ValueError(f"b_{i} has shape {b.shape}, expected ({self.widths[i]},)")
+            is_obj = is_obj or W.dtype == object or b.dtype == object
+            parts += [W.reshape(-1), b]
+        if is_obj:
+            return np.concatenate([p.astype(object) for p in parts])
+        theta = np.concatenate([p.astype(np.float64) for p in parts])
+        return self._theta(theta)
+
+    def init(self, seed: int | None = 0, scale: float = 1.0) -> np.ndarray:
+        """Random parameters: ``W_i ~ N(0, scale²/d_{i-1})``, ``b_i ~ N(0, 0.01 scale²)``.
+
+        Reproducible: draws from ``numpy.random.default_rng(seed)`` (``seed``: an integer >= 0,
+        None for fresh entropy, or a numpy ``Generator``/``SeedSequence``).
+        """
+        if not (isinstance(scale, (int, float, np.integer, np.floating))
+                and not isinstance(scale, bool) and math.isfinite(scale) and scale >= 0):
+            raise ValueError(f"scale must be a finite real number >= 0, got {scale!r}")
+        if not (seed is None or isinstance(seed, (np.random.Generator, np.random.SeedSequence))
+                or (isinstance(seed, (int, np.integer)) and not isinstance(seed, (bool, np.bool_)) and seed >= 0)):
+            raise ValueError(f"seed must be an integer >= 0 or None, got {seed!r}")
+        rng = np.random.default_rng(seed)
+        theta = np.empty(self.n_params)
+        for i, (sw, sb) in enumerate(self._slices, start=1):
+            theta[sw] = rng.normal(0.0, scale / math.sqrt(self.widths[i - 1]), sw.stop - sw.start)
+            theta[sb] = rng.normal(0.0, 0.1 * scale, sb.stop - sb.start)
+        return theta
+
+    # ------------------------------------------------------------------
+    # float64 path
+    # ------------------------------------------------------------------
+    @_float_path
+    def f(self, theta: Any, X: Any) -> np.ndarray:
+        """Network output ``f(x_n; θ)``: shape ``(n,)`` if ``d_m = 1`` else ``(n, d_m)``."""
+        layers = self._split(self._theta(theta))
+        X2, single = self._inputs(X)
+        sig = self.activation.numpy(0)
+        z = X2
+        for i, (W, b) in enumerate(layers, start=1):
+            a = z @ W.T
+            a += b
+            self._finite(a, f"pre-activation a_{i}")
+            if i < self.depth:
+                z = sig(a)
+                self._finite(z, f"activation z_{i}")
+        out = a[:, 0] if self.d_out == 1 else a
+        return out[0] if single else out
+
+    @_float_path
+    def grad(self, theta: Any, X: Any) -> np.ndarray:
+        """Per-sample gradient ``∇_θ f(x_n; θ)``, shape ``(n, P)`` (back-propagation).
+
+        Block ``W_i`` of row ``n`` is ``δ_i z_{i-1}^T``, block ``b_i`` is ``δ_i``;
+        the blocks are written straight into the preallocated output.
+        """
+        self._need_scalar("grad")
+        layers = self._split(self._theta(theta))
+        X2, single = self._inputs(X)
+        zs, s1, _ = self._forward(layers, X2, order=1)
+        m = self.depth
+        # per layer: (slices, δ_i or None for δ_m = 1, z_{i-1}); then the blocks
+        tasks: list[tuple] = []
+        delta: np.ndarray | None = None
+        for i in range(m, 0, -1):
+            tasks.append((self._slices[i - 1], delta, zs[i - 1]))
+            if delta is not None:
+                self._product_safe(delta, zs[i - 1], "gradient")
+            if i > 1:
+                W = layers[i - 1][0]
+                delta = s1[i - 2] * (W[0] if delta is None else delta @ W)
+                self._finite(delta, f"back-propagated δ_{i - 1}")
+
+        def write(out: np.ndarray, lo: int, hi: int) -> None:
+            for (sw, sb), d, z in tasks:
+                if d is None:
+                    out[lo:hi, sw] = z[lo:hi]
+                    out[lo:hi, sb] = 1.0
+                else:
+                    blk = self._block(out[lo:hi], sw, d.shape[1], z.shape[1])
+                    np.multiply(d[lo:hi, :, None], z[lo:hi, None, :], out=blk)
+                    out[lo:hi, sb] = d[lo:hi]
+
+        out = _fill_rows(X2.shape[0], self.n_params, write)
+        return out[0] if single else out
+
+    @_float_path
+    def hvp(self, theta: Any, X: Any, v: Any) -> np.ndarray:
+        """Per-sample Hessian-vector product ``(∇²_θ f(x_n; θ)) v``, shape ``(n, P)``.
+
+        Forward-over-reverse (R-operator), exact up to rounding: block ``W_i`` of
+        row ``n`` is ``R{δ_i} z_{i-1}^T + δ_i R{z_{i-1}}^T``, block ``b_i`` is ``R{δ_i}``.
+        """
+        self._need_scalar("hvp")
+        layers = self._split(self._theta(theta))
+        vl = self._split(self._vector(v, "v"))
+        X2, single = self._inputs(X)
+        zs, s1, s2, ra, rz = self._forward_r(layers, vl, X2)
+        m = self.depth
+        # output layer (δ_m = 1, R{δ_m} = 0): W block R{z_{m-1}} (0 for m = 1), b block 0
+        tasks: list[tuple] = [("last", self._slices[m - 1], rz[m - 1])]
+        delta: np.ndarray | None = None
+        rdelta: np.ndarray | None = None
+        for i in range(m, 1, -1):
+            W, V = layers[i - 1][0], vl[i - 1][0]
+            # g = W_i^T δ_i, h = V_i^T δ_i + W_i^T R{δ_i}   (as row vectors per sample)
+            if delta is None:
+                g = W[0]
+                h = V[0]
+            else:
+                g = delta @ W
+                h = delta @ V
+                h += rdelta @ W
+            k = i - 2  # index of layer i-1 in s1/s2/ra
+            new_delta = s1[k] * g
+            new_rdelta = s2[k] * ra[k]
+            new_rdelta *= g
+            new_rdelta += s1[k] * h
+            delta, rdelta = new_delta, new_rdelta
+            self._finite(delta, f"back-propagated δ_{i - 1}")
+            self._finite(rdelta, f"back-propagated R{{δ_{i - 1}}}")
+            what = "Hessian-vector product"
+            self._product_safe(rdelta, zs[i - 2], what)
+            if i - 1 == 1:  # R{z_0} = 0
+                tasks.append(("first", self._slices[0], rdelta, zs[0]))
+            else:
+                self._product_safe(delta, rz[i - 2], what)
+                tasks.append(("mid", self._slices[i - 2], rdelta,
+                              np.stack((rdelta, delta), axis=2),
+                              np.stack((zs[i - 2], rz[i - 2]), axis=1)))
+
+        def write(out: np.ndarray, lo: int, hi: int) -> None:
+            for task in tasks:
+                kind, (sw, sb) = task[0], task[1]
+                if kind == "last":
+                    out[lo:hi, sw] = 0.0 if task[2] is None else task[2][lo:hi]
+                    out[lo:hi, sb] = 0.0
+                    continue
+                rd = task[2]
+                if kind == "first":
+                    z = task[3]
+                    blk = self._block(out[lo:hi], sw, rd.shape[1], z.shape[1])
+                    np.multiply(rd[lo:hi, :, None], z[lo:hi, None, :], out=blk)
+                else:  # [R{δ}, δ] @ [z; R{z}] = R{δ} z^T + δ R{z}^T
+                    L, R = task[3], task[4]
+                    blk = self._block(out[lo:hi], sw, L.shape[1], R.shape[2])
+                    np.matmul(L[lo:hi], R[lo:hi], out=blk)
+                out[lo:hi, sb] = rd[lo:hi]
+
+        out = _fill_rows(X2.shape[0], self.n_params, write)
+        return out[0] if single else out
+
+    @_float_path
+    def jac_x(self, theta: Any, X: Any) -> np.ndarray:
+        """Input Jacobian ``∂f/∂x``: ``(n, d_0)`` if ``d_m = 1`` else ``(n, d_m, d_0)``."""
+        layers = self._split(self._theta(theta))
+        X2, single = self._inputs(X)
+        zs, s1, _ = self._forward(layers, X2, order=1)
+        m = self.depth
+        Wm = layers[m - 1][0]
+        n = X2.shape[0]
+        # J has shape (n, d_m, d_{i-1}) = ∂f/∂z_{i-1}
+        J = np.broadcast_to(Wm, (n,) + Wm.shape)
+        for i in range(m - 1, 0, -1):
+            W = layers[i - 1][0]
+            J = (J * s1[i - 1][:, None, :]) @ W
+            self._finite(J, f"input Jacobian through layer {i}")
+        J = np.array(J, dtype=np.float64, copy=True) if not J.flags.writeable else J
+        out = J[:, 0, :] if self.d_out == 1 else J
+        return out[0] if single else out
+
+    @_float_path
+    def loss(self, theta: Any, X: Any, y: Any) -> float:
+        """Squared loss ``ℓ(θ) = (1/n) Σ_n ½ (f(x_n; θ) - y_n)²`` (MATH.md §3, U3)."""
+        self._need_scalar("loss")
+        X2, _ = self._inputs(X)
+        yv = self._targets(y, X2.shape[0])
+        r = self.f(theta, X2) - yv
+        value = float(0.5 * np.mean(r * r))
+        if not math.isfinite(value):
+            raise FloatingPointError(
+                "float64 overflow in the loss; use smaller parameters / inputs / targets"
+            )
+        return value
+
+    @_float_path
+    def loss_grad(self, theta: Any, X: Any, y: Any) -> np.ndarray:
+        """``∇_θ ℓ = (1/n) Σ_n (f(x_n) - y_n) ∇_θ f(x_n)``, shape ``(P,)`` (:meth:`vjp` with ``r/n``)."""
+        self._need_scalar("loss_grad")
+        X2, _ = self._inputs(X)
+        n = X2.shape[0]
+        yv = self._targets(y, n)
+        return self.vjp(theta, X2, (self.f(theta, X2) - yv) / n)
+
+    @_float_path
+    def vjp(self, theta: Any, X: Any, w: Any) -> np.ndarray:
+        """``Σ_n w_n ∇_θ f(x_n; θ)``, shape ``(P,)``: back-propagation with ``δ_m = w``
+        summed over the batch (no ``(n, P)`` array)."""
+        self._need_scalar("vjp")
+        layers = self._split(self._theta(theta))
+        X2, _ = self._inputs(X)
+        wv = _real_array(w, "w").reshape(-1) if np.ndim(w) <= 1 else _real_array(w, "w")
+        if wv.shape != (X2.shape[0],) or not np.isfinite(wv).all():
+            raise ValueError(f"w must be {X2.shape[0]} finite weights (one per input); got shape {np.shape(w)}")
+        zs, s1, _ = self._forward(layers, X2, order=1)
+        delta = wv[:, None]  # (n, 1)
+        out = np.empty(self.n_params)
+        for i in range(self.depth, 0, -1):
+            sw, sb = self._slices[i - 1]
+            out[sw] = (delta.T @ zs[i - 1]).reshape(-1)
+            out[sb] = delta.sum(axis=0)
+            if i > 1:
+                delta = s1[i - 2] * (delta @ layers[i - 1][0])
+        self._finite(out, "vector-Jacobian product")
+        return out
+
+    @_float_path
+    def loss_hvp(self, theta: Any, X: Any, y: Any, v: Any) -> np.ndarray:
+        """``(∇²_θ ℓ) v = (1/n) Σ_n [ ∇f (∇f·v) + (f - y_n) (∇²f) v ]``, shape ``(P,)``.
+
+        One R-operator pass of the loss back-propagation: ``δ_m = r/n`` and
+        ``R{δ_m} = R{f}/n`` (Gauss-Newton term), summed over the batch.
+        """
+        self._need_scalar("loss_hvp")
+        layers = self._split(self._theta(theta))
+        vl = self._split(self._vector(v, "v"))
+        X2, _ = self._inputs(X)
+        n = X2.shape[0]
+        yv = self._targets(y, n)
+        zs, s1, s2, ra, rz = self._forward_r(layers, vl, X2)
+        m = self.depth
+        W, b = layers[-1]
+        V, c = vl[-1]
+        r = zs[-1] @ W[0] + b[0] - yv
+        rf = zs[-1] @ V[0] + c[0]
+        if m > 1:
+            rf = rf + rz[-1] @ W[0]
+        delta = (r / n)[:, None]
+        rdelta = (rf / n)[:, None]
+        out = np.empty(self.n_params)
+        for i in range(m, 0, -1):
+            sw, sb = self._slices[i - 1]
+            gw = rdelta.T @ zs[i - 1]
+            if i > 1:
+                gw += delta.T @ rz[i - 1]
+            out[sw] = gw.reshape(-1)
+            out[sb] = rdelta.sum(axis=0)
+            if i > 1:
+                Wi, Vi = layers[i - 1][0], vl[i - 1][0]
+                k = i - 2
+                g = delta @ Wi
+                h = delta @ Vi + rdelta @ Wi
+                delta, rdelta = s1[k] * g, s2[k] * ra[k] * g + s1[k] * h
+        self._finite(out, "loss Hessian-vector product")
+        return out
+
+    # ------------------------------------------------------------------
+    # mpmath path (independent of the float64 code above)
+    # ------------------------------------------------------------------
+    def f_mp(self, theta: Any, X: Any, dps: int = 50) -> Any:
+        """:meth:`f` in mpmath at ``dps`` digits; object array of ``mpf`` (same shape)."""
+        with workdps(dps):
+            layers = self._mp_layers(theta)
+            xs, single = self._mp_inputs(X)
+            sig = self.activation.mpmath(0)
+            res = []
+            for x in xs:
+                z = x
+                for i, (W, b) in enumerate(layers, start=1):
+                    a = [mpmath.fdot(row, z) + bj for row, bj in zip(W, b)]
+                    z = [sig(t) for t in a] if i < self.depth else a
+                res.append(z)
+            out = _obj(res)
+            out = out[:, 0] if self.d_out == 1 else out
+            return out[0] if single else out
+
+    def grad_mp(self, theta: Any, X: Any, dps: int = 50) -> Any:
+        """:meth:`grad` in mpmath at ``dps`` digits; object array ``(n, P)`` of ``mpf``."""
+        self._need_scalar("grad_mp")
+        with workdps(dps):
+            layers = self._mp_layers(theta)
+            xs, single = self._mp_inputs(X)
+            rows = []
+            for x in xs:
+                zs, s1 = self._mp_forward(layers, x)
+                deltas = self._mp_backward(layers, s1)
+                row: list = []
+                for i in range(1, self.depth + 1):
+                    d, z = deltas[i], zs[i - 1]
+                    row += [dj * zk for dj in d for zk in z]
+                    row += list(d)
+                rows.append(row)
+            out = _obj(rows)
+            return out[0] if single else out
+
+    def hvp_mp(self, theta: Any, X: Any, v: Any, dps: int = 50) -> Any:
+        """:meth:`hvp` in mpmath at ``dps`` digits; object array ``(n, P)`` of ``mpf``."""
+        self._need_scalar("hvp_mp")
+        with workdps(dps):
+            layers = self._mp_layers(theta)
+            vlay = self._mp_layers(v, name="v")
+            xs, single = self._mp_inputs(X)
+            m = self.depth
+            sig0 = self.activation.mpmath(0)
+            sig1 = self.activation.mpmath(1)
+            sig2 = self.activation.mpmath(2)
+            zero = mpmath.mpf(0)
+            rows = []
+            for x in xs:
+                # forward with directional derivatives
+                zs, rzs, ras, s1s, s2s = [list(x)], [[zero] * len(x)], [None], [None], [None]
+                for i in range(1, m + 1):
+                    W, b = layers[i - 1]
+                    V, c = vlay[i - 1]
+                    z, rz = zs[-1], rzs[-1]
+                    a = [mpmath.fdot(row, z) + bj for row, bj in zip(W, b)]
+                    ra = [mpmath.fdot(Vr, z) + mpmath.fdot(Wr, rz) + cj
+                          for Vr, Wr, cj in zip(V, W, c)]
+                    ras.append(ra)
+                    if i < m:
+                        s1 = [sig1(t) for t in a]
+                        s2 = [sig2(t) for t in a]
+                        s1s.append(s1)
+                        s2s.append(s2)
+                        zs.append([sig0(t) for t in a])
+                        rzs.append([p * q for p, q in zip(s1, ra)])
+                # backward: δ_i and R{δ_i}
+                delta = {m: [mpmath.mpf(1)]}
+                rdelta = {m: [zero]}
+                for i in range(m - 1, 0, -1):
+                    W, V = layers[i][0], vlay[i][0]
+                    dn, rdn = delta[i + 1], rdelta[i + 1]
+                    cols = range(self.widths[i])
+                    g = [mpmath.fdot([W[r][k] for r in range(len(dn))], dn) for k in cols]
+                    h = [mpmath.fdot([V[r][k] for r in range(len(dn))], dn)
+                         + mpmath.fdot([W[r][k] for r in range(len(dn))], rdn) for k in cols]
+                    delta[i] = [s1s[i][k] * g[k] for k in cols]
+                    rdelta[i] = [s2s[i][k] * ras[i][k] * g[k] + s1s[i][k] * h[k] for k in cols]
+                row: list = []
+                for i in range(1, m + 1):
+                    d, rd, z, rz = delta[i], rdelta[i], zs[i - 1], rzs[i - 1]
+                    row += [rdj * zk + dj * rzk for rdj, dj in zip(rd, d) for zk, rzk in zip(z, rz)]
+                    row += list(rd)
+                rows.append(row)
+            out = _obj(rows)
+            return out[0] if single else out
+
+    def jac_x_mp(self, theta: Any, X: Any, dps: int = 50) -> Any:
+        """:meth:`jac_x` in mpmath at ``dps`` digits; object array of ``mpf`` (same shape)."""
+        with workdps(dps):
+            layers = self._mp_layers(theta)
+            xs, single = self._mp_inputs(X)
+            m = self.depth
+            res = []
+            for x in xs:
+                _, s1 = self._mp_forward(layers, x)
+                J = [list(row) for row in layers[m - 1][0]]  # ∂f/∂z_{m-1}, (d_m, d_{m-1})
+                for i in range(m - 1, 0, -1):
+                    W = layers[i - 1][0]
+                    scaled = [[Jr[k] * s1[i][k] for k in range(len(Jr))] for Jr in J]
+                    cols = range(self.widths[i - 1])
+                    J = [[mpmath.fdot(Sr, [W[r][c] for r in range(len(Sr))]) for c in cols]
+                         for Sr in scaled]
+                res.append(J)
+            out = _obj(res)
+            out = out[:, 0, :] if self.d_out == 1 else out
+            return out[0] if single else out
+
+    # ------------------------------------------------------------------
+    # private: float64 helpers
+    # ------------------------------------------------------------------
+    def _split(self, th: np.ndarray) -> Layers:
+        out = []
+        for i, (sw, sb) in enumerate(self._slices, start=1):
+            out.append((th[sw].reshape(self.widths[i], self.widths[i - 1]), th[sb]))
+        return out
+
+    def _forward(self, layers: Layers, X: np.ndarray, order: int):
+        """Hidden states ``z_0..z_{m-1}`` and ``σ'(a_i)`` (and ``σ''``) for ``0 < i < m``."""
+        act = self.activation
+        sig = act.numpy(0)
+        d1 = act.numpy(1)
+        d2 = act.numpy(2) if order >= 2 else None
+        zs, s1, s2 = [X], [], []
+        for i in range(1, self.depth):
+            W, b = layers[i - 1]
+            a = zs[-1] @ W.T
+            a += b
+            self._finite(a, f"pre-activation a_{i}")
+            z = sig(a)
+            self._finite(z, f"activation z_{i}")
+            zs.append(z)
+            s1.append(d1(a))
+            self._finite(s1[-1], f"σ'(a_{i})")
+            if d2 is not None:
+                s2.append(d2(a))
+                self._finite(s2[-1], f"σ''(a_{i})")
+        return zs, s1, s2
+
+    def _forward_r(self, layers: Layers, vl: Layers, X: np.ndarray):
+        """Forward pass with directional derivatives R{a_i}, R{z_i} for ``0 < i < m``.
+
+        Returns ``zs`` (z_0..z_{m-1}), ``s1``, ``s2``, ``ra`` (R{a_i}) for hidden
+        layers ``i = 1..m-1`` and ``rz`` (R{z_0} = None, R{z_1}, ..., R{z_{m-1}}).
+        """
+        zs, s1, s2 = self._forward(layers, X, order=2)
+        ra: list[np.ndarray] = []
+        rz: list[Any] = [None]
+        for i in range(1, self.depth):
+            W = layers[i - 1][0]
+            V, c = vl[i - 1]
+            r = zs[i - 1] @ V.T
+            if rz[-1] is not None:
+                r += rz[-1] @ W.T
+            r += c
+            self._finite(r, f"directional derivative R{{a_{i}}}")
+            ra.append(r)
+            rz.append(s1[i - 1] * r)
+        return zs, s1, s2, ra, rz
+
+    @staticmethod
+    def _block(out: np.ndarray, sw: slice, rows: int, cols: int) -> np.ndarray:
+        """View of the ``W`` block of a per-sample ``(n, P)`` array as ``(n, rows, cols)``."""
+        return out[:, sw].reshape(out.shape[0], rows, cols, copy=False)
+
+    @staticmethod
+    def _product_safe(d: np.ndarray, z: np.ndarray, what: str) -> None:
+        """Raise instead of overflowing in the per-sample outer products ``d ⊗ z``."""
+        md = float(np.max(np.abs(d))) if d.size else 0.0
+        mz = float(np.max(np.abs(z))) if z.size else 0.0
+        if md * mz > _BIG:
+            raise FloatingPointError(
+                f"float64 overflow in the {what} (|δ| up to {md:.3g}, |z| up to {mz:.3g}); "
+                "use the *_mp methods or smaller parameters / inputs"
+            )
+
+    @staticmethod
+    def _finite(a: np.ndarray, what: str) -> None:
+        if not np.isfinite(a).all():
+            raise FloatingPointError(
+                f"non-finite value (overflow or NaN) in {what} of the float64 evaluation; "
+                "use the *_mp methods or smaller parameters / inputs"
+            )
+
+    # ------------------------------------------------------------------
+    # private: validation
+    # ------------------------------------------------------------------
+    def _need_scalar(self, what: str) -> None:
+        if self.d_out != 1:
+            raise ValueError(
+                f"{what} needs a scalar output (d_m = 1), but widths = {self.widths} has "
+                f"d_m = {self.d_out}"
+            )
+
+    def _shape_hint(self) -> str:
+        return f"for widths {self.widths}"
+
+
+    def _theta(self, theta: Any, allow_object: bool = False) -> np.ndarray:
+        if allow_object and isinstance(theta, np.ndarray) and theta.dtype == object:
+            th = theta
+            if th.shape != (self.n_params,):
+                raise ValueError(
+                    f"theta has shape {th.shape}, expected (P,) = ({self.n_params},) "
+                    f"{self._shape_hint()}"
+                )
+            return th
+        return self._vector(theta, "theta")
+
+    def _vector(self, v: Any, name: str) -> np.ndarray:
+        arr = _real_array(v, name)
+        if arr.shape != (self.n_params,):
+            raise ValueError(
+                f"{name} has shape {arr.shape}, expected (P,) = ({self.n_params},) "
+                f"{self._shape_hint()}"
+            )
+        if not np.isfinite(arr).all():
+            k = int(np.flatnonzero(~np.isfinite(arr))[0])
+            raise ValueError(f"{name} must be finite; {name}[{k}] = {float(arr[k])!r}")
+        return arr
+
+    def _inputs(self, X: Any) -> tuple[np.ndarray, bool]:
+        arr = _real_array(X, "X")
+        d0 = self.d_in
+        if arr.ndim == 1 and arr.shape == (d0,):
+            arr, single = arr[None, :], True
+        elif arr.ndim == 2 and arr.shape[1] == d0 and arr.shape[0] >= 1:
+            single = False
+        else:
+            raise ValueError(
+                f"X has shape {arr.shape}, expected (n, d_0) = (n, {d0}) with n >= 1 "
+                f"or a single input ({d0},) {self._shape_hint()}"
+            )
+        if not np.isfinite(arr).all():
+            raise ValueError("X must be finite; it has a NaN or infinite entry")
+        return arr, single
+
+    @staticmethod
+    def _targets(y: Any, n: int) -> np.ndarray:
+        arr = _real_array(y, "y")
+        if arr.ndim == 0 and n == 1:
+            arr = arr.reshape(1)
+        if arr.shape != (n,):
+            raise ValueError(f"y has shape {arr.shape}, expected (n,) = ({n},) (one target per input)")
+        if not np.isfinite(arr).all():
+            raise ValueError("y must be finite; it has a NaN or infinite entry")
+        return arr
+
+    # ------------------------------------------------------------------
+    # private: mpmath helpers
+    # ------------------------------------------------------------------
+    def _mp_vector(self, a: Any, name: str, shape_ok: Callable[[tuple], bool], want: str) -> np.ndarray:
+        if isinstance(a, (str, bytes)):
+            raise TypeError(f"{name} must be a real numeric array, got the string {a!r}")
+        arr = a if isinstance(a, np.ndarray) else np.asarray(a, dtype=object)
+        if arr.dtype.kind == "c":
+            raise TypeError(f"{name} must be real, got a complex array (dtype {arr.dtype})")
+        if not shape_ok(arr.shape):
+            raise ValueError(f"{name} has shape {arr.shape}, expected {want} {self._shape_hint()}")
+        mp = to_mp(arr)
+        for k, x in enumerate(mp.reshape(-1)):
+            if not mpmath.isfinite(x):
+                raise ValueError(f"{name} must be finite; entry {k} is {x}")
+        return mp
+
+    def _mp_layers(self, theta: Any, name: str = "theta") -> list[tuple[list[list], list]]:
+        P = self.n_params
+        th = self._mp_vector(theta, name, lambda s: s == (P,), f"(P,) = ({P},)")
+        out = []
+        for i, (sw, sb) in enumerate(self._slices, start=1):
+            Wf = list(th[sw])
+            cols = self.widths[i - 1]
+            W = [Wf[r * cols:(r + 1) * cols] for r in range(self.widths[i])]
+            out.append((W, list(th[sb])))
+        return out
+
+    def _mp_inputs(self, X: Any) -> tuple[list[list], bool]:
+        d0 = self.d_in
+        arr = self._mp_vector(
+            X, "X",
+            lambda s: s == (d0,) or (len(s) == 2 and s[1] == d0 and s[0] >= 1),
+            f"(n, d_0) = (n, {d0}) with n >= 1 or a single input ({d0},)",
+        )
+        if arr.ndim == 1:
+            return [list(arr)], True
+        return [list(row) for row in arr], False
+
+    def _mp_forward(self, layers, x):
+        """Per-sample mp forward pass: ``z_0..z_{m-1}`` and ``σ'(a_i)`` (list index i)."""
+        sig = self.activation.mpmath(0)
+        sig1 = self.activation.mpmath(1)
+        zs, s1 = [list(x)], [None]
+        for i, (W, b) in enumerate(layers[:-1], start=1):
+            a = [mpmath.fdot(row, zs[-1]) + bj for row, bj in zip(W, b)]
+            zs.append([sig(t) for t in a])
+            s1.append([sig1(t) for t in a])
+        return zs, s1
+
+    def _mp_backward(self, layers, s1):
+        """δ_i for i = 1..m (index i) in mpmath, δ_m = 1."""
+        m = self.depth
+        deltas = {m: [mpmath.mpf(1)]}
+        for i in range(m - 1, 0, -1):
+            W = layers[i][0]
+            dn = deltas[i + 1]
+            deltas[i] = [
+                s1[i][k] * mpmath.fdot([W[r][k] for r in range(len(dn))], dn)
+                for k in range(self.widths[i])
+            ]
+        return deltas
+
+
+# ---------------------------------------------------------------------------
+# writing large per-sample outputs
+# ---------------------------------------------------------------------------
+#: outputs with at least this many entries are written by several threads
+_PARALLEL_MIN_ENTRIES = 1 << 20
+_pool_lock = threading.Lock()
+_pool: ThreadPoolExecutor | None = None
+
+
+def _reset_pool_after_fork() -> None:
+    # a forked child inherits the executor object but not its threads
+    global _pool, _pool_lock
+    _pool = None
+    _pool_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_pool_after_fork)
+
+
+def _n_workers() -> int:
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # pragma: no cover - non-Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, 8))
+
+
+def _get_pool() -> ThreadPoolExecutor:
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max_workers=_n_workers(), thread_name_prefix="symlip-rows")
+        return _pool
+
+
+def _fill_rows(n: int, P: int, write: Callable[[np.ndarray, int, int], None]) -> np.ndarray:
+    """Allocate an ``(n, P)`` float64 array and fill it with ``write(out, lo, hi)``.
+
+    The writes are memory-bound numpy kernels that release the GIL, so large
+    outputs are split into contiguous row chunks written concurrently (each
+    chunk is a whole number of samples; the results do not depend on the split).
+    """
+    out = np.empty((n, P))
+    workers = _n_workers()
+    if workers == 1 or n < 2 or n * P < _PARALLEL_MIN_ENTRIES:
+        write(out, 0, n)
+        return out
+    k = min(workers, n)
+    bounds = [n * j // k for j in range(k + 1)]
+    futures = [_get_pool().submit(write, out, bounds[j], bounds[j + 1]) for j in range(1, k)]
+    write(out, bounds[0], bounds[1])
+    for fut in futures:
+        fut.result()
+    return out
+
+
+def _obj(nested: list) -> np.ndarray:
+    """Nested lists of mpf -> object ndarray (never lets numpy convert to float)."""
+    arr = np.empty(_shape_of(nested), dtype=object)
+    _fill(arr, nested)
+    return arr
+
+
+def _shape_of(nested: Any) -> tuple[int, ...]:
+    shape = []
+    x = nested
+    while isinstance(x, list):
+        shape.append(len(x))
+        if not x:
+            break
+        x = x[0]
+    return tuple(shape)
+
+
+def _fill(arr: np.ndarray, nested: list) -> None:
+    if arr.ndim == 1:
+        for k, x in enumerate(nested):
+            arr[k] = x
+    else:
+        for k, sub in enumerate(nested):
+            _fill(arr[k], sub)

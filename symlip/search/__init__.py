@@ -1,0 +1,1 @@
+"""Claims, the quantities they bound, the falsifier's strategies and engine, witnesses."""

@@ -1,0 +1,1 @@
+"""Step sizes, the spectral calculus, SGD moments and trajectories, statistical claims."""
