@@ -61,7 +61,7 @@ import numpy as np
 
 from symlip import MLP, Region
 from symlip.search.claims import Case, Claim, Inequality
-from symlip.core.precision import _norm_mp, to_mp
+from symlip.core.precision import norm_mp, to_mp
 from symlip.training.stepsize import descent_sides, local_step, local_step_mp
 
 __all__ = ["CLAIMS", "CASES", "descent_inequality", "ball_inequality"]
@@ -91,7 +91,7 @@ def ball_inequality(delta: float, n_samples: int) -> Inequality:
         st = local_step_mp(net, theta, X, y, delta, dps)
         with mpmath.workdps(dps):
             th = to_mp(theta)
-            return _norm_mp(th - (th - st.eta * st.grad)), mpmath.mpf(delta)
+            return norm_mp(th - (th - st.eta * st.grad)), mpmath.mpf(delta)
 
     ball.__name__ = f"stays_in_ball_delta_{delta:g}"
     return Inequality(ball, n_samples=n_samples, targets=True,

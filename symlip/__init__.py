@@ -25,7 +25,8 @@ from symlip.search.audit import (AuditVerdict, InputLipschitzSearch, audit_const
                           input_lipschitz_lower_bound)
 from symlip.bounds.symbolic import QUANTITIES, Bound, Kernel, derive, general_form, standard_symbols
 from symlip.models.cdnn import CDNN, cdnn_bound
-from symlip.search.claims import Case, Claim, Inequality, load_cases
+from symlip.search.catalogue import load_cases
+from symlip.search.claims import Case, Claim, Inequality
 from symlip.training.dynamics import Moments, MonteCarlo, monte_carlo, sgd_moments, teacher_student
 from symlip.search.falsify import Verdict, falsify
 from symlip.bounds.lower import Growth, LowerFormula, LowerWitness, growth, lower_bound, lower_constant
@@ -37,7 +38,8 @@ from symlip.training.spectral import DegenerateSpectrumError, TopSingular, top_s
 from symlip.training.stepsize import DescentResult, LocalStep, gradient_descent, local_step
 from symlip.models.torch_io import TorchNet, from_torch, load_model, to_torch
 from symlip.training.trajectory import Trajectory, sgd_trajectory
-from symlip.search.witness import Replay, Witness, replay
+from symlip.search.witness import Replay, Witness
+from symlip.verify import replay
 
 __all__ = [
     "Activation", "Constant", "activation", "available_activations",

@@ -375,8 +375,9 @@ def _progress_line(k: int, n: int, loaded: Any, outcome: Any) -> str:
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
-    from symlip.search.claims import check_case, load_cases
-    from symlip.report.check import CaseError, _status_counts, reproduce_command, summary_counts, write_check_report
+    from symlip.search.catalogue import load_cases
+    from symlip.verify import check_case
+    from symlip.report.check import CaseError, status_counts, reproduce_command, summary_counts, write_check_report
 
     _check_folder(args.report, "--report")
     if args.json and Path(args.json).is_dir():
@@ -410,7 +411,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
     counts = summary_counts([o for _, o in results])
     ok = counts["not_as_expected"] == 0
     print(f"{'OK' if ok else 'FAILED'}: {counts['claims']} claims, {counts['as_expected']} as expected, "
-          f"{counts['not_as_expected']} not ({_status_counts(counts)}) in {seconds:.1f} s")
+          f"{counts['not_as_expected']} not ({status_counts(counts)}) in {seconds:.1f} s")
     n_wit = sum(1 for key in files if key.startswith("witness:"))
     print(f"report: {files['md']} (also check.json, check.tex"
           + (f", {n_wit} witness file{'s' if n_wit != 1 else ''} in {files['md'].parent / 'witnesses'}"
@@ -419,7 +420,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
 
 def _cmd_replay(args: argparse.Namespace) -> int:
-    from symlip.search.witness import replay
+    from symlip.verify import replay
 
     rep = replay(args.witness, dps=args.dps, trust=args.trust)
     if rep.status == "needs-trust":  # the claim is code: one line, as a usage error
@@ -501,7 +502,7 @@ def _cmd_dynamics(args: argparse.Namespace) -> int:
 
 
 def _cmd_audit(args: argparse.Namespace) -> int:
-    from symlip.report.peers import _search_line, format_audit, write_audit_report
+    from symlip.report.peers import search_line, format_audit, write_audit_report
     from symlip.activations.registry import activation
     from symlip.peers import TOOLS, audit_tools
     from symlip.models.torch_io import load_model
@@ -526,7 +527,7 @@ def _cmd_audit(args: argparse.Namespace) -> int:
     witnesses = {k: str(files[f"witness:audit:{k}"]) for k in range(len(audit.rows))
                  if f"witness:audit:{k}" in files}
     print(format_audit(audit, witnesses))
-    print(_search_line(audit))
+    print(search_line(audit))
     n_wit = sum(1 for key in files if key.startswith("witness:"))
     print(f"report: {files['md']} (also audit.json" + (f", {n_wit} witness file{'s' if n_wit != 1 else ''}; "
           "re-check with symlip replay FILE" if n_wit else "") + ")")
@@ -569,7 +570,7 @@ def _check_folder(path: str, option: str) -> None:
 
 
 def _first_line(exc: BaseException) -> str:
-    from symlip.search.claims import first_line
+    from symlip.core.messages import first_line
 
     return first_line(exc)
 

@@ -196,9 +196,9 @@ def eclipse_local_bound(net: MLP, theta: Any, *, R: float | None, center: Any = 
     if c.shape != (net.d_in,):
         raise ValueError(f"center has {c.size} entries, expected d_0 = {net.d_in}")
     region = (f"|x|_2 <= {R:g}" if not np.any(c) else f"|x - c|_2 <= {R:g}") + " (its center c, epsilon = R)"
-    from symlip.models.torch_io import _identify
+    from symlip.models.torch_io import identify
 
-    found = _identify(net.activation)
+    found = identify(net.activation)
     actv = _GEN_LOCAL.get(found) if found is not None else None
     if actv is None:
         return PeerClaim(tool, None, 0.0, "not applicable", region=region,
@@ -393,9 +393,9 @@ def _import_eclipse() -> tuple[Any, Any, Any]:
 
 def _eclipse_skip(tool: str, net: MLP) -> PeerClaim | None:
     """"not applicable"/"not installed" for ECLipsE(-Fast), or None when it applies."""
-    from symlip.models.torch_io import _identify
+    from symlip.models.torch_io import identify
 
-    found = _identify(net.activation)
+    found = identify(net.activation)
     if found is None or found[0] not in _MONOTONE:
         return PeerClaim(tool, None, 0.0, "not applicable",
                          message=f"ECLipsE assumes slope-restricted activations with σ' in [0, β]; "

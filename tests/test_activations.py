@@ -12,7 +12,7 @@ import sympy as sp
 from hypothesis import given
 from hypothesis import strategies as st
 
-from symlip.activations.registry import constants as _constants
+from symlip.activations import constants as _constants
 from symlip.activations.registry import T, Constant, activation, available_activations
 
 REGISTRY = available_activations()

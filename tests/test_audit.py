@@ -11,7 +11,7 @@ from symlip import MLP
 from symlip.search.audit import (AuditVerdict, AuditWitness, InputLipschitzSearch, _Engine, _exit, audit_constant,
                           exact_input_lipschitz, input_lipschitz_lower_bound, replay_audit)
 from symlip.cli import main
-from symlip.search.witness import replay
+from symlip.verify import replay
 
 
 # ---------------------------------------------------------------------------

@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 
 from symlip import derive, sample_inputs
-from symlip.search.claims import Case, LoadedCase, _import_file, load_cases
+from symlip.search.catalogue import LoadedCase, _import_file, load_cases
+from symlip.search.claims import Case
 
 PROOFS = Path(__file__).resolve().parent.parent / "proofs"
 MUTANTS = PROOFS / "mutants"

@@ -114,7 +114,7 @@ def test_replay_not_violated_exit_1(checked, tmp_path):
 
 
 def test_report_is_deterministic_and_clears_stale_witnesses(checked, tmp_path):
-    from symlip.search.claims import load_cases
+    from symlip.search.catalogue import load_cases
     from symlip.search.falsify import falsify
     from symlip.report.check import CaseError, write_check_report
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from symlip import MLP, derive
-from symlip.search.claims import load_cases
+from symlip.search.catalogue import load_cases
 from symlip.cli import main
 
 

@@ -13,7 +13,7 @@ import pytest
 
 import symlip
 from symlip import Case, Claim, Inequality, MLP, Region, derive, falsify, replay
-from symlip.search import quantities as _quantities
+from symlip.search import quantities
 from symlip.search.falsify import STRATEGIES, _Search
 from symlip.testing import activation_cases, check_activation
 from symlip.search.witness import Witness, confirm
@@ -181,8 +181,8 @@ def test_pair_values_float_vs_mpmath(quantity):
     claim = Claim("c", quantity, derive(quantity, 2))
     w = {"theta": th, "theta2": None if quantity == "lip_input" else th2, "x": X,
          "x2": X2 if quantity == "lip_input" else None, "y": np.array([0.7]) if quantity == "lip_loss_grad" else None}
-    f = _quantities.pair_value(claim, net, w)
-    m = _quantities.pair_value_mp(claim, net, w, 40)
+    f = quantities.pair_value(claim, net, w)
+    m = quantities.pair_value_mp(claim, net, w, 40)
     assert f == pytest.approx(float(m), rel=1e-12)
 
 
@@ -326,7 +326,7 @@ def test_lip_input_true_local_bound_on_the_ball_survives(seed):
     assert 0.99 < v.best_ratio <= 1.0
     w = v.witness
     ww = {"theta": w.theta, "theta2": w.theta2, "x": w.x, "x2": w.x2, "y": w.y}
-    assert _quantities.domain_problems(claim, net, region, ww, R, None) == []
+    assert quantities.domain_problems(claim, net, region, ww, R, None) == []
     assert max(np.linalg.norm(w.x), np.linalg.norm(w.x2)) <= R
 
 
@@ -347,7 +347,7 @@ def _assert_every_pair_admissible(monkeypatch, claim, net, region, R, Y, **kw):
     def checked(self, pair, strategy, origin=""):
         th, th2, X, x2, y = pair
         w = {"theta": th, "theta2": th2, "x": X, "x2": x2, "y": y}
-        assert _quantities.domain_problems(claim, net, region, w, R, Y) == [], (strategy, w)
+        assert quantities.domain_problems(claim, net, region, w, R, Y) == [], (strategy, w)
         if claim.quantity == "lip_input":
             assert not np.array_equal(X, x2)
         seen.append(strategy)
@@ -358,7 +358,7 @@ def _assert_every_pair_admissible(monkeypatch, claim, net, region, R, Y, **kw):
     assert seen  # the pair builders ran
     w = v.witness
     ww = {"theta": w.theta, "theta2": w.theta2, "x": w.x, "x2": w.x2, "y": w.y}
-    assert _quantities.domain_problems(claim, net, region, ww, R, Y) == []
+    assert quantities.domain_problems(claim, net, region, ww, R, Y) == []
 
 
 @pytest.mark.parametrize("quantity, widths, act, ball, R", [
@@ -382,22 +382,22 @@ def test_domain_problems_checks_every_constraint():
     inside = np.array([[0.45, 0.0, 0.0]])
     li = Claim("li", "lip_input", 1.0)
     w = {"theta": th, "theta2": None, "x": out, "x2": inside, "y": None}
-    assert any("x[0] has norm 0.55" in p and "R = 0.5" in p for p in _quantities.domain_problems(li, net, region, w, 0.5, None))
-    assert _quantities.domain_problems(li, net, region, w, 0.0, None) == []   # R = 0: the global statement
+    assert any("x[0] has norm 0.55" in p and "R = 0.5" in p for p in quantities.domain_problems(li, net, region, w, 0.5, None))
+    assert quantities.domain_problems(li, net, region, w, 0.0, None) == []   # R = 0: the global statement
     assert any("x2 is missing" in p for p in
-               _quantities.domain_problems(li, net, region, {**w, "x2": None}, 0.5, None))
+               quantities.domain_problems(li, net, region, {**w, "x2": None}, 0.5, None))
     lf = Claim("lf", "lip_f", 1.0)
     assert any("theta2 is missing" in p for p in
-               _quantities.domain_problems(lf, net, region, {**w, "x": inside}, 0.5, None))
+               quantities.domain_problems(lf, net, region, {**w, "x": inside}, 0.5, None))
     far = np.array([3.0, 0.0, 0.0, 0.0])
-    assert any("theta2 lies outside" in p for p in _quantities.domain_problems(
+    assert any("theta2 lies outside" in p for p in quantities.domain_problems(
         lf, net, region, {**w, "x": inside, "theta2": far}, 0.5, None))
     net2 = MLP([2, 3, 1], "tanh")
     lg = Claim("lg", "lip_loss_grad", derive("lip_loss_grad", 2))
     w2 = {"theta": np.zeros(net2.n_params), "theta2": np.zeros(net2.n_params), "x": np.array([[0.1, 0.0]]),
           "x2": None, "y": np.array([2.5])}
-    assert any("exceeds Y = 2.0" in p for p in _quantities.domain_problems(lg, net2, Region.box(1, 1), w2, 1.0, 2.0))
+    assert any("exceeds Y = 2.0" in p for p in quantities.domain_problems(lg, net2, Region.box(1, 1), w2, 1.0, 2.0))
     for bad_y in (np.array([math.nan]), None, np.array([0.1, 0.2])):
-        assert _quantities.domain_problems(lg, net2, Region.box(1, 1), {**w2, "y": bad_y}, 1.0, 2.0)
-    assert _quantities.domain_problems(lg, net2, Region.box(1, 1), {**w2, "y": np.array([1.0])}, 1.0, None)
-    assert _quantities.domain_problems(lg, net2, Region.box(1, 1), {**w2, "y": np.array([-2.0])}, 1.0, 2.0) == []
+        assert quantities.domain_problems(lg, net2, Region.box(1, 1), {**w2, "y": bad_y}, 1.0, 2.0)
+    assert quantities.domain_problems(lg, net2, Region.box(1, 1), {**w2, "y": np.array([1.0])}, 1.0, None)
+    assert quantities.domain_problems(lg, net2, Region.box(1, 1), {**w2, "y": np.array([-2.0])}, 1.0, 2.0) == []

@@ -807,7 +807,7 @@ BAD_CATALOGUES = {
 
 
 def test_bad_catalogue_files(assets, capsys):
-    from symlip.search.claims import load_cases
+    from symlip.search.catalogue import load_cases
 
     lines = []
     for k, (name, text) in enumerate(BAD_CATALOGUES.items()):

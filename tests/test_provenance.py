@@ -16,15 +16,18 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from symlip.activations.registry import constants as _constants
+from symlip.activations import constants as _constants
 from symlip.activations.registry import T, activation, available_activations
 from symlip.bounds.symbolic import derive
-from symlip.search.claims import Claim, LoadedCase, Case, check_case
+from symlip.search.catalogue import LoadedCase
+from symlip.search.claims import Claim, Case
+from symlip.verify import check_case
 from symlip.cli import main
 from symlip.search.falsify import falsify
 from symlip.models.network import MLP
 from symlip.models.region import Region
-from symlip.search.witness import Witness, replay
+from symlip.search.witness import Witness
+from symlip.verify import replay
 
 SINC = "sinc(t - 100)"
 

@@ -8,10 +8,12 @@ import pytest
 
 from symlip import MLP
 from symlip.search.audit import audit_constant
-from symlip.search.claims import check_case, load_cases
+from symlip.search.catalogue import load_cases
+from symlip.verify import check_case
 from symlip.cli import main
 from symlip.training.moment_claims import replay_moment
-from symlip.search.witness import Witness, replay
+from symlip.search.witness import Witness
+from symlip.verify import replay
 
 CATALOGUE = '''
 from symlip import MLP, Region

@@ -65,7 +65,7 @@ from flint import arb
 from flint import ctx as _flint_ctx
 from sympy.calculus.util import continuous_domain
 
-from symlip.activations.registry import T, Constant
+from symlip.activations.base import T, Constant
 
 __all__ = ["derive_constants", "call_with_time_limit", "can_time_limit", "point_enclosure", "exact_rationals"]
 
@@ -1814,7 +1814,7 @@ _SINGULARITY: dict[sp.Expr, str | None] = {}
 _SINGULARITY_SECONDS = 4.0
 
 
-def _singularity(expr: sp.Expr) -> str | None:
+def singularity(expr: sp.Expr) -> str | None:
     """A point set where a piece's formula of σ is not continuous, if sympy finds one.
 
     Used when parsing an activation: an activation must be finite for every real

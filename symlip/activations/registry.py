@@ -21,6 +21,9 @@ import mpmath
 import numpy as np
 import sympy as sp
 
+from symlip.activations.base import T, Constant
+from symlip.activations.constants import (call_with_time_limit, can_time_limit, derive_constants, point_enclosure,
+                                          singularity)
 from symlip.core.expr import UnknownName, read_expr
 
 __all__ = [
@@ -32,80 +35,10 @@ __all__ = [
     "numeric_note",
 ]
 
-#: The variable every activation expression is written in.
-T = sp.Symbol("t", real=True)
-
-Provenance = Literal["exact", "certified", "numeric", "claimed"]
 ActivationClass = Literal["lipschitz", "smooth", "bounded"]
 
 _CLASS_CONSTANT = {"lipschitz": "S1", "smooth": "S2", "bounded": "S0"}
 _CONSTANT_NAMES = ("S0", "S1", "S2", "c0")
-
-
-@dataclass(frozen=True)
-class Constant:
-    """One activation constant with its provenance.
-
-    Attributes
-    ----------
-    name : str
-        ``"S0"``, ``"S1"``, ``"S2"`` or ``"c0"``.
-    value : sympy.Expr
-        The exact value (provenance ``"exact"``), or the upper end of the
-        enclosure as a sympy Float (``"certified"``/``"numeric"``).  ``sympy.oo``
-        when the constant is infinite.
-    lower, upper : float
-        A float enclosure ``lower <= true value <= upper`` (``upper`` rounded
-        outward).  Both are ``inf`` for an infinite constant.  For a
-        ``numeric`` constant both are the estimate (no enclosure).
-    provenance : {"exact", "certified", "numeric", "claimed"}
-        ``exact``: a sympy closed form; ``certified``: a rigorous interval
-        enclosure (arb interval arithmetic plus a proven tail argument);
-        ``numeric``: an estimate only — bounds refuse it unless the user opts
-        in (``allow_numeric``) and then mark their results "not proven";
-        ``claimed``: a value the user stated (:meth:`Activation.with_constants`),
-        not derived — the falsifier checks bounds built on it against the true ``σ``.
-    how : str
-        One line saying how the value was obtained.
-    """
-
-    name: str
-    value: sp.Expr
-    lower: float
-    upper: float
-    provenance: Provenance
-    how: str = ""
-
-    @property
-    def is_finite(self) -> bool:
-        return math.isfinite(self.upper)
-
-    @property
-    def is_proven(self) -> bool:
-        """Whether a bound may rest on this value: ``exact``, ``certified``, ``claimed``
-        (the user's statement under test), or infinite (a larger constant only
-        loosens a bound).  A finite ``numeric`` estimate is not."""
-        return self.provenance != "numeric" or not self.is_finite
-
-    @property
-    def bound(self) -> float:
-        """The value a bound may use: the upper end of the enclosure."""
-        return self.upper
-
-    def __float__(self) -> float:
-        return self.upper
-
-    def __str__(self) -> str:
-        if self.provenance == "exact":
-            text = sp.sstr(self.value)
-            if self.is_finite and not self.value.is_Rational:
-                text += f" ≈ {float(self.value):.12g}"
-        elif self.provenance == "certified":
-            text = f"in [{self.lower:.15g}, {self.upper:.15g}]"
-        else:
-            text = f"≈ {self.upper:.15g}"
-        mark = "numeric, not proven" if not self.is_proven else self.provenance
-        return f"{self.name} = {text} ({mark})"
 
 
 @dataclass(frozen=True, eq=False)
@@ -201,13 +134,33 @@ class Activation:
     @functools.cached_property
     def constants(self) -> dict[str, Constant]:
         """``{"S0", "S1", "S2", "c0"}`` → :class:`Constant` (MATH.md §1)."""
-        from symlip.activations.registry import constants as _constants
-
-        consts = dict(_constants.derive_constants(self.expr))
+        consts = dict(derive_constants(self.expr))
         for k, v in self.claimed:
             consts[k] = Constant(k, sp.oo if math.isinf(v) else sp.Float(v, 17), v, v, "claimed",
                                  "stated by the user, not derived")
         return consts
+
+    # -- shape --------------------------------------------------------------
+    @property
+    def is_piecewise(self) -> bool:
+        """Whether the expression has Piecewise branches (ReLU, leaky ReLU, hard tanh, ...)."""
+        return self.expr.has(sp.Piecewise)
+
+    @functools.cached_property
+    def kinks(self) -> tuple[float, ...]:
+        """Breakpoints of a piecewise activation, sorted: the real numbers its branch
+        conditions compare ``t`` with (``(0.0,)`` when none is found); ``()`` for a
+        smooth one."""
+        if not self.is_piecewise:
+            return ()
+        pts: set[float] = set()
+        for pw in self.expr.atoms(sp.Piecewise):
+            for _, cond in pw.args:
+                for rel in cond.atoms(sp.core.relational.Relational):
+                    for root in sp.solve(sp.Eq(rel.lhs - rel.rhs, 0), T):
+                        if root.is_real:
+                            pts.add(float(root))
+        return tuple(sorted(pts)) or (0.0,)
 
     @property
     def S0(self) -> Constant:
@@ -429,9 +382,7 @@ def _parse(expr: str | sp.Expr) -> sp.Expr:
             f"activation expression {expr!r} uses {', '.join(bad)}, which is not supported "
             "(write jumps with Piecewise instead)"
         )
-    from symlip.activations.constants import _singularity  # lazy: _constants imports this module
-
-    problem = _singularity(parsed)
+    problem = singularity(parsed)
     if problem:
         raise ValueError(
             f"activation expression {expr!r} is not finite and continuous for every real t "
@@ -452,7 +403,6 @@ def _probe(parsed: sp.Expr, expr: object) -> None:
     in all on the main thread (when they run out the remaining points are
     skipped: the constants' derivation has its own checks and time limits).
     """
-    from symlip.activations.constants import call_with_time_limit, point_enclosure
 
     end = time.monotonic() + _PROBE_SECONDS
     for x in (-2.5, -1.0, -0.25, 0.0, 0.25, 1.0, 2.5):
@@ -498,7 +448,6 @@ def _derivative(expr: sp.Expr, order: int) -> sp.Expr:
 
 def _simplified(e: sp.Expr) -> sp.Expr:
     """``sympy.simplify(e)`` within 2 s on the main thread; ``e`` itself otherwise."""
-    from symlip.activations.constants import call_with_time_limit, can_time_limit
 
     if not can_time_limit():
         return e

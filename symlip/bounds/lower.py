@@ -39,13 +39,11 @@ import sympy as sp
 
 if TYPE_CHECKING:  # pragma: no cover
     from symlip.activations.registry import Activation
-    from symlip.search.claims import Claim
-    from symlip.search.falsify import Verdict
     from symlip.models.network import MLP
     from symlip.models.region import Region
 
 __all__ = ["LowerConstant", "LowerWitness", "LowerFormula", "Growth", "choose_t0", "lower_constant",
-           "chain_parameters", "lower_bound", "growth", "LOWER_QUANTITIES", "MAX_POINTS"]
+           "chain_parameters", "lower_bound", "growth", "room", "LOWER_QUANTITIES", "MAX_POINTS"]
 
 #: Quantities with a §4 lower bound and their exponent of r (as a function of the depth m).
 LOWER_QUANTITIES = ("lip_f", "lip_grad")
@@ -174,13 +172,6 @@ def _constant_mp(quantity: str, m: int, R: float, t0: float, kappa: float,
     return R_ ** 2 * abs(s2) * s1 ** (2 * m - 4) * (k / A) ** (2 * m - 3)
 
 
-def _kinks(act: "Activation") -> list[float]:
-    from symlip.search.falsify import _is_piecewise
-    from symlip.search.falsify import _kinks as kinks
-
-    return list(kinks(act)) if _is_piecewise(act) else []
-
-
 def choose_t0(act: "Activation", quantity: str = "lip_f", depth: int = 2, R: float = 1.0,
               r: float | None = None) -> tuple[float, str]:
     """The point ``t0`` of the §4 construction and why it was chosen.
@@ -205,7 +196,7 @@ def choose_t0(act: "Activation", quantity: str = "lip_f", depth: int = 2, R: flo
     _check_R(R)
     if quantity == "lip_grad":
         act.require("smooth", purpose="the §4 lower bound of Lip(∇_θ f)")
-    kinks = _kinks(act)
+    kinks = list(act.kinks)
     best: tuple[float, float] | None = None
     s1f, s2f = act.numpy(1), act.numpy(2)
     for t in _T0_GRID:
@@ -415,15 +406,15 @@ def lower_bound(net: "MLP", quantity: str = "lip_f", r: float = 10.0, R: float =
     LowerWitness
     """
     from symlip.models.network import MLP
-    from symlip.core.precision import _check_dps, _norm_mp, to_mp
+    from symlip.core.precision import check_dps, norm_mp, to_mp
 
     if not isinstance(net, MLP):
         raise TypeError(f"lower_bound needs an MLP; got {type(net).__name__}")
     if net.d_out != 1:
         raise ValueError(f"lower_bound needs a scalar output; the network {list(net.widths)} has d_m = {net.d_out}")
-    from symlip.search.falsify import check_max_dps
+    from symlip.core.precision import check_max_dps
 
-    dps = _check_dps(dps)
+    dps = check_dps(dps)
     check_max_dps(dps)
     _check_R(R)
     if not (isinstance(r, (int, float)) and math.isfinite(r) and r > 0):
@@ -437,15 +428,15 @@ def lower_bound(net: "MLP", quantity: str = "lip_f", r: float = 10.0, R: float =
     c0 = np.zeros(net.n_params) if center is None else np.asarray(center, float)
     direction = None
     with mpmath.workdps(dps + 10):
-        dist = _norm_mp(to_mp(theta) - to_mp(c0))
+        dist = norm_mp(to_mp(theta) - to_mp(c0))
         inside = dist <= mpmath.mpf(r)
         if quantity == "lip_f":
             g = net.grad_mp(theta, x[0], dps=dps + 10)
-            val = _norm_mp(g)
+            val = norm_mp(g)
         else:
             direction = _top_direction(net, theta, x[0])
             hv = net.hvp_mp(theta, x[0], direction, dps=dps + 10)
-            val = _norm_mp(hv) / _norm_mp(to_mp(direction))
+            val = norm_mp(hv) / norm_mp(to_mp(direction))
         form = _constant_mp(quantity, net.depth, R, const.t0, const.kappa, act=net.activation) \
             * mpmath.mpf(r_eff) ** const.exponent
         holds = bool(inside and val >= form)
@@ -655,7 +646,7 @@ def growth(net: "MLP", quantity: str = "lip_f", radii: Sequence[float] | None = 
     t_start = time.perf_counter()
     if isinstance(tolerance, bool) or not (isinstance(tolerance, (int, float)) and 0 < tolerance < math.inf):
         raise ValueError(f"tolerance must be a finite number > 0; got {tolerance!r}")
-    from symlip.search.falsify import check_max_dps
+    from symlip.core.precision import check_max_dps
     from symlip.core.precision import workdps
 
     check_max_dps(dps)
@@ -744,14 +735,14 @@ class LowerFormula:
         return base if self.scale == 1.0 else f"{self.scale:g} * {base}"
 
     def __call__(self, net: "MLP", region: "Region", R: float | None, Y: float | None) -> float:
-        r = _room(net, region)
+        r = room(net, region)
         const = lower_constant(net.activation, self.quantity, net.depth, 1.0 if R is None else R, self.t0, r=r)
         return self.scale * const.formula(r) * r ** self.extra_exponent
 
     def mp(self, net: "MLP", region: "Region", R: float | None, dps: int = 50) -> mpmath.mpf:
         """The same at ``dps`` digits (σ at ``t0`` by the activation's mpmath functions)."""
         R = 1.0 if R is None else R
-        r = _room(net, region)
+        r = room(net, region)
         const = lower_constant(net.activation, self.quantity, net.depth, R, self.t0, r=r)
         const.formula(r)  # the range check
         with mpmath.workdps(dps):
@@ -759,75 +750,12 @@ class LowerFormula:
             return mpmath.mpf(self.scale) * c * mpmath.mpf(r) ** (const.exponent + self.extra_exponent)
 
 
-def _room(net: "MLP", region: "Region") -> float:
+def room(net: "MLP", region: "Region") -> float:
+    """How far the ball region reaches beyond its centre's norm (``ValueError`` for a box): the §4 chain's room."""
     if region.kind != "ball":
         raise ValueError("lower-bound claims are checked on balls (MATH.md §4); got a "
                          f"{region.kind} region {region.describe()}")
     return float(region.radius) - float(np.linalg.norm(region.center))
-
-
-def _check_lower(claim: "Claim", net: "MLP", region: "Region", R: float, dps: int, seed: int) -> "Verdict":
-    """Check a lower-bound claim ``sup_region Q >= bound``.
-
-    ``witnessed`` when the §4 witness beats the claimed value at ``dps`` and
-    ``dps + 30`` digits; ``refuted`` when the upper bound U1/U2 on the region
-    (MATH.md §3, itself checked in ``proofs/``) is below the claimed value, so no
-    witness can exist; otherwise ``inconclusive``.
-    """
-    import time
-
-    from symlip.bounds.symbolic import derive
-    from symlip.search.claims import Claim
-    from symlip.search.falsify import Verdict
-
-    t_start = time.perf_counter()
-    if claim.quantity not in LOWER_QUANTITIES:
-        raise ValueError(f"lower-bound claim {claim.name!r}: quantity must be one of {', '.join(LOWER_QUANTITIES)}; "
-                         f"got {claim.quantity!r}")
-    r_eff = _room(net, region)
-    claimed = claim.bound_value(net, region, R=R)
-    lc = lower_constant(net.activation, claim.quantity, net.depth, R if R > 0 else 1.0,
-                        getattr(claim.bound, "t0", None), r=r_eff if r_eff > 0 else None)
-    wit = None
-    vals = []
-    if R > 0 and r_eff >= lc.r_min and r_eff > 0:
-        center = None if not np.any(region.center) else region.center
-        inside = True
-        for d in (dps, dps + 30):  # two independent evaluations
-            wit = lower_bound(net, claim.quantity, region.radius, R, lc.t0, dps=d, center=center)
-            inside &= wit.distance <= region.radius
-            with mpmath.workdps(d):
-                claimed_mp = (claim.bound.mp(net, region, R, d) if isinstance(claim.bound, LowerFormula)
-                              else mpmath.mpf(claimed))
-                vals.append(mpmath.mpf(wit.value_mp) - claimed_mp)
-    upper = Claim("U", claim.quantity, derive(claim.quantity, net.depth), allow_numeric=claim.allow_numeric)
-    upper_mp = upper.bound_value_mp(net, region, R=R, dps=dps)
-    seconds = time.perf_counter() - t_start
-    value = wit.value if wit is not None else 0.0
-    what = "|∇_θ f|" if claim.quantity == "lip_f" else "|∇²_θ f v|"
-    if wit is not None and inside and vals[0] >= 0 and vals[1] >= 0:
-        with mpmath.workdps(dps + 30):
-            m1, m2 = vals
-            diff = abs(m1 - m2)
-            digits = dps if diff == 0 or m2 == 0 else int(min(dps, max(0, math.floor(-mpmath.log10(diff / abs(m2))))))
-        status = "witnessed"
-        msg = (f"witnessed: the §4 chain (t0 = {lc.t0:g}) inside the ball has {what} = {wit.value:.6g} >= "
-               f"claimed {claimed:.6g} (at {dps} and {dps + 30} digits)")
-    elif upper_mp < (claim.bound.mp(net, region, R, dps) if isinstance(claim.bound, LowerFormula)
-                     else mpmath.mpf(claimed)):
-        status, digits = "refuted", 0
-        msg = (f"refuted: the upper bound {upper.bound.name or claim.quantity} on the region is "
-               f"{float(upper_mp):.6g} < claimed lower bound {claimed:.6g} (MATH.md §3), so no parameters "
-               f"reach it; the §4 witness reaches {value:.6g}")
-    else:
-        status, digits = "inconclusive", 0
-        msg = (f"inconclusive: the §4 witness reaches {value:.6g} < claimed {claimed:.6g} <= upper bound "
-               f"{float(upper_mp):.6g}")
-    return Verdict(status=status, best_ratio=value / claimed if claimed > 0 else math.inf, witness=None,
-                   strategy="chain", evaluations=1, seconds=seconds, confirmed_digits=digits, message=msg,
-                   claim=claim, bound=claimed, best_value=value,
-                   strategies={"chain": {"best_ratio": value / claimed if claimed > 0 else math.inf,
-                                         "evaluations": 1, "seconds": seconds}}, seed=seed)
 
 
 # ---------------------------------------------------------------------------

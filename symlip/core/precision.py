@@ -22,7 +22,7 @@ from typing import Any, Iterator
 import mpmath
 import numpy as np
 
-__all__ = ["MIN_DPS", "MAX_DPS", "to_mp", "to_float", "rel_diff", "workdps"]
+__all__ = ["MIN_DPS", "MAX_DPS", "check_dps", "check_max_dps", "norm_mp", "to_mp", "to_float", "rel_diff", "workdps"]
 
 #: Smallest accepted working precision (15 digits = 53 bits = float64).
 MIN_DPS = 15
@@ -34,7 +34,14 @@ _DPS_MARGIN = 1_000
 _TINY = float(np.finfo(np.float64).tiny)
 
 
-def _check_dps(dps: Any, margin: int = 0) -> int:
+def check_max_dps(dps: Any) -> None:
+    """``ValueError`` when an integer ``dps`` exceeds :data:`MAX_DPS` (other values: :func:`check_dps`)."""
+    if isinstance(dps, (int, np.integer)) and not isinstance(dps, bool) and dps > MAX_DPS:
+        raise ValueError(f"dps must be an integer <= {MAX_DPS}, got {dps!r}")
+
+
+def check_dps(dps: Any, margin: int = 0) -> int:
+    """``dps`` as an int when it is an integer in ``[MIN_DPS, MAX_DPS + margin]``, else ``ValueError``."""
     if isinstance(dps, (bool, np.bool_)) or not isinstance(dps, (int, np.integer)):
         raise ValueError(f"dps must be an integer >= {MIN_DPS}, got {dps!r}")
     if dps < MIN_DPS:
@@ -60,7 +67,7 @@ def workdps(dps: int) -> Iterator[int]:
     ValueError
         When ``dps`` is not an integer or lies outside that range.
     """
-    d = _check_dps(dps, margin=_DPS_MARGIN)
+    d = check_dps(dps, margin=_DPS_MARGIN)
     with mpmath.workdps(d):
         yield d
 
@@ -207,7 +214,7 @@ def rel_diff(a: Any, b: Any, floor: float = _TINY) -> float:
     return float(worst)
 
 
-def _norm_mp(v: Any) -> mpmath.mpf:
+def norm_mp(v: Any) -> mpmath.mpf:
     """Euclidean norm of an array (floats converted exactly, or ``mpf``) at the
     current mpmath precision."""
     flat = to_mp(np.asarray(v, dtype=object)).reshape(-1)

@@ -74,8 +74,8 @@ import numpy as np
 import sympy as sp
 
 from symlip.activations.registry import Activation, activation as _make_activation
-from symlip.core.precision import _check_dps, to_mp
-from symlip.models.network import _real_array
+from symlip.core.precision import check_dps, to_mp
+from symlip.models.network import real_array
 
 if TYPE_CHECKING:  # pragma: no cover
     from symlip.models.region import Region
@@ -577,7 +577,7 @@ class CDNN:
         return self._mp_apply(theta, X, dps, "hvp", v)
 
     def _mp_apply(self, theta: Any, X: Any, dps: int, mode: str, v: Any = None) -> Any:
-        dps = _check_dps(dps)
+        dps = check_dps(dps)
         th = self._theta(theta, allow_object=True)
         vv = None if v is None else self._theta(v, name="v", allow_object=True)
         X2 = X if isinstance(X, np.ndarray) and X.dtype == object else None
@@ -744,7 +744,7 @@ class CDNN:
             if theta.shape != (self.n_params,):
                 raise ValueError(f"{name} has shape {theta.shape}, expected (P,) = ({self.n_params},) for {self!r}")
             return theta
-        arr = _real_array(theta, name)
+        arr = real_array(theta, name)
         if arr.shape != (self.n_params,):
             raise ValueError(f"{name} has shape {arr.shape}, expected (P,) = ({self.n_params},) for {self!r} "
                              f"(P = N (d^2 + d) + d + 1)")
@@ -1028,7 +1028,7 @@ class CDNNBound:
 
     def evaluate_mp(self, values: dict[str, Any], dps: int = 50) -> mpmath.mpf:
         """The bound at ``dps`` digits from kernel arguments (e.g. :meth:`values_for`)."""
-        with mpmath.workdps(_check_dps(dps)):
+        with mpmath.workdps(check_dps(dps)):
             args = [mpmath.inf if math.isinf(float(values[s.name])) else mpmath.mpf(values[s.name])
                     for s in self.args]
             return +self.kernel_mp(*args)

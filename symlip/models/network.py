@@ -75,7 +75,7 @@ def _float_path(method: Callable) -> Callable:
 _BIG = float(np.finfo(np.float64).max) / 4.0
 
 
-def _real_array(a: Any, name: str) -> np.ndarray:
+def real_array(a: Any, name: str) -> np.ndarray:
     """``a`` as a float64 array, or a TypeError naming ``name`` (strings, complex, non-numeric)."""
     if isinstance(a, (str, bytes)):
         raise TypeError(f"{name} must be a real numeric array, got the string {a!r}")
@@ -421,7 +421,7 @@ class MLP:
         self._need_scalar("vjp")
         layers = self._split(self._theta(theta))
         X2, _ = self._inputs(X)
-        wv = _real_array(w, "w").reshape(-1) if np.ndim(w) <= 1 else _real_array(w, "w")
+        wv = real_array(w, "w").reshape(-1) if np.ndim(w) <= 1 else real_array(w, "w")
         if wv.shape != (X2.shape[0],) or not np.isfinite(wv).all():
             raise ValueError(f"w must be {X2.shape[0]} finite weights (one per input); got shape {np.shape(w)}")
         zs, s1, _ = self._forward(layers, X2, order=1)
@@ -690,7 +690,7 @@ class MLP:
         return self._vector(theta, "theta")
 
     def _vector(self, v: Any, name: str) -> np.ndarray:
-        arr = _real_array(v, name)
+        arr = real_array(v, name)
         if arr.shape != (self.n_params,):
             raise ValueError(
                 f"{name} has shape {arr.shape}, expected (P,) = ({self.n_params},) "
@@ -702,7 +702,7 @@ class MLP:
         return arr
 
     def _inputs(self, X: Any) -> tuple[np.ndarray, bool]:
-        arr = _real_array(X, "X")
+        arr = real_array(X, "X")
         d0 = self.d_in
         if arr.ndim == 1 and arr.shape == (d0,):
             arr, single = arr[None, :], True
@@ -719,7 +719,7 @@ class MLP:
 
     @staticmethod
     def _targets(y: Any, n: int) -> np.ndarray:
-        arr = _real_array(y, "y")
+        arr = real_array(y, "y")
         if arr.ndim == 0 and n == 1:
             arr = arr.reshape(1)
         if arr.shape != (n,):

@@ -99,7 +99,7 @@ class Region:
         return f"ball r={self.radius:g} around |θ°|={np.linalg.norm(self.center):.4g}"
 
     # -- per-layer norms ----------------------------------------------------
-    def _check_net(self, net: "MLP") -> None:
+    def check_net(self, net: "MLP") -> None:
         if self.kind == "ball" and self.center.size != net.n_params:
             raise ValueError(
                 f"ball center has {self.center.size} parameters but the network "
@@ -115,7 +115,7 @@ class Region:
 
     def layer_bounds(self, net: "MLP") -> tuple[tuple[float, ...], tuple[float, ...]]:
         """Per-layer ``(omega_i, beta_i)`` such that the region lies in that box (MATH.md §2)."""
-        self._check_net(net)
+        self.check_net(net)
         if self.kind == "box":
             m = net.depth
             om = self.omega if isinstance(self.omega, tuple) else (self.omega,) * m
@@ -131,7 +131,7 @@ class Region:
     def contains(self, net: "MLP", theta: np.ndarray, tol: float = 1e-12) -> bool:
         """Whether ``theta`` lies in the region (relative tolerance ``tol``, a finite number >= 0)."""
         tol = _nonneg_number("tol", tol)
-        self._check_net(net)
+        self.check_net(net)
         theta = _as_theta(net, theta)
         if self.kind == "ball":
             return float(np.linalg.norm(theta - self.center)) <= self.radius * (1 + tol) + tol
@@ -147,7 +147,7 @@ class Region:
         Box: singular values of each ``W_i`` clipped at ``omega_i``, each ``b_i``
         scaled into its ball.  Ball: radial scaling towards the center.
         """
-        self._check_net(net)
+        self.check_net(net)
         theta = _as_theta(net, theta)
         if self.kind == "ball":
             diff = theta - self.center
@@ -166,7 +166,7 @@ class Region:
     def sample(self, net: "MLP", rng: np.random.Generator | int | None = None) -> np.ndarray:
         """One random point of the region (ball: uniform; box: random directions,
         norms uniform in ``[0, omega_i]``, ``[0, beta_i]``)."""
-        self._check_net(net)
+        self.check_net(net)
         rng = np.random.default_rng(rng)
         if self.kind == "ball":
             v = rng.standard_normal(net.n_params)
@@ -218,25 +218,25 @@ def _fmt(v: tuple[float, ...] | float) -> str:
     return f"{v:g}"
 
 
-def _layer_bounds_mp(net: "MLP", region: Region, dps: int) -> tuple[list, list]:
+def layer_bounds_mp(net: "MLP", region: Region, dps: int) -> tuple[list, list]:
     """:meth:`Region.layer_bounds` at ``dps`` digits (``mpf``): a ball's center norms
     by an mpmath SVD of its exact float blocks, so rounding cannot shrink the box."""
     import mpmath
 
-    from symlip.core.precision import _norm_mp
+    from symlip.core.precision import norm_mp
 
     if region.kind == "box":
         om, be = region.layer_bounds(net)
         return [mpmath.mpf(o) for o in om], [mpmath.mpf(b) for b in be]
-    region._check_net(net)
+    region.check_net(net)
     om, be = [], []
     with mpmath.workdps(dps):
         rad = mpmath.mpf(region.radius)
         for W, b in net.unflatten(region.center):
             if min(W.shape, default=0) <= 1:
-                s = _norm_mp(W)
+                s = norm_mp(W)
             else:
                 s = max(mpmath.svd_r(mpmath.matrix(W.tolist()), compute_uv=False))
             om.append(s + rad)
-            be.append(_norm_mp(b) + rad)
+            be.append(norm_mp(b) + rad)
     return om, be

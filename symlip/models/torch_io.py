@@ -42,7 +42,7 @@ import numpy as np
 import sympy as sp
 
 from symlip.activations.registry import T, Activation, activation as _activation
-from symlip.search.claims import first_line as _first_line
+from symlip.core.messages import first_line as _first_line
 from symlip.models.network import MLP
 
 __all__ = ["TorchNet", "from_torch", "load_model", "to_torch", "INSTALL_HINT"]
@@ -149,7 +149,7 @@ def _activation_of(module: Any, index: int) -> tuple[tuple, Activation] | None:
     return None
 
 
-def _identify(act: Activation) -> tuple[str, float | None] | None:
+def identify(act: Activation) -> tuple[str, float | None] | None:
     """``(torch class name, parameter)`` computing ``act``, or None when no torch module does."""
     for name, cls in (("identity", "Identity"), ("tanh", "Tanh"), ("sigmoid", "Sigmoid"), ("relu", "ReLU"),
                       ("silu", "SiLU"), ("softsign", "Softsign"), ("gelu", "GELU")):
@@ -306,7 +306,7 @@ def to_torch(net: MLP, theta: Any, *, bias: bool = True) -> Any:
     """
     torch = _torch()
     nn = torch.nn
-    found = _identify(net.activation)
+    found = identify(net.activation)
     if found is None:
         raise ValueError(f"no torch module computes the activation {net.activation.name!r}; supported: identity, "
                          "tanh, sigmoid, relu, leaky_relu, elu, gelu, gelu_tanh, silu, softplus, softsign")

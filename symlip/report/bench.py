@@ -115,7 +115,7 @@ def _verdict(name: str, value: float | None) -> bool | None:
 # (a) derive + compile
 # ---------------------------------------------------------------------------
 def _bench_derive(depths: tuple[int, ...]) -> list[dict[str, Any]]:
-    from symlip.bounds.symbolic import symbolic as bounds
+    from symlip.bounds import symbolic as bounds
 
     rows = []
     for m in depths:
@@ -138,7 +138,7 @@ _EVALF_CHILD = r"""
 import sys, time, json
 import numpy as np, sympy as sp
 sys.setrecursionlimit(100000)
-from symlip.bounds.symbolic import symbolic as bounds
+from symlip.bounds import symbolic as bounds
 depth, n, seed = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
 b = bounds.derive("lip_grad", depth)
 expr = b.expr
@@ -243,7 +243,7 @@ def _bench_kernel(depth: int, n_kernel: int, n_evalf: int, n_mp: int, evalf_box:
                   reps: int, seed: int) -> dict[str, Any]:
     import mpmath
 
-    from symlip.bounds.symbolic import symbolic as bounds
+    from symlip.bounds import symbolic as bounds
 
     b = bounds.derive("lip_grad", depth)
     k = b.kernel

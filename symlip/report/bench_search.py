@@ -122,7 +122,8 @@ def run_falsify_bench(quick: bool = False, budget: float | None = None,
     if quick or not path.is_dir():
         out["mutants"] = None
         return out
-    from symlip.search.claims import check_case, load_cases
+    from symlip.search.catalogue import load_cases
+    from symlip.verify import check_case
 
     mrows = []
     for lc in load_cases([path]):

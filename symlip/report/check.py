@@ -33,10 +33,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence, Union
 
-from symlip.search.claims import Claim, LoadedCase
+from symlip.search.catalogue import LoadedCase
+from symlip.search.claims import Claim
 from symlip.search.falsify import STRATEGIES, Verdict
 from symlip.training.moment_claims import MomentVerdict
-from symlip.search.witness import Witness, _json_float
+from symlip.search.witness import Witness, json_float
 
 __all__ = ["CaseError", "Outcome", "write_check_report", "write_index", "format_ratio", "case_slug", "summary_counts",
            "reproduce_command"]
@@ -162,17 +163,17 @@ def _fmt_seconds(s: float) -> str:
     return f"{s:.1f}"
 
 
-def _jsonable(obj: Any) -> Any:
+def jsonable(obj: Any) -> Any:
     """Replace non-finite floats (anywhere in nested containers) by their repr,
     so the JSON is strict."""
     if isinstance(obj, float):
-        return _json_float(obj)
+        return json_float(obj)
     if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
+        return {str(k): jsonable(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
+        return [jsonable(v) for v in obj]
     if hasattr(obj, "item") and callable(obj.item):  # numpy scalars
-        return _jsonable(obj.item())
+        return jsonable(obj.item())
     return obj
 
 
@@ -304,7 +305,7 @@ def reproduce_command(paths: Sequence[str], budget: float, seed: int, max_evals:
     return " ".join(cmd)
 
 
-def _status_counts(counts: dict[str, int]) -> str:
+def status_counts(counts: dict[str, int]) -> str:
     """``"14 violated, 45 survived, ..."`` (lower-bound statuses only when present)."""
     parts = [f"{counts['violated']} violated", f"{counts['survived']} survived"]
     parts += [f"{counts[s]} {s}" for s in ("witnessed", "refuted") if counts.get(s)]
@@ -316,7 +317,7 @@ def _summary_sentence(counts: dict[str, int], seconds: float, budget: float, see
                       max_evals: int | None) -> str:
     return (f"{counts['claims']} claims: {counts['as_expected']} as expected, "
             f"{counts['not_as_expected']} not as expected "
-            f"({_status_counts(counts)}); "
+            f"({status_counts(counts)}); "
             f"{seconds:.1f} s in total, budget {budget:g} s per case, seed {seed}"
             + (f", at most {max_evals} evaluations per case" if max_evals is not None else ""))
 
@@ -580,7 +581,7 @@ def _case_dict(r: _Row) -> dict[str, Any]:
     }
 
 
-def _dumps(obj: Any, level: int = 0) -> str:
+def dumps(obj: Any, level: int = 0) -> str:
     """Strict JSON, indented by one space per level, with arrays of numbers (and
     arrays of such arrays) on one line each: readable, and a parameter vector
     is one line of a diff instead of hundreds."""
@@ -588,12 +589,12 @@ def _dumps(obj: Any, level: int = 0) -> str:
     if isinstance(obj, dict):
         if not obj:
             return "{}"
-        items = [f"{inner}{json.dumps(k, ensure_ascii=False)}: {_dumps(v, level + 1)}" for k, v in obj.items()]
+        items = [f"{inner}{json.dumps(k, ensure_ascii=False)}: {dumps(v, level + 1)}" for k, v in obj.items()]
         return "{\n" + ",\n".join(items) + "\n" + pad + "}"
     if isinstance(obj, list):
         if _flat(obj):
             return json.dumps(obj, ensure_ascii=False, allow_nan=False)
-        return "[\n" + ",\n".join(inner + _dumps(v, level + 1) for v in obj) + "\n" + pad + "]"
+        return "[\n" + ",\n".join(inner + dumps(v, level + 1) for v in obj) + "\n" + pad + "]"
     return json.dumps(obj, ensure_ascii=False, allow_nan=False)
 
 
@@ -676,7 +677,7 @@ def write_check_report(results: Sequence[tuple[LoadedCase, Outcome]], out_dir: s
         "cases": [_case_dict(r) for r in rows],
     }
     written["json"] = out / "check.json"
-    written["json"].write_text(_dumps(_jsonable(data)) + "\n", encoding="utf-8")
+    written["json"].write_text(dumps(jsonable(data)) + "\n", encoding="utf-8")
 
     written["tex"] = out / "check.tex"
     written["tex"].write_text(_latex(rows, bounds, counts, budget, seed, max_evals, seconds, cmd),

@@ -73,7 +73,7 @@ def format_audit(audit: Audit, witnesses: dict[int, str] | None = None) -> str:
     return "\n".join(out)
 
 
-def _search_line(audit: Audit) -> str:
+def search_line(audit: Audit) -> str:
     s = audit.search
     where = "all of R^d" if audit.R is None else f"|x|_2 <= {audit.R:g}"
     exact = f"; exact constant {s.exact:.10g}" if s.exact is not None else ""
@@ -98,7 +98,7 @@ def write_audit_report(audit: Audit, out_dir: str | Path, *, model: str, net: ML
              f"**{len(audit.rows)} claim{'s' if len(audit.rows) != 1 else ''} on {where}: {n_viol} violated, "
              f"{sum(r.status == 'survived' for r in audit.rows)} survived, "
              f"{sum(r.verdict is None for r in audit.rows)} not checked**", "",
-             f"Network: widths {list(net.widths)}, activation {net.activation.name}. {_search_line(audit)}.", "",
+             f"Network: widths {list(net.widths)}, activation {net.activation.name}. {search_line(audit)}.", "",
              "A claim is *violated* only when an input pair whose ratio |f(x) - f(x')|_2 / |x - x'|_2 exceeds it is "
              "confirmed at two high precisions (mpmath); `symlip replay FILE` re-checks a witness. Ratio = lower "
              "bound / claimed (> 1: the claim is false); seconds = the tool's own time.", "",
@@ -161,9 +161,9 @@ def _row_dict(r: AuditRow, witness: str | None) -> dict[str, Any]:
 
 def _json_text(obj: Any) -> str:
     """Strict, compact-array JSON (the format of check.json)."""
-    from symlip.report.check import _dumps, _jsonable
+    from symlip.report.check import dumps, jsonable
 
-    return _dumps(_jsonable(obj)) + "\n"
+    return dumps(jsonable(obj)) + "\n"
 
 
 # ---------------------------------------------------------------------------

@@ -68,8 +68,8 @@ import mpmath
 import numpy as np
 from scipy.special import expit
 
-from symlip.search import quantities as _quantities
-from symlip.search.witness import _read_json, _write_json
+from symlip.search import quantities
+from symlip.search.witness import read_json, write_json
 
 if TYPE_CHECKING:  # pragma: no cover
     from symlip.models.network import MLP
@@ -204,13 +204,11 @@ class _PL:
 def _pl_cached(act: Any) -> _PL | None:
     import sympy as sp
 
-    from symlip.search.falsify import _is_piecewise, _kinks
-
     try:
         d2 = sp.piecewise_fold(act.derivative(2))
         if sp.simplify(d2) != 0:
             return None
-        kinks = tuple(_kinks(act)) if _is_piecewise(act) else ()
+        kinks = act.kinks
     except Exception:  # noqa: BLE001 - an expression sympy cannot handle is treated as not piecewise linear
         return None
     s0, s1 = act.numpy(0), act.numpy(1)
@@ -453,7 +451,7 @@ class _Search:
         self.net, self.theta, self.R_user, self.seed = net, theta, R, seed
         self.eng = _Engine(net, theta)
         self.R = 1.0 if R is None else float(R)
-        self.Rin = self.R * (1 - _quantities.INSIDE)     # points stay strictly inside the ball
+        self.Rin = self.R * (1 - quantities.INSIDE)     # points stay strictly inside the ball
         self.sphere_only = R is None                       # homogeneous: J(cx) = J(x)
         self.d = net.d_in
         self.pool_X = np.zeros((0, self.d))
@@ -1241,7 +1239,7 @@ def _segments(alpha: list[Fraction], beta: list[Fraction], kinks: list[Fraction]
 def _cell_point(where: tuple, W1: np.ndarray, b1: np.ndarray, kinks: Sequence[float],
                 R: float | None) -> np.ndarray:
     """A float point strictly inside the cell described by ``where`` (and the ball)."""
-    Rin = math.inf if R is None else R * (1 - _quantities.INSIDE)
+    Rin = math.inf if R is None else R * (1 - quantities.INSIDE)
     if where[0] == "origin":
         return np.zeros(W1.shape[1])
     if where[0] == "interval":
@@ -1329,7 +1327,7 @@ def _confirm_pair(net: "MLP", theta: np.ndarray, x: Any, x2: Any, claimed: float
     """
     from types import SimpleNamespace
 
-    from symlip.search.witness import _EXTRA_DPS, MIN_CONFIRMED_DIGITS, Confirmation
+    from symlip.search.witness import EXTRA_DPS, MIN_CONFIRMED_DIGITS, Confirmation
 
     x = np.asarray(x, dtype=float)
     x2 = np.asarray(x2, dtype=float)
@@ -1344,13 +1342,13 @@ def _confirm_pair(net: "MLP", theta: np.ndarray, x: Any, x2: Any, claimed: float
         stub = SimpleNamespace(quantity="lip_input")
         w = {"theta": theta, "x": x[None, :], "x2": x2[None, :]}
         vals = []
-        for d in (dps, dps + _EXTRA_DPS):
+        for d in (dps, dps + EXTRA_DPS):
             with mpmath.workdps(d):
-                vals.append(_quantities.pair_value_mp(stub, net, w, d))
+                vals.append(quantities.pair_value_mp(stub, net, w, d))
         v1, v2 = vals
         if cache is not None:
             cache[key] = (v1, v2)
-    with mpmath.workdps(dps + _EXTRA_DPS):
+    with mpmath.workdps(dps + EXTRA_DPS):
         b = mpmath.mpf(float(claimed))
         m1, m2 = v1 - b, v2 - b
         if m2 > 0:
@@ -1427,12 +1425,12 @@ class AuditWitness:
 
     def save(self, path: str | Path) -> Path:
         """Write the witness as JSON; returns the path."""
-        return _write_json(path, self.to_dict())
+        return write_json(path, self.to_dict())
 
     @classmethod
     def load(cls, path: str | Path) -> "AuditWitness":
         """Read a file written by :meth:`save` (``ValueError`` if it is not one)."""
-        return cls.from_dict(_read_json(path))
+        return cls.from_dict(read_json(path))
 
     def network(self, check: Any = None) -> "MLP":
         """The audited network (its activation read safely; ``check``, a
@@ -1458,10 +1456,10 @@ def replay_audit(witness: "AuditWitness | dict | str | Path", dps: int = 80) -> 
     disagrees with itself; ``not violated`` when it does not exceed it,
     ``inconclusive`` otherwise.  ``ValueError`` names a missing or malformed field.
     """
-    from symlip.core.precision import _check_dps
+    from symlip.core.precision import check_dps
     from symlip.search.witness import WitnessCheck, activation_label, inadmissible, load_witness_data, replay_result
 
-    dps = _check_dps(dps)
+    dps = check_dps(dps)
     data, _ = load_witness_data(witness)
     w = AuditWitness.from_dict(data)
     chk = WitnessCheck(data)
@@ -1530,7 +1528,7 @@ def audit_constant(net: "MLP", theta: Any, claimed: float, *, R: float | None, b
     AuditVerdict
         ``violated`` only when the pair's ratio exceeds ``claimed`` at both precisions.
     """
-    from symlip.core.precision import _check_dps
+    from symlip.core.precision import check_dps
     from symlip.search.witness import activation_spec
 
     t0 = time.perf_counter()
@@ -1538,7 +1536,7 @@ def audit_constant(net: "MLP", theta: Any, claimed: float, *, R: float | None, b
     th = _theta(net, theta)
     c = _check_claimed(claimed)
     R = _check_R(R)
-    dps = _check_dps(dps)
+    dps = check_dps(dps)
     if not isinstance(tool, str) or not tool.strip():
         raise ValueError(f"tool must be a non-empty string; got {tool!r}")
     if search is None:

@@ -17,19 +17,18 @@ an activation outside them raises ``ValueError`` (it is not a pass).
 must violate it.
 
 A :class:`Case` is a claim together with the network, region and radii it is
-checked on; catalogue modules (``proofs/``) expose a list ``CASES`` of them and
-:func:`load_cases` collects them from files and folders.
+checked on; catalogue modules (``proofs/``) expose a list ``CASES`` of them
+(:func:`symlip.search.catalogue.load_cases` collects them from files and folders).
+A :class:`SelfCheckingCase` is a catalogue entry that runs its own test (the
+statistical SGD-moment claims).
 """
 from __future__ import annotations
 
-import functools
-import importlib.util
+import abc
 import math
 import re
-import sys
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Literal, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Literal
 
 import mpmath
 import numpy as np
@@ -42,7 +41,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from symlip.models.network import MLP
     from symlip.models.region import Region
 
-__all__ = ["Claim", "Inequality", "Case", "load_cases", "CLAIM_QUANTITIES"]
+__all__ = ["Claim", "Inequality", "Case", "SelfCheckingCase", "CLAIM_QUANTITIES"]
 
 #: Quantities a claim may bound: the four of MATH.md §3 and pointwise inequalities.
 CLAIM_QUANTITIES = tuple(QUANTITIES) + ("pointwise",)
@@ -250,9 +249,9 @@ class Claim:
         self.check_applicable(net)
         values: dict[str, Any] = dict(bound.values_for(net, region, R=R, Y=Y, allow_numeric=self.allow_numeric))
         if region.kind == "ball":
-            from symlip.models.region import _layer_bounds_mp
+            from symlip.models.region import layer_bounds_mp
 
-            om, be = _layer_bounds_mp(net, region, dps)
+            om, be = layer_bounds_mp(net, region, dps)
             for i, (o, b) in enumerate(zip(om, be), start=1):
                 for key, v in ((f"omega_{i}", o), (f"beta_{i}", b)):
                     if key in values:
@@ -383,123 +382,13 @@ class Case:
         return f"{list(self.net.widths)} {self.net.activation.name}"
 
 
-@dataclass(frozen=True)
-class LoadedCase:
-    """A :class:`Case` with the file it came from and its index there."""
+class SelfCheckingCase(abc.ABC):
+    """A catalogue entry that checks itself (e.g. a statistical claim on SGD,
+    :class:`~symlip.training.moment_claims.MomentCase`), beside :class:`Case`,
+    which the falsifier attacks."""
 
-    case: Case
-    source: str
-    index: int
+    weight: float = 1.0
 
-
-def load_cases(paths: Sequence[str | Path]) -> list[LoadedCase]:
-    """Collect the ``CASES`` of every Python module in ``paths`` (files or folders,
-    searched recursively; files starting with ``_`` are skipped).
-
-    ``CASES`` is a list or tuple of cases, or a function returning one.  Raises
-    ``ValueError``, naming the file, for a path that does not exist, a folder
-    with no catalogue files, a module that cannot be imported (syntax error,
-    an exception while it runs), a module without ``CASES``, a ``CASES`` that
-    is not a list (or whose function raises), or an entry that is neither a
-    :class:`Case` nor a :class:`~symlip.training.moment_claims.MomentCase` (a
-    statistical claim on SGD, MATH.md §7).
-    """
-    from symlip.training.moment_claims import MomentCase
-
-    files: list[Path] = []
-    for p in paths:
-        if not isinstance(p, (str, Path)) or not str(p).strip():
-            raise ValueError(f"a catalogue path must be a non-empty file or folder name; got {p!r}")
-        path = Path(p)
-        if not path.exists():
-            raise ValueError(f"no such file or folder: {str(p)!r}")
-        if path.is_dir():
-            found = sorted(f for f in path.rglob("*.py")
-                           if not any(part.startswith(("_", ".")) for part in f.relative_to(path).parts))
-            if not found:
-                raise ValueError(f"no cases found in {str(p)!r}: the folder holds no catalogue .py files "
-                                 "(names starting with '_' or '.' are skipped)")
-            files.extend(found)
-        elif path.suffix == ".py":
-            files.append(path)
-        else:
-            raise ValueError(f"{str(p)!r} is not a Python file or a folder")
-    out: list[LoadedCase] = []
-    seen: set[Path] = set()
-    for f in files:
-        f = f.resolve()
-        if f in seen:
-            continue
-        seen.add(f)
-        module = _import_file(f)
-        cases = getattr(module, "CASES", None)
-        if cases is None:
-            raise ValueError(f"{f} defines no CASES (a list of symlip.search.claims.Case)")
-        if callable(cases):
-            try:
-                cases = cases()
-            except (Exception, SystemExit) as exc:
-                raise ValueError(f"{f}: CASES() raised {type(exc).__name__}: {first_line(exc)}") from exc
-        if not isinstance(cases, (list, tuple)):
-            raise ValueError(f"{f}: CASES is a {type(cases).__name__}; expected a list of symlip.search.claims.Case "
-                             "(or a function returning one)")
-        for k, c in enumerate(cases):
-            if not isinstance(c, (Case, MomentCase)):
-                raise ValueError(f"{f}: CASES[{k}] is a {type(c).__name__}, not a symlip.search.claims.Case "
-                                 f"or a symlip.training.moment_claims.MomentCase")
-            out.append(LoadedCase(case=c, source=_display_path(f), index=k))
-    return out
-
-
-def check_case(loaded: LoadedCase, *, budget: float, seed: int = 0, max_evals: int | None = None,
-               allow_numeric: bool = False) -> Any:
-    """Check one catalogue entry: :func:`~symlip.search.falsify.falsify` for a :class:`Case`
-    (``budget`` seconds times its weight), the seeded statistical test for a
-    :class:`~symlip.training.moment_claims.MomentCase` (MATH.md §7; ``budget`` does not apply).
-    ``allow_numeric`` lets bounds rest on numeric activation constants (marked in the verdict)."""
-    from symlip.search.falsify import falsify
-    from symlip.training.moment_claims import MomentCase
-
-    source = f"{loaded.source}::{loaded.index}"
-    if isinstance(loaded.case, MomentCase):
-        return loaded.case.run(seed=seed, source=source)
-    return falsify(loaded.case, budget=budget * loaded.case.weight, seed=seed, max_evals=max_evals, source=source,
-                   allow_numeric=allow_numeric)
-
-
-def first_line(exc: BaseException) -> str:
-    """An exception's message on one line (its first line; the type name when empty)."""
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
-def _display_path(f: Path) -> str:
-    try:
-        return str(f.relative_to(Path.cwd()))
-    except ValueError:
-        return str(f)
-
-
-@functools.lru_cache(maxsize=None)
-def _import_file(path: Path) -> Any:
-    """Import a catalogue file as a module (cached; its folder's parents may hold
-    sibling helpers, so the file's folder is importable while it runs)."""
-    name = "_symlip_catalogue_" + "_".join(path.with_suffix("").parts[-3:]).replace("-", "_").replace(".", "_")
-    spec = importlib.util.spec_from_file_location(name, path)
-    if spec is None or spec.loader is None:  # pragma: no cover
-        raise ValueError(f"cannot import {path}")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    folder = str(path.parent)
-    added = folder not in sys.path
-    if added:
-        sys.path.insert(0, folder)
-    try:
-        spec.loader.exec_module(module)
-    except (Exception, SystemExit) as exc:  # a catalogue's sys.exit() must not end the checker either
-        sys.modules.pop(name, None)
-        raise ValueError(f"importing {path} failed: {type(exc).__name__}: {first_line(exc)}") from exc
-    finally:
-        if added:
-            sys.path.remove(folder)
-    return module
+    @abc.abstractmethod
+    def run(self, *, seed: int = 0, source: str | None = None) -> Any:
+        """Check the entry; returns its verdict (``status``, ``as_expected``, ``message``)."""

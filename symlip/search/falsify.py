@@ -36,22 +36,25 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import mpmath
 import numpy as np
 
-from symlip.search import quantities as _quantities
+from symlip.search import quantities
 from symlip.search.claims import Case, Claim
-from symlip.search.witness import Witness, _json_float, activation_spec, bound_spec, confirm, model_spec, region_spec
+from symlip.search.lower_claims import check_lower
+from symlip.search.verdict import Verdict
+from symlip.search.witness import Witness, activation_spec, bound_spec, confirm, model_spec, region_spec
 from symlip.core.precision import MAX_DPS as _precision_max_dps
+from symlip.core.precision import check_max_dps
 
 if TYPE_CHECKING:  # pragma: no cover
     from symlip.models.network import MLP
     from symlip.models.region import Region
 
-__all__ = ["falsify", "Verdict", "STRATEGIES", "MAX_BUDGET", "MAX_EVALS", "MAX_DPS", "check_max_dps"]
+__all__ = ["falsify", "Verdict", "STRATEGIES", "MAX_BUDGET", "MAX_EVALS", "MAX_DPS"]
 
 #: caps on the search's size arguments: one day of search, 10^9 evaluations,
 #: 1000 digits of confirmation.
@@ -65,96 +68,6 @@ _DE_MAX_DIM = 48
 _HYP_FULL_MAX = 400  # above this many parameters hypothesis draws in a random subspace ...
 _HYP_MAX_DIM = 64    # ... of this dimension (its buffer cannot hold thousands of floats)
 _NEAR = 1e-6  # ratios above 1 - _NEAR are re-evaluated at high precision
-
-
-def check_max_dps(dps: Any) -> None:
-    """``ValueError`` when an integer ``dps`` exceeds :data:`MAX_DPS` (other checks: ``symlip.core.precision``)."""
-    if isinstance(dps, (int, np.integer)) and not isinstance(dps, bool) and dps > MAX_DPS:
-        raise ValueError(f"dps must be an integer <= {MAX_DPS}, got {dps!r}")
-
-
-# ---------------------------------------------------------------------------
-# the result
-# ---------------------------------------------------------------------------
-@dataclass(frozen=True, eq=False)
-class Verdict:
-    """The outcome of :func:`falsify` (in the manner of ``scipy.optimize.OptimizeResult``).
-
-    Attributes
-    ----------
-    status : {"violated", "survived", "inconclusive", "witnessed", "refuted"}
-        ``violated``: a witness with value > bound, confirmed with mpmath;
-        ``survived``: nothing above the bound; ``inconclusive``: float64 saw a
-        violation that high precision did not confirm (both values in ``message``).
-        Lower-bound claims (``direction="lower"``, MATH.md §4) end ``witnessed``
-        (the construction reaches the bound at high precision) or ``refuted`` (the
-        upper bound of §3 on the region is below it).
-    best_ratio : float
-        Largest witnessed ``value / bound`` (the witness pair's ratio).
-    witness : Witness or None
-        The best pair found, with its float64 and (near or above 1) mpmath values.
-    strategy : str
-        The strategy whose candidate became the witness.
-    evaluations, seconds : int, float
-        Work done.
-    confirmed_digits : int
-        Digits of the violation margin confirmed at two precisions (0 unless violated).
-    message : str
-        One human sentence.
-    claim : Claim
-    bound : float
-        The claimed bound in float64 (the witness's right-hand side for pointwise claims).
-    best_value : float
-        The witnessed value (numerator of ``best_ratio``).
-    strategies : dict
-        Per strategy: ``best_ratio`` (best local or pair estimate it saw, divided by
-        the bound), ``evaluations``, ``seconds``.
-    seed : int
-    numeric : str
-        ``"rests on numeric S1 ≈ ... (not proven)"`` when the bound uses numeric
-        activation constants (only with ``allow_numeric``; also in ``message``), else ``""``.
-    """
-
-    status: str
-    best_ratio: float
-    witness: Witness | None
-    strategy: str
-    evaluations: int
-    seconds: float
-    confirmed_digits: int
-    message: str
-    claim: Claim
-    bound: float
-    best_value: float
-    strategies: dict[str, dict[str, float]] = field(default_factory=dict)
-    seed: int = 0
-    numeric: str = ""
-
-    @property
-    def as_expected(self) -> bool:
-        """A ``holds`` claim survived, or a ``fails`` claim was violated."""
-        if self.claim.expect == "holds":
-            return self.status in ("survived", "witnessed")
-        return self.status in ("violated", "refuted")
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-able summary (the witness as :meth:`Witness.to_dict`)."""
-        return {
-            "claim": self.claim.name, "quantity": self.claim.quantity, "direction": self.claim.direction,
-            "expect": self.claim.expect,
-            "status": self.status, "as_expected": self.as_expected, "best_ratio": _json_float(self.best_ratio),
-            "best_value": _json_float(self.best_value), "bound": _json_float(self.bound), "strategy": self.strategy,
-            "evaluations": self.evaluations, "seconds": round(self.seconds, 4),
-            "confirmed_digits": self.confirmed_digits, "message": self.message, "seed": self.seed,
-            "strategies": {k: {kk: _json_float(vv) for kk, vv in v.items()} for k, v in self.strategies.items()},
-            "witness": None if self.witness is None else self.witness.to_dict(),
-            "numeric": self.numeric or None,
-        }
-
-    def __repr__(self) -> str:
-        keys = ("status", "best_ratio", "strategy", "evaluations", "seconds", "confirmed_digits", "message")
-        width = max(map(len, keys))
-        return "\n".join(f"{k.rjust(width)}: {getattr(self, k)!r}" for k in keys)
 
 
 # ---------------------------------------------------------------------------
@@ -218,7 +131,7 @@ def falsify(claim: Claim | Case, net: "MLP | None" = None, region: "Region | Non
         claim = replace(claim, allow_numeric=True)
     from symlip.models.cdnn import CDNN
     from symlip.models.network import MLP
-    from symlip.core.precision import _check_dps
+    from symlip.core.precision import check_dps
     from symlip.models.region import Region
 
     if not isinstance(net, (MLP, CDNN)):
@@ -241,14 +154,12 @@ def falsify(claim: Claim | Case, net: "MLP | None" = None, region: "Region | Non
         raise ValueError(f"max_evals must be an integer >= 10 and <= {MAX_EVALS} or None; got {max_evals!r}")
     if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
         raise ValueError(f"seed must be an integer >= 0; got {seed!r}")
-    dps = _check_dps(dps)
+    dps = check_dps(dps)
     check_max_dps(dps)
     claim.check_applicable(net)
-    region._check_net(net)
+    region.check_net(net)
     if claim.direction == "lower":  # MATH.md §4: witnessed by construction, not searched
-        from symlip.bounds.lower import _check_lower
-
-        return _numeric_marked(_check_lower(claim, net, region, float(R), dps, int(seed)), net)
+        return _numeric_marked(check_lower(claim, net, region, float(R), dps, int(seed)), net)
     needs_y = claim.quantity == "lip_loss_grad" or (claim.quantity == "pointwise" and claim.bound.targets)
     if needs_y and (Y is None or not (math.isfinite(Y) and Y >= 0)):
         raise ValueError(f"claim {claim.name!r} ({claim.quantity}) needs the target radius Y >= 0; got {Y!r}")
@@ -310,7 +221,7 @@ class _Search:
         self.P, self.d0 = net.n_params, net.d_in
         self.n = claim.bound.n_samples if self.q == "pointwise" else 1
         self.uses_y = self.q == "lip_loss_grad" or (self.q == "pointwise" and claim.bound.targets)
-        self.piecewise = _is_piecewise(net.activation)
+        self.piecewise = net.activation.is_piecewise
         self.evals = 0
         self.cands: list[_Cand] = []
         self.stats: dict[str, dict[str, float]] = {}
@@ -472,7 +383,7 @@ class _Search:
         return self.shrunk.project(self.net, theta)
 
     def clip_inputs(self, X: np.ndarray) -> np.ndarray:
-        lim = self.R * (1 - _quantities.INSIDE)
+        lim = self.R * (1 - quantities.INSIDE)
         n = np.linalg.norm(X, axis=1, keepdims=True)
         return np.where(n > lim, X * (lim / np.maximum(n, 1e-300)), X)
 
@@ -618,7 +529,7 @@ class _Search:
                   phases=[Phase.generate, Phase.target], suppress_health_check=list(HealthCheck),
                   report_multiple_bugs=False, verbosity=Verbosity.quiet)
         @hseed(int(rng.integers(2 ** 31)))
-        @given(theta=thetas, X=st_inputs(self.d0, self.R * (1 - _quantities.INSIDE),
+        @given(theta=thetas, X=st_inputs(self.d0, self.R * (1 - quantities.INSIDE),
                                                                    n=self.n), signs=ys)
         def probe(theta: np.ndarray, X: np.ndarray, signs: Any) -> None:
             y = None if signs is None else np.asarray(signs, float) * search.Y
@@ -663,7 +574,7 @@ class _Search:
             return []
         from symlip.bounds.lower import chain_parameters, lower_constant
 
-        R = self.R * (1 - _quantities.INSIDE)
+        R = self.R * (1 - quantities.INSIDE)
         try:
             if self.region.kind == "ball":
                 room = self.region.radius - float(np.linalg.norm(self.region.center))
@@ -796,7 +707,7 @@ class _Search:
                 x0 = self.clip_inputs(X)
                 return (th, None, x0 - 0.5 * step * d[None, :], x0 + 0.5 * step * d[None, :], y)
             # both inputs inside the ball |x| <= R: the centre moved inwards by half the step
-            lim = self.R * (1 - _quantities.INSIDE)
+            lim = self.R * (1 - quantities.INSIDE)
             step = min(step, lim)
             x0 = self.clip_inputs(X)
             n0 = float(np.linalg.norm(x0[0]))
@@ -840,7 +751,7 @@ class _Search:
     @property
     def kinks(self) -> list[float]:
         if not hasattr(self, "_kinks"):
-            self._kinks = _kinks(self.net.activation)
+            self._kinks = list(self.net.activation.kinks)
         return self._kinks
 
     def rate_pair(self, pair: tuple, strategy: str, origin: str = "") -> float:
@@ -848,12 +759,12 @@ class _Search:
         th, th2, X, x2, y = pair
         self._tick()
         w = {"theta": th, "theta2": th2, "x": X, "x2": x2, "y": y}
-        close = (_quantities.lost_digits(X, x2) if self.q == "lip_input" else _quantities.lost_digits(th, th2)) > 6
+        close = (quantities.lost_digits(X, x2) if self.q == "lip_input" else quantities.lost_digits(th, th2)) > 6
         if close:
             with mpmath.workdps(30):
-                val = float(_quantities.pair_value_mp(self.claim, self.net, w, 30))
+                val = float(quantities.pair_value_mp(self.claim, self.net, w, 30))
         else:
-            val = _quantities.pair_value(self.claim, self.net, w)
+            val = quantities.pair_value(self.claim, self.net, w)
         self.record(_Cand(val, th, X, y, strategy, None, th2, x2, origin))
         return val
 
@@ -931,7 +842,7 @@ class _Search:
         if self.q == "pointwise":
             scored = []
             for val, w, s in rated:
-                rhs = _quantities.rhs_value(claim, net, w, None)
+                rhs = quantities.rhs_value(claim, net, w, None)
                 scored.append((_pw_ratio(val, rhs), val, rhs, w, s))
             scored.sort(key=lambda t: -t[0])
             ratio, value, bound, w, strategy = scored[0]
@@ -984,16 +895,16 @@ class _Search:
         (more than 3 digits cancel) and where float64 overflows."""
         if self.q != "pointwise":
             a, b = (w["x"], w["x2"]) if self.q == "lip_input" else (w["theta"], w["theta2"])
-            if _quantities.lost_digits(a, b) > 3:
+            if quantities.lost_digits(a, b) > 3:
                 return self._value_mp30(w)
         try:
-            return _quantities.pair_value(self.claim, self.net, w)
+            return quantities.pair_value(self.claim, self.net, w)
         except FloatingPointError:
             return self._value_mp30(w)
 
     def _value_mp30(self, w: dict) -> float:
         with mpmath.workdps(30):
-            return float(_quantities.pair_value_mp(self.claim, self.net, w, 30))
+            return float(quantities.pair_value_mp(self.claim, self.net, w, 30))
 
 
 def _pw_ratio(lhs: float, rhs: float) -> float:
@@ -1007,32 +918,8 @@ def _pw_ratio(lhs: float, rhs: float) -> float:
 def _shrunk(region: "Region") -> "Region":
     from symlip.models.region import Region
 
-    k = 1 - _quantities.INSIDE
+    k = 1 - quantities.INSIDE
     if region.kind == "ball":
         return Region.ball(region.center, region.radius * k)
     scale = (lambda v: tuple(x * k for x in v) if isinstance(v, tuple) else v * k)  # noqa: E731
     return Region.box(scale(region.omega), scale(region.beta))
-
-
-def _is_piecewise(act: Any) -> bool:
-    import sympy as sp
-
-    return act.expr.has(sp.Piecewise)
-
-
-def _kinks(act: Any) -> list[float]:
-    """Breakpoints of a piecewise activation (the numbers its conditions compare t with)."""
-    import sympy as sp
-
-    from symlip.activations.registry import T
-
-    pts: set[float] = set()
-    for pw in act.expr.atoms(sp.Piecewise):
-        for _, cond in pw.args:
-            for rel in cond.atoms(sp.core.relational.Relational):
-                other = (rel.lhs - rel.rhs)
-                sol = sp.solve(sp.Eq(other, 0), T)
-                for s in sol:
-                    if s.is_real:
-                        pts.add(float(s))
-    return sorted(pts) or [0.0]

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import mpmath
 import numpy as np
 
-from symlip.core.precision import _norm_mp, to_mp
+from symlip.core.precision import norm_mp, to_mp
 
 if TYPE_CHECKING:  # pragma: no cover
     from symlip.search.claims import Claim
@@ -80,20 +80,20 @@ def pair_value_mp(claim: "Claim", net: "MLP", w: dict[str, Any], dps: int) -> mp
         with mpmath.workdps(d):
             a = np.atleast_1d(net.f_mp(th, X[0], dps=d))
             b = np.atleast_1d(net.f_mp(th, x2[0], dps=d))
-            num = _norm_mp(a - b)
-            den = _norm_mp(to_mp(X[0]) - to_mp(x2[0]))
+            num = norm_mp(a - b)
+            den = norm_mp(to_mp(X[0]) - to_mp(x2[0]))
             return +(num / den) if den else mpmath.mpf(0)
     d = dps + lost_digits(th, th2)
     with mpmath.workdps(d):
-        den = _norm_mp(to_mp(th) - to_mp(th2))
+        den = norm_mp(to_mp(th) - to_mp(th2))
         if not den:
             return mpmath.mpf(0)
         if q == "lip_f":
             num = abs(net.f_mp(th, X[0], dps=d) - net.f_mp(th2, X[0], dps=d))
         elif q == "lip_grad":
-            num = _norm_mp(net.grad_mp(th, X[0], dps=d) - net.grad_mp(th2, X[0], dps=d))
+            num = norm_mp(net.grad_mp(th, X[0], dps=d) - net.grad_mp(th2, X[0], dps=d))
         else:
-            num = _norm_mp(_loss_grad_mp(net, th, X, y, d) - _loss_grad_mp(net, th2, X, y, d))
+            num = norm_mp(_loss_grad_mp(net, th, X, y, d) - _loss_grad_mp(net, th2, X, y, d))
         return +(num / den)
 
 

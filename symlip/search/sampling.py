@@ -38,7 +38,7 @@ def region_points(net: "MLP", region: "Region") -> st.SearchStrategy[np.ndarray]
     """Flat parameter vectors θ of ``net`` inside ``region`` (box: each block
     scaled to a drawn fraction of its norm bound; ball: a drawn fraction of the
     radius in a drawn direction)."""
-    region._check_net(net)
+    region.check_net(net)
     if region.kind == "ball":
         c, r = np.asarray(region.center, float), float(region.radius)
         return st.builds(lambda d, s: c + _scaled(d, r * s), _direction(net.n_params), _FILL)

@@ -31,20 +31,21 @@ import mpmath
 import numpy as np
 import sympy as sp
 
-from symlip.search import quantities as _quantities
+from symlip.search import quantities
 from symlip.bounds.symbolic import QUANTITIES, Bound, standard_symbols
 from symlip.core.expr import read_expr, write_expr
+from symlip.search.catalogue import source_case
 
 if TYPE_CHECKING:  # pragma: no cover
     from symlip.search.claims import Claim
     from symlip.models.network import MLP
     from symlip.models.region import Region
 
-__all__ = ["Witness", "Replay", "replay", "confirm", "MIN_CONFIRMED_DIGITS", "WitnessCheck", "REPLAY_STATUSES"]
+__all__ = ["Witness", "Replay", "replay_lipschitz", "confirm", "MIN_CONFIRMED_DIGITS", "WitnessCheck", "REPLAY_STATUSES"]
 
 #: digits of the violation margin two precisions must share for "violated".
 MIN_CONFIRMED_DIGITS = 3
-_EXTRA_DPS = 30
+EXTRA_DPS = 30
 _FORMAT = "symlip-witness/2"  # /1 stored expressions as sympy srepr text, which replay no longer evaluates
 _OLD_FORMATS = ("symlip-witness/1", "symlip-audit-witness/1")
 #: statuses of :class:`Replay`
@@ -57,7 +58,7 @@ _BOUND_REL = 1e-9
 _VALUE_REL = 1e-6
 
 
-def _write_json(path: str | Path, data: dict[str, Any]) -> Path:
+def write_json(path: str | Path, data: dict[str, Any]) -> Path:
     """Write a witness dictionary as indented JSON (folders created); returns the path."""
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
@@ -65,7 +66,7 @@ def _write_json(path: str | Path, data: dict[str, Any]) -> Path:
     return p
 
 
-def _read_json(path: str | Path) -> dict[str, Any]:
+def read_json(path: str | Path) -> dict[str, Any]:
     """A witness file's dictionary (``ValueError`` if missing or not JSON)."""
     p = Path(path)
     if not p.is_file():
@@ -87,7 +88,7 @@ def load_witness_data(witness: Any) -> tuple[dict[str, Any], Path | None]:
     :class:`Witness` or an audit witness) or ``data`` (an SGD-moment witness).
     """
     if isinstance(witness, (str, Path)):
-        return _read_json(witness), Path(witness).parent
+        return read_json(witness), Path(witness).parent
     if isinstance(witness, dict):
         return witness, None
     if callable(getattr(witness, "to_dict", None)):
@@ -124,20 +125,20 @@ def confirm(claim: "Claim", net: "MLP", region: "Region", w: dict[str, Any], R: 
     ``confirmed_digits`` is how many digits of the margin agree (0 when it is
     not positive).
     """
-    problems = tuple(_quantities.domain_problems(claim, net, region, w, R, Y))
+    problems = tuple(quantities.domain_problems(claim, net, region, w, R, Y))
     vals = []
-    for d in (dps, dps + _EXTRA_DPS):
+    for d in (dps, dps + EXTRA_DPS):
         with mpmath.workdps(d):
-            v = _quantities.pair_value_mp(claim, net, w, d)
+            v = quantities.pair_value_mp(claim, net, w, d)
             if claim.quantity == "pointwise":
-                b = _quantities.rhs_value(claim, net, w, d)
+                b = quantities.rhs_value(claim, net, w, d)
             elif bound_value is not None:
                 b = mpmath.mpf(bound_value)
             else:
                 b = claim.bound_value_mp(net, region, R=R, Y=Y, dps=d)
             vals.append((v, b))
     (v1, b1), (v2, b2) = vals
-    with mpmath.workdps(dps + _EXTRA_DPS):
+    with mpmath.workdps(dps + EXTRA_DPS):
         m1, m2 = v1 - b1, v2 - b2
         if m2 > 0:
             diff = abs(m1 - m2)
@@ -207,8 +208,8 @@ class Witness:
             "widths": list(self.widths), "activation": self.activation, "region": self.region,
             "R": self.R, "Y": self.Y,
             "theta": arr(self.theta), "theta2": arr(self.theta2), "x": arr(self.x), "x2": arr(self.x2),
-            "y": arr(self.y), "value": _json_float(self.value), "bound": _json_float(self.bound),
-            "ratio": _json_float(self.ratio), "value_mp": self.value_mp, "bound_mp": self.bound_mp,
+            "y": arr(self.y), "value": json_float(self.value), "bound": json_float(self.bound),
+            "ratio": json_float(self.ratio), "value_mp": self.value_mp, "bound_mp": self.bound_mp,
             "dps": self.dps, "confirmed_digits": self.confirmed_digits, "bound_spec": self.bound_spec,
             "source": self.source, "strategy": self.strategy, "seed": self.seed,
         }
@@ -242,12 +243,12 @@ class Witness:
 
     def save(self, path: str | Path) -> Path:
         """Write the witness as JSON; returns the path."""
-        return _write_json(path, self.to_dict())
+        return write_json(path, self.to_dict())
 
     @classmethod
     def load(cls, path: str | Path) -> "Witness":
         """Read a witness file written by :meth:`save` (``ValueError`` if it is not one)."""
-        return cls.from_dict(_read_json(path))
+        return cls.from_dict(read_json(path))
 
     # -- rebuilding the objects --------------------------------------------
     def rebuild(self, base: str | Path | None = None, *,
@@ -305,39 +306,13 @@ def needs_trust_message(source: str | None) -> str:
             "(trust=True) to import that file")
 
 
-def source_case(source: str | None, claim: str, base: str | Path | None = None) -> Any:
-    """Import a witness's recorded source ``FILE::INDEX`` (this runs the file) and return the
-    case at that index, which must carry the claim ``claim`` (``ValueError`` otherwise)."""
-    from symlip.search.claims import load_cases
-
-    if not source or "::" not in source:
-        raise ValueError(f"witness field 'source' {source!r} does not name a catalogue case (FILE::INDEX)")
-    path, _, index = source.rpartition("::")
-    if not index.isdigit():
-        raise ValueError(f"witness field 'source' {source!r}: the case index {index!r} is not a number")
-    cases = load_cases([_find_source(path, base)])
-    match = [c.case for c in cases if c.index == int(index) and c.case.claim.name == claim]
-    if not match:
-        raise ValueError(f"claim {claim!r} is no longer case {index} of {path}")
-    return match[0]
-
-
-def _find_source(path: str, base: str | Path | None) -> str:
-    if Path(path).exists() or base is None:
-        return path
-    for folder in [Path(base).resolve(), *Path(base).resolve().parents]:
-        if (folder / path).exists():
-            return str(folder / path)
-    return path
-
-
 def _ratio(value: float, bound: float) -> float:
     if bound > 0:
         return value / bound
     return math.inf if value > 0 else 0.0
 
 
-def _json_float(v: float) -> float | str:
+def json_float(v: float) -> float | str:
     """A float for strict JSON: non-finite values become their repr (``'inf'``)."""
     return v if math.isfinite(v) else repr(v)
 
@@ -783,39 +758,9 @@ class Replay:
         return self.status == "violated"
 
 
-def replay(witness: "Witness | str | Path | dict", dps: int = 80, *, trust: bool = False) -> Replay:
-    """Re-evaluate a witness at ``dps`` (and ``dps + 30``) digits from the file's data alone.
-
-    Returns ``violated`` when the violation is confirmed and the file agrees with
-    itself (its float64 and high-precision values, ratio, activation name, bound),
-    ``not violated`` when the value is at most the bound at both precisions,
-    ``tampered`` when the file's data violate its claim but the file disagrees with
-    itself (or, with ``trust``, with its source case), ``needs-trust`` for a
-    claim that is code (a pointwise inequality) replayed without ``trust``, else
-    ``inconclusive``.  ``trust=True`` imports the source file the witness names
-    (this runs it) to rebuild a pointwise claim and to compare the witness with its
-    case.  A statistical witness of an SGD-moment claim is re-run instead
-    (:func:`symlip.training.moment_claims.replay_moment`; ``dps`` does not apply); an audit
-    witness of a claimed input-Lipschitz constant goes to
-    :func:`symlip.search.audit.replay_audit`.  ``ValueError`` names a missing or
-    malformed field.
-    """
-    from symlip.core.precision import _check_dps
-
-    dps = _check_dps(dps)
-    data, base = load_witness_data(witness)
-    kind = data.get("kind")
-    if kind == "input-lipschitz":
-        from symlip.search.audit import replay_audit  # a pair of inputs against a claimed constant of one network
-
-        return replay_audit(data, dps=dps)
-    if kind == "sgd-moment":
-        from symlip.training.moment_claims import replay_moment  # a statistical witness (MATH.md §7)
-
-        return replay_moment(data, trust=trust, base=base)
-    if kind is not None:
-        raise ValueError(f"witness field 'kind' {kind!r} is unknown; allowed: none (a Lipschitz witness), "
-                         "'input-lipschitz', 'sgd-moment'")
+def replay_lipschitz(data: dict[str, Any], base: Path | None, dps: int, *, trust: bool = False) -> Replay:
+    """Replay a Lipschitz witness (no ``kind``) from its parsed file ``data`` at ``dps``
+    digits: see :func:`symlip.verify.replay`, which dispatches on the witness's kind."""
     w = Witness.from_dict(data)
     chk = WitnessCheck(data)
     act = chk.activation(w.activation)
@@ -838,7 +783,7 @@ def replay(witness: "Witness | str | Path | dict", dps: int = 80, *, trust: bool
         chk.notes.append(f"the claim is the file's own; it was not compared with its source {w.source} "
                          "(re-run with --trust to import it and compare)")
     with np.errstate(over="ignore", invalid="ignore"):  # a norm of a huge θ is inf: outside, said below
-        problems = _quantities.domain_problems(claim, net, region, w.points, w.R, w.Y)
+        problems = quantities.domain_problems(claim, net, region, w.points, w.R, w.Y)
     if problems:
         return chk.verdict(inadmissible(problems, dps, title))
     try:
@@ -909,12 +854,12 @@ def replay_result(c: Any, dps: int, value: str = "value", bound: str = "bound", 
     elif c.confirmed:
         status = "violated"
         msg = (f"violated: {value} {v} > {bound} {b} at {dps} digits "
-               f"({c.confirmed_digits} digits of the margin confirmed at {dps} and {dps + _EXTRA_DPS})")
+               f"({c.confirmed_digits} digits of the margin confirmed at {dps} and {dps + EXTRA_DPS})")
     elif c.margin <= 0:
         status, msg = "not violated", f"not violated: {value} {v} <= {bound} {b} at {dps} digits"
     else:
         status = "inconclusive"
         msg = (f"inconclusive: {value} {v} vs {bound} {b}; the margin is not stable across "
-               f"{dps} and {dps + _EXTRA_DPS} digits")
+               f"{dps} and {dps + EXTRA_DPS} digits")
     return Replay(status=status, value_mp=v, bound_mp=b, ratio=ratio, confirmed_digits=c.confirmed_digits,
                   dps=dps, message=msg, title=title, labels=(value, bound))

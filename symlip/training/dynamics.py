@@ -71,7 +71,7 @@ Loss = Literal["squared", "logistic"]
 # ---------------------------------------------------------------------------
 # validation
 # ---------------------------------------------------------------------------
-def _check_net(net: Any) -> None:
+def check_net(net: Any) -> None:
     from symlip.models.network import MLP
 
     if not isinstance(net, MLP):
@@ -80,18 +80,18 @@ def _check_net(net: Any) -> None:
         raise ValueError(f"the SGD dynamics need a scalar output; widths {list(net.widths)} end in {net.d_out}")
 
 
-def _check_loss(loss: str) -> None:
+def check_loss(loss: str) -> None:
     if loss not in LOSSES:
         raise ValueError(f"loss must be one of {', '.join(map(repr, LOSSES))}; got {loss!r}")
 
 
-def _check_data(net: "MLP", X: Any, y: Any, loss: str) -> tuple[np.ndarray, np.ndarray]:
-    from symlip.models.network import _real_array
+def check_data(net: "MLP", X: Any, y: Any, loss: str) -> tuple[np.ndarray, np.ndarray]:
+    from symlip.models.network import real_array
 
-    X2 = _real_array(X, "X")
+    X2 = real_array(X, "X")
     if X2.ndim != 2 or X2.shape[1] != net.d_in or X2.shape[0] < 2:
         raise ValueError(f"X must have shape (N, {net.d_in}) with N >= 2 samples; got {X2.shape}")
-    yv = _real_array(y, "y").reshape(-1)
+    yv = real_array(y, "y").reshape(-1)
     if yv.shape[0] != X2.shape[0]:
         raise ValueError(f"y has {yv.shape[0]} entries, expected N = {X2.shape[0]} (one per row of X)")
     for name, a in (("X", X2), ("y", yv)):
@@ -107,14 +107,14 @@ def _check_data(net: "MLP", X: Any, y: Any, loss: str) -> tuple[np.ndarray, np.n
 MAX_SAMPLES = 10 ** 7
 
 
-def _check_int(name: str, v: Any, lo: int, hi: int | None = None) -> int:
+def check_int(name: str, v: Any, lo: int, hi: int | None = None) -> int:
     if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)) or v < lo or (hi is not None and v > hi):
         rng = f">= {lo}" if hi is None else f"in [{lo}, {hi}]"
         raise ValueError(f"{name} must be an integer {rng}; got {v!r}")
     return int(v)
 
 
-def _check_eta(eta: Any) -> float:
+def check_eta(eta: Any) -> float:
     if isinstance(eta, bool) or not isinstance(eta, (int, float, np.integer, np.floating)) \
             or not (math.isfinite(eta) and eta > 0):
         raise ValueError(f"eta must be a finite number > 0; got {eta!r}")
@@ -149,37 +149,37 @@ def _per_sample(net: "MLP", theta: np.ndarray, X: np.ndarray, y: np.ndarray,
 
 def loss_value(net: "MLP", theta: Any, X: Any, y: Any, loss: Loss = "squared") -> float:
     """``L(θ) = (1/N) Σ_n ℓ_n`` for the squared or logistic loss."""
-    _check_net(net)
-    _check_loss(loss)
-    X2, yv = _check_data(net, X, y, loss)
+    check_net(net)
+    check_loss(loss)
+    X2, yv = check_data(net, X, y, loss)
     return _loss_from_f(net.f(theta, X2), yv, loss)
 
 
 def per_sample_gradients(net: "MLP", theta: Any, X: Any, y: Any, loss: Loss = "squared") -> np.ndarray:
     """``g_n = ∇_θ ℓ_n(θ) = ℓ'(f_n) ∇_θ f(x_n; θ)``, shape ``(N, P)``."""
-    _check_net(net)
-    _check_loss(loss)
-    X2, yv = _check_data(net, X, y, loss)
+    check_net(net)
+    check_loss(loss)
+    X2, yv = check_data(net, X, y, loss)
     return _per_sample(net, theta, X2, yv, loss)[0]
 
 
 def mean_gradient(net: "MLP", theta: Any, X: Any, y: Any, loss: Loss = "squared") -> np.ndarray:
     """``∇L(θ) = (1/N) Σ_n g_n``, shape ``(P,)``, by one back-propagation (no ``(N, P)`` array)."""
-    _check_net(net)
-    _check_loss(loss)
-    X2, yv = _check_data(net, X, y, loss)
-    return _mean_grad(net, theta, X2, yv, loss)
+    check_net(net)
+    check_loss(loss)
+    X2, yv = check_data(net, X, y, loss)
+    return mean_grad(net, theta, X2, yv, loss)
 
 
-def _mean_grad(net: "MLP", theta: np.ndarray, X: np.ndarray, y: np.ndarray, loss: str) -> np.ndarray:
+def mean_grad(net: "MLP", theta: np.ndarray, X: np.ndarray, y: np.ndarray, loss: str) -> np.ndarray:
     """:func:`mean_gradient` on validated arrays (also a batch's SGD direction)."""
     return net.vjp(theta, X, _residual(net.f(theta, X), y, loss) / X.shape[0])
 
 
 def noise_factor(N: int, B: int, replacement: bool) -> float:
     """``c_B`` with ``Σ_B = c_B Σ_1``: ``1/B``, or ``(N - B)/(B (N - 1))`` without replacement."""
-    N = _check_int("N", N, 2)
-    B = _check_int("batch_size", B, 1, None if replacement else N)
+    N = check_int("N", N, 2)
+    B = check_int("batch_size", B, 1, None if replacement else N)
     return 1.0 / B if replacement else (N - B) / (B * (N - 1))
 
 
@@ -255,7 +255,7 @@ class Moments:
 
     def with_eta(self, eta: float) -> "Moments":
         """The same moments for another step size (every term is a power of η)."""
-        eta = _check_eta(eta)
+        eta = check_eta(eta)
         q = eta / self.eta
         scalars = {k: getattr(self, k) for k in _SCALARS}
         scalars["eta"] = eta
@@ -326,21 +326,21 @@ def sgd_moments(net: "MLP", theta: Any, X: Any, y: Any, *, batch_size: int, eta:
     Moments
     """
     t0 = time.perf_counter()
-    _check_net(net)
-    _check_loss(loss)
-    X2, yv = _check_data(net, X, y, loss)
+    check_net(net)
+    check_loss(loss)
+    X2, yv = check_data(net, X, y, loss)
     theta = net._theta(theta)
     N = X2.shape[0]
-    B = _check_int("batch_size", batch_size, 1, None if replacement else N)
-    eta = _check_eta(eta)
-    _check_int("seed", seed, 0)
+    B = check_int("batch_size", batch_size, 1, None if replacement else N)
+    eta = check_eta(eta)
+    check_int("seed", seed, 0)
     if estimator not in ESTIMATORS:
         raise ValueError(f"estimator must be one of {', '.join(map(repr, ESTIMATORS))}; got {estimator!r}")
     c_B = noise_factor(N, B, replacement)
     if estimator == "low_rank":
         f = net.f(theta, X2)
         grad = net.vjp(theta, X2, _residual(f, yv, loss) / N)
-        k = _check_int("n_estimate", B if n_estimate is None else n_estimate, 2)
+        k = check_int("n_estimate", B if n_estimate is None else n_estimate, 2)
         idx = np.random.default_rng(seed).integers(0, N, size=k)
         G = _per_sample(net, theta, X2[idx], yv[idx], loss)[0]
         G -= G.mean(axis=0)
@@ -399,9 +399,9 @@ def sgd_moments(net: "MLP", theta: Any, X: Any, y: Any, *, batch_size: int, eta:
 # ---------------------------------------------------------------------------
 def draw_batches(rng: np.random.Generator, N: int, B: int, n: int, replacement: bool) -> np.ndarray:
     """``n`` batches of ``B`` indices in ``[0, N)``, shape ``(n, B)``, uniform with or without replacement."""
-    N = _check_int("N", N, 1)
-    B = _check_int("B", B, 1, None if replacement else N)
-    n = _check_int("n", n, 1, max(1, MAX_SAMPLES // B))
+    N = check_int("N", N, 1)
+    B = check_int("B", B, 1, None if replacement else N)
+    n = check_int("n", n, 1, max(1, MAX_SAMPLES // B))
     if replacement:
         return rng.integers(0, N, size=(n, B))
     out = np.empty((n, B), dtype=np.int64)
@@ -468,11 +468,11 @@ def monte_carlo(net: "MLP", theta: Any, X: Any, y: Any, moments: Moments, *, n_s
     updated ``W_ℓ``.
     """
     t0 = time.perf_counter()
-    n = _check_int("n_steps", n_steps, 2, MAX_SAMPLES)
-    _check_net(net)
+    n = check_int("n_steps", n_steps, 2, MAX_SAMPLES)
+    check_net(net)
     if not isinstance(moments, Moments):
         raise TypeError(f"moments must be the Moments of sgd_moments at this point; got {type(moments).__name__}")
-    X2, yv = _check_data(net, X, y, moments.loss)
+    X2, yv = check_data(net, X, y, moments.loss)
     theta = net._theta(theta)
     s_here = np.array([np.linalg.norm(W, 2) for W, _ in net.unflatten(theta)])
     if X2.shape[0] != moments.N or s_here.shape != moments.s.shape \
@@ -534,8 +534,8 @@ def teacher_student(n: int, d: int, *, task: str = "regression", teacher_width: 
     """
     from symlip.models.network import MLP
 
-    n = _check_int("n", n, 2, MAX_SAMPLES)
-    d = _check_int("d", d, 1, MAX_SAMPLES // n)
+    n = check_int("n", n, 2, MAX_SAMPLES)
+    d = check_int("d", d, 1, MAX_SAMPLES // n)
     if task not in ("regression", "classification"):
         raise ValueError(f"task must be 'regression' or 'classification'; got {task!r}")
     if not (isinstance(label_noise, (int, float)) and 0 <= label_noise <= 0.5):
@@ -543,7 +543,7 @@ def teacher_student(n: int, d: int, *, task: str = "regression", teacher_width: 
     if not (isinstance(noise_std, (int, float)) and math.isfinite(noise_std) and noise_std >= 0):
         raise ValueError(f"noise_std must be a finite number >= 0; got {noise_std!r}")
     rng = np.random.default_rng(seed)
-    teacher = MLP([d, _check_int("teacher_width", teacher_width, 1, MAX_SAMPLES // d), 1], "tanh")
+    teacher = MLP([d, check_int("teacher_width", teacher_width, 1, MAX_SAMPLES // d), 1], "tanh")
     X = rng.normal(0.0, 1.0 / math.sqrt(d), size=(n, d))
     f = teacher.f(teacher.init(seed=int(rng.integers(2 ** 31)), scale=2.0), X)
     if task == "regression":

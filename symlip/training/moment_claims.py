@@ -36,6 +36,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from symlip.search.claims import SelfCheckingCase
 from symlip.training.dynamics import LOSSES, Moments, MonteCarlo, monte_carlo, sgd_moments
 
 __all__ = ["STATISTICS", "MomentClaim", "MomentCase", "MomentVerdict", "MomentWitness", "moment_test",
@@ -169,7 +170,7 @@ class _Point:
 
 
 @dataclass(frozen=True, eq=False)
-class MomentCase:
+class MomentCase(SelfCheckingCase):
     """A :class:`MomentClaim` at a point: network, θ, data and the SGD step."""
 
     claim: MomentClaim
@@ -331,16 +332,16 @@ class MomentWitness:
 
     def save(self, path: str | Path) -> Path:
         """Write the witness as JSON; returns the path."""
-        from symlip.search.witness import _write_json
+        from symlip.search.witness import write_json
 
-        return _write_json(path, self.data)
+        return write_json(path, self.data)
 
     @classmethod
     def load(cls, path: str | Path) -> "MomentWitness":
         """Read a file written by :meth:`save` (``ValueError`` if it is not one)."""
-        from symlip.search.witness import _read_json
+        from symlip.search.witness import read_json
 
-        data = _read_json(path)
+        data = read_json(path)
         if data.get("kind") != WITNESS_KIND:
             raise ValueError(f"{str(path)!r} is not an SGD-moment witness (kind {data.get('kind')!r})")
         return cls(data)

@@ -173,13 +173,13 @@ def local_step_mp(net: "MLP", theta: Any, X: Any, y: Any, delta: float, dps: int
     array of ``mpf``.  ``theta``, ``X``, ``y`` must be float arrays (witnesses are).
     """
     from symlip.bounds.symbolic import derive
-    from symlip.search.falsify import check_max_dps
-    from symlip.core.precision import _check_dps, _norm_mp
-    from symlip.models.region import Region, _layer_bounds_mp
+    from symlip.core.precision import check_max_dps
+    from symlip.core.precision import check_dps, norm_mp
+    from symlip.models.region import Region, layer_bounds_mp
 
     _check_net(net)
     _require_smooth(net)
-    dps = _check_dps(dps)
+    dps = check_dps(dps)
     check_max_dps(dps)
     delta = _check_delta(delta)
     th = net._theta(theta)
@@ -190,10 +190,10 @@ def local_step_mp(net: "MLP", theta: Any, X: Any, y: Any, delta: float, dps: int
     ball = Region.ball(th, delta)
     values: dict[str, Any] = dict(bound.values_for(net, ball, R=Rf, Y=Yf))
     with mpmath.workdps(dps):
-        om, be = _layer_bounds_mp(net, ball, dps)
+        om, be = layer_bounds_mp(net, ball, dps)
         for i, (o, b) in enumerate(zip(om, be), start=1):
             values[f"omega_{i}"], values[f"beta_{i}"] = o, b
-        Rm = mpmath.mpf(R) if R is not None else max(_norm_mp(row) for row in X2)
+        Rm = mpmath.mpf(R) if R is not None else max(norm_mp(row) for row in X2)
         Ym = mpmath.mpf(Y) if Y is not None else max(abs(mpmath.mpf(float(v))) for v in yv)
         if "R" in values:
             values["R"] = Rm
@@ -201,7 +201,7 @@ def local_step_mp(net: "MLP", theta: Any, X: Any, y: Any, delta: float, dps: int
             values["Y"] = Ym
         L = bound.evaluate_mp(values, dps=dps)
         loss, g = _loss_and_grad_mp(net, th, X2, yv, dps)
-        gn = _norm_mp(g)
+        gn = norm_mp(g)
         step = _assemble(L, gn, mpmath.mpf(delta), loss, Rm, Ym, g, inf=mpmath.inf)
     return step
 
@@ -217,7 +217,7 @@ def _assemble(L: Any, gn: Any, delta: Any, loss: Any, R: Any, Y: Any, g: np.ndar
 
 def loss_mp(net: "MLP", theta: Any, X: Any, y: Any, dps: int = 50) -> mpmath.mpf:
     """``ℓ(θ) = (1/N) Σ_n ½ (f(x_n; θ) - y_n)²`` at ``dps`` digits (``theta`` may hold ``mpf``)."""
-    from symlip.search.falsify import check_max_dps
+    from symlip.core.precision import check_max_dps
     from symlip.core.precision import to_mp, workdps
 
     check_max_dps(dps)

@@ -33,8 +33,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from symlip.training.dynamics import MAX_SAMPLES
-from symlip.training.dynamics import (ESTIMATORS, Loss, _check_data, _check_eta, _check_int, _check_loss, _check_net,
-                             _mean_grad, draw_batches, sgd_moments)
+from symlip.training.dynamics import (ESTIMATORS, Loss, check_data, check_eta, check_int, check_loss, check_net,
+                             mean_grad, draw_batches, sgd_moments)
 
 if TYPE_CHECKING:  # pragma: no cover
     from symlip.models.network import MLP
@@ -187,7 +187,7 @@ class Trajectory:
     def window_sums(self, window: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Predicted and observed drift and the predicted sd, summed over consecutive
         blocks of ``window`` steps: three arrays ``(n // window, m + 1)`` (layers, then ``log K``)."""
-        w = _check_int("window", window, 1, self.steps)
+        w = check_int("window", window, 1, self.steps)
         nb = self.steps // w
 
         def blocks(a: np.ndarray) -> np.ndarray:
@@ -352,23 +352,23 @@ def sgd_trajectory(net: "MLP", theta0: Any, X: Any, y: Any, *, batch_size: int, 
         or a repeated top singular value along the way (the message names the step).
     """
     t0 = time.perf_counter()
-    _check_net(net)
-    _check_loss(loss)
-    X2, yv = _check_data(net, X, y, loss)
+    check_net(net)
+    check_loss(loss)
+    X2, yv = check_data(net, X, y, loss)
     theta = np.array(net._theta(theta0), dtype=float)
     N = X2.shape[0]
     replacement = _check_bool("replacement", replacement)
-    B = _check_int("batch_size", batch_size, 1, MAX_SAMPLES if replacement else N)
-    eta = _check_eta(eta)
-    n = _check_int("steps", steps, 1, MAX_SAMPLES)
-    seed = _check_int("seed", seed, 0)
-    r = _check_int("record_every", record_every, 1, n)
+    B = check_int("batch_size", batch_size, 1, MAX_SAMPLES if replacement else N)
+    eta = check_eta(eta)
+    n = check_int("steps", steps, 1, MAX_SAMPLES)
+    seed = check_int("seed", seed, 0)
+    r = check_int("record_every", record_every, 1, n)
     if estimator not in ESTIMATORS:
         raise ValueError(f"estimator must be one of {', '.join(map(repr, ESTIMATORS))}; got {estimator!r}")
     if n_estimate is not None:
         if estimator != "low_rank":
             raise ValueError(f"n_estimate is only used with estimator='low_rank'; got estimator={estimator!r}")
-        _check_int("n_estimate", n_estimate, 2)
+        check_int("n_estimate", n_estimate, 2)
 
     ss = np.random.SeedSequence(seed)
     batch_rng, est_rng = (np.random.default_rng(c) for c in ss.spawn(2))
@@ -425,7 +425,7 @@ def sgd_trajectory(net: "MLP", theta0: Any, X: Any, y: Any, *, batch_size: int, 
             terms["quadratic"][k] = float(-0.5 * np.sum((mom.var + mom.flow ** 2) / mom.s ** 2))
             prev_s, prev_log_K = mom.s, mom.log_K
             idx = draw_batches(batch_rng, N, B, 1, replacement)[0]
-            g = _mean_grad(net, theta, X2[idx], yv[idx], loss)
+            g = mean_grad(net, theta, X2[idx], yv[idx], loss)
             # the second-order expansion of this very step (its remainder is O(η³))
             lin, quad = np.empty(m), np.empty(m)
             for i, ((sw, _), sp) in enumerate(zip(net.layer_slices, mom.spectra)):
