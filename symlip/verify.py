@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from symlip.core.precision import check_dps
-from symlip.search.audit import replay_audit
+from symlip.search.audit_witness import replay_audit
 from symlip.search.catalogue import LoadedCase
 from symlip.search.claims import SelfCheckingCase
 from symlip.search.falsify import falsify
