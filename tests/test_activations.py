@@ -397,3 +397,26 @@ def test_parse_probes_need_no_sympy_for_enclosable_expressions():
     # arb settles the probes at once: evaluating exp(exp(exp(2.5))) in sympy is not needed
     act = activation("tanh(exp(exp(exp(t))))")
     assert act.S0.lower <= 1 <= act.S0.upper
+
+
+@pytest.mark.parametrize("name", ["tanh", "relu", "sigmoid", "gelu", "softplus", "leaky_relu"])
+def test_compile_interval_encloses_sampled_values(name):
+    """compile_interval's arb enclosure contains σ^(k) at points of the interval (mpmath at 30 digits)."""
+    from flint import arb
+
+    from symlip.activations.constants import compile_interval
+
+    act = activation(name)
+    rng = np.random.default_rng(0)
+    for k in range(3):
+        F = compile_interval(act.derivative(k) if k else act.expr)
+        g = act.mpmath(k)
+        for _ in range(20):
+            a, b = np.sort(rng.uniform(-4, 4, 2))
+            lo, hi = F(arb(float(a)), arb(float(b)))
+            ends = [mpmath.inf if e == arb("inf") else -mpmath.inf if e == arb("-inf")
+                    else mpmath.ldexp(int(e.man_exp()[0]), int(e.man_exp()[1])) for e in (lo, hi)]
+            for t in np.linspace(a, b, 7):
+                with mpmath.workdps(40):
+                    v = g(mpmath.mpf(float(t)))
+                    assert ends[0] <= v <= ends[1], (name, k, a, b, t)

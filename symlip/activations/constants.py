@@ -67,7 +67,8 @@ from sympy.calculus.util import continuous_domain
 
 from symlip.activations.base import T, Constant
 
-__all__ = ["derive_constants", "call_with_time_limit", "can_time_limit", "point_enclosure", "exact_rationals"]
+__all__ = ["derive_constants", "call_with_time_limit", "can_time_limit", "point_enclosure", "exact_rationals",
+           "compile_interval"]
 
 #: time limit (seconds) of one guarded sympy call
 _CALL_SECONDS = 2.5
@@ -1117,6 +1118,46 @@ def point_enclosure(expr: sp.Expr, x: float) -> tuple[float, float] | None:
     if y is None or not y.is_finite():
         return None
     return _float_down(_to_mpf(y.lo)), _float_up(_to_mpf(y.hi))
+
+
+def compile_interval(expr: sp.Expr) -> Callable[[arb, arb], tuple[arb, arb]]:
+    """A rigorous interval extension of ``expr(t)`` on python-flint's arb (docs/theory.md §1.4).
+
+    Returns ``F(lo, hi) -> (ylo, yhi)`` with exact arb ends such that
+    ``ylo <= expr(t) <= yhi`` for every real ``t`` in ``[lo, hi]`` (``lo <= hi``
+    exact arb numbers or ``±inf``; ends may be ``±inf`` when nothing better is
+    known).  A Piecewise ``expr`` is enclosed piece by piece over the pieces that
+    meet ``[lo, hi]`` (each piece's closure, so a jump is covered by both sides).
+    ``ValueError`` when ``expr`` has a function without an interval extension.
+    The symbolic layer (sympy) is joined to the rigorous numeric layer here, as
+    the numpy kernels join it to float64.
+    """
+    try:
+        pieces = [(_arb_of(float(dom.inf)) if dom.inf.is_finite else _NINF,
+                   _arb_of(float(dom.sup)) if dom.sup.is_finite else _PINF,
+                   _interval_fn(e)) for e, dom in _pieces(expr)]
+        for a, b, _fn in pieces:
+            if a.is_finite() and _arb_of(float(a)) != a:  # pragma: no cover - float kinks only
+                raise _Fail("a breakpoint is not a float")
+    except _Fail as exc:
+        raise ValueError(f"no interval extension of {expr}: {exc}") from None
+
+    @_at_prec
+    def enclose(lo: arb, hi: arb) -> tuple[arb, arb]:
+        if not lo <= hi:
+            raise ValueError(f"interval ends must satisfy lo <= hi; got [{lo}, {hi}]")
+        ylo, yhi = _PINF, _NINF
+        for a, b, fn in pieces:
+            if b < lo or a > hi:
+                continue
+            x = _Iv(max(a, lo), min(b, hi))
+            y = _safe(fn, x)
+            if y is None:
+                return _NINF, _PINF
+            ylo, yhi = min(ylo, y.lo), max(yhi, y.hi)
+        return ylo, yhi
+
+    return enclose
 
 
 def _mid(a: arb, b: arb) -> arb:
