@@ -84,6 +84,13 @@ def _cases() -> list[MomentCase]:
         why="Σ_1/B used for batches drawn without replacement; the finite-population factor (N-B)/(N-1) = 16/63 "
             "is missing, so the predicted variance is ~4x too large at B = 48 of N = 64."),
         small, batch_size=48, eta=0.005, replacement=False)
+    for point, kw, tol in ((sgd_point((4, 12, 12, 1), "tanh", 128, seed=0), dict(batch_size=8, eta=0.003), 2e-4),
+                           (sgd_point((3, 10, 1), "softplus", 96, seed=2, task="classification", loss="logistic",
+                                      label_noise=0.2), dict(batch_size=8, eta=0.005, loss="logistic"), 1e-3)):
+        add(MomentClaim(
+            "M-flow-only-mean", "mean", predict=_flow_only, rel_tol=tol, expect="fails",
+            why="E[Δs] = -η<J,∇L> (gradient flow alone) at the tolerance of proofs/dynamics.py's E[ds] claim: "
+                "the second-order terms, not the flow, are what that claim tests."), point, **kw)
     near = sgd_point((2, 8, 1), "tanh", 64, seed=2, noise_std=1.0, pre_steps=3000, eta=0.2)
     add(MomentClaim(
         "M-gradient-flow-only-near-minimum", "mean", predict=_flow_only, rel_tol=0.05, expect="fails",
