@@ -39,6 +39,7 @@ box is reported outside only when that contraction is certainly empty.
 """
 from __future__ import annotations
 
+import functools
 import math
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -135,8 +136,7 @@ class Problem:
         self.dx = 1 if self.reduced else net.d_in
         self.n = self.P + self.dx
         orders = {"lip_f": 2, "lip_input": 2, "lip_grad": 2, "lip_loss_grad": 2}[quantity]
-        self._sig: list[Callable] = [compile_interval(act.expr if k == 0 else act.derivative(k))
-                                     for k in range(orders + 1)]
+        self._sig: list[Callable] = [_compiled(act.expr if k == 0 else act.derivative(k)) for k in range(orders + 1)]
         self._groups = self._constraint_groups()
         self.mean_value = self.smooth and (quantity in ("lip_f",) or (quantity == "lip_input" and net.d_out == 1))
 
@@ -436,6 +436,12 @@ class Problem:
             up = cen if cen < nat else nat
             best = up if up > best else best
         return best, hi - lo
+
+
+@functools.lru_cache(maxsize=64)
+def _compiled(expr: sp.Expr) -> Callable:
+    """:func:`compile_interval`, once per expression."""
+    return compile_interval(expr)
 
 
 def _sqrt_up(v: arb) -> arb:

@@ -2,8 +2,8 @@
 
 An arb is a ball ``[m ± r]``: every operation on balls returns a ball that
 contains every result of the operation on the members, so a computation on arbs
-is an interval extension by construction (no ``mpmath.iv``, whose ``exp`` is not
-sound).  Vectors and matrices are numpy object arrays of arbs.  This module adds
+is an interval extension by construction (mpmath's interval arithmetic, whose
+``exp`` is not sound, is never used).  Vectors and matrices are numpy object arrays of arbs.  This module adds
 what the certifier needs on top of that:
 
 * conversions between floats and arbs rounded in a stated direction
