@@ -40,6 +40,7 @@ from symlip.models.torch_io import TorchNet, from_torch, load_model, to_torch
 from symlip.training.trajectory import Trajectory, sgd_trajectory
 from symlip.search.witness import Replay, Witness
 from symlip.verify import replay
+from symlip.certify import Certificate, certify
 
 __all__ = [
     "Activation", "Constant", "activation", "available_activations",
@@ -52,5 +53,6 @@ __all__ = [
     "MonteCarlo", "teacher_student", "MomentClaim", "MomentCase", "MomentVerdict", "sgd_trajectory", "Trajectory",
     "input_lipschitz_lower_bound", "audit_constant", "exact_input_lipschitz", "InputLipschitzSearch", "AuditVerdict",
     "from_torch", "to_torch", "load_model", "TorchNet", "audit_tools", "peer_claim", "PeerClaim", "Audit",
+    "certify", "Certificate",
 ]
 __version__ = "0.1.0"

@@ -1,0 +1,187 @@
+"""``certify``: a certified upper bound on the true local constant (docs/theory.md §1–§3).
+
+The constant certified is the supremum of the local quantity over the domain —
+``θ`` in the region, ``|x| <= R`` (and ``|y| <= Y``):
+``sup |∇_θ f|`` (``lip_f``), ``sup ||∇²_θ f||_2`` (``lip_grad``), ``sup ||∇²_θ ℓ||_2`` for
+``ℓ = ½ (f - y)²`` (``lip_loss_grad``), ``sup ||∂f/∂x||_2`` (``lip_input``, on the input
+ball ``|x| <= R`` as the falsifier reads ``R > 0``).  On a convex region it bounds
+the Lipschitz constant of docs/theory.md §1 (D1.3) from above (§2 (R4)); the
+witness's local value bounds it from below when the region has interior points.
+"""
+from __future__ import annotations
+
+import math
+import time
+from typing import TYPE_CHECKING, Any
+
+import mpmath
+import numpy as np
+
+from symlip.certify.bnb import Search, confirm_lower, encode_tree
+from symlip.certify.certificate import Certificate, problem_spec
+from symlip.certify.enclose import CERTIFY_QUANTITIES, Problem
+
+if TYPE_CHECKING:  # pragma: no cover
+    from symlip.models.network import MLP
+    from symlip.models.region import Region
+
+__all__ = ["certify"]
+
+_REL = mpmath.mpf(10) ** -30  # margin for the 50-digit evaluation of a claim's bound
+
+
+def _positive(name: str, v: Any, allow_zero: bool = False) -> float:
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a real number; got {v!r}")
+    v = float(v)
+    if not math.isfinite(v) or v < 0 or (v == 0 and not allow_zero):
+        raise ValueError(f"{name} must be a finite number {'>=' if allow_zero else '>'} 0; got {v!r}")
+    return v
+
+
+def certify(quantity_or_claim: Any, net: "MLP", region: "Region", *, R: float, Y: float | None = None,
+            budget: float = 60.0, tol: float = 0.01, seed: int = 0, max_boxes: int | None = None) -> Certificate:
+    """Sandwich the true local constant: ``lower <= sup (local quantity) <= upper``.
+
+    Parameters
+    ----------
+    quantity_or_claim : str or Claim
+        One of ``lip_f``, ``lip_grad``, ``lip_loss_grad``, ``lip_input``, or an upper-bound
+        :class:`~symlip.search.claims.Claim` on one of them (then ``status`` says whether
+        its bound is proved or violated).
+    net : MLP
+        The architecture (scalar output except for ``lip_input``).
+    region : Region
+        The parameter region (``Region.ball(theta, 0.0)`` fixes the network).
+    R : float
+        Input radius ``|x| <= R`` (> 0).
+    Y : float, optional
+        Target radius ``|y| <= Y`` (needed by ``lip_loss_grad``).
+    budget : float
+        Seconds of branch and bound (> 0).
+    tol : float
+        Stop when ``upper <= (1 + tol) lower`` (> 0).
+    seed : int
+        Seed of the incumbent search.
+    max_boxes : int, optional
+        Stop after this many box enclosures.
+
+    Returns
+    -------
+    Certificate
+
+    Raises
+    ------
+    TypeError, ValueError
+        Naming the bad argument (unknown quantity, non-MLP network, region of another
+        network, ``R <= 0``, missing ``Y``, non-positive budget, ...).
+    """
+    from symlip.models.network import MLP
+    from symlip.models.region import Region
+    from symlip.search.claims import Claim
+
+    claim = None
+    if isinstance(quantity_or_claim, Claim):
+        claim = quantity_or_claim
+        quantity = claim.quantity
+        if claim.direction != "upper":
+            raise ValueError(f"claim {claim.name!r} is a lower-bound claim; certify proves upper bounds")
+    elif isinstance(quantity_or_claim, str):
+        quantity = quantity_or_claim
+    else:
+        raise TypeError(f"quantity_or_claim must be a quantity name or a Claim; got {type(quantity_or_claim).__name__}")
+    if quantity not in CERTIFY_QUANTITIES:
+        raise ValueError(f"quantity {quantity!r} cannot be certified; allowed: {', '.join(CERTIFY_QUANTITIES)}")
+    if not isinstance(net, MLP):
+        raise TypeError(f"net must be an MLP; got {type(net).__name__}")
+    if not isinstance(region, Region):
+        raise TypeError(f"region must be a Region; got {type(region).__name__}")
+    region.check_net(net)
+    R = _positive("R", R)
+    if Y is not None:
+        Y = _positive("Y", Y, allow_zero=True)
+    if quantity == "lip_loss_grad" and Y is None:
+        raise ValueError("lip_loss_grad needs the target radius Y (|y| <= Y)")
+    budget = _positive("budget", budget)
+    tol = _positive("tol", tol)
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"seed must be an integer; got {seed!r}")
+    if max_boxes is not None and (isinstance(max_boxes, (bool, np.bool_)) or not isinstance(max_boxes, (int, np.integer))
+                                  or max_boxes < 1):
+        raise ValueError(f"max_boxes must be an integer >= 1 or None; got {max_boxes!r}")
+    if quantity != "lip_input" and net.d_out != 1:
+        raise ValueError(f"{quantity} needs a scalar output; the network {list(net.widths)} has d_m = {net.d_out}")
+    if quantity in ("lip_grad", "lip_loss_grad"):
+        net.activation.require("smooth", purpose=f"certify({quantity!r})")
+    if claim is not None:
+        claim.check_applicable(net)
+
+    t0 = time.monotonic()
+    prob = Problem(quantity, net, region, R, Y)
+    search = Search(prob, budget=budget, tol=tol, max_boxes=max_boxes, seed=int(seed))
+    reason = search.run()
+    upper = search.upper
+    best = search.best
+    lower_mp = confirm_lower(prob, best) if best is not None else mpmath.mpf(0)
+    lower = float(lower_mp)
+    if lower > upper:  # the two implementations disagree: a bug, never a result
+        raise RuntimeError(f"certify: witnessed {lower!r} exceeds the certified upper {upper!r}; please report")
+    gap = upper / lower if lower > 0 else math.inf
+    bound = bound_mp = None
+    status, note = "certified", ""
+    if claim is not None:
+        b = claim.bound_value_mp(net, region, R, Y, dps=50)
+        bound, bound_mp = float(b), mpmath.nstr(b, 30)
+        if b >= mpmath.mpf(upper) * (1 + _REL):
+            status = "proved"
+        elif lower_mp > b * (1 + _REL) and _lower_is_lipschitz(prob, best):
+            status = "violated"
+        else:
+            status = "open"
+            if lower_mp > b * (1 + _REL):
+                note = "; the witness is not an interior smooth point, so it does not refute the claim"
+    u_bound = _u_bound(quantity, net, region, R, Y)
+    w = {"theta": best.theta.tolist(), "x": best.x.tolist(), "y": best.y,
+         "v": None if best.v is None else best.v.tolist()} if best is not None else {}
+    seconds = time.monotonic() - t0
+    msg = (f"{quantity} in [{lower:.8g}, {upper:.8g}] (gap {gap:.6g}) after {search.boxes} boxes, "
+           f"stopped by {reason}" + (f"; U bound {u_bound:.6g}" if u_bound is not None else "") + note)
+    return Certificate(quantity=quantity, lower=lower, upper=upper, gap=gap, status=status, boxes=search.boxes,
+                       seconds=seconds, message=msg, seed=int(seed), witness=w, proof=encode_tree(search.nodes),
+                       problem=problem_spec(quantity, net, region, R, Y), lower_mp=mpmath.nstr(lower_mp, 30),
+                       bound=bound, bound_mp=bound_mp, claim=None if claim is None else claim.name,
+                       u_bound=u_bound, stop=reason)
+
+
+def _lower_is_lipschitz(prob: Problem, w: Any) -> bool:
+    """Whether the witness's local value bounds the Lipschitz constant from below
+    (docs/theory.md §2 (R4)): the region has interior points and, for a piecewise σ,
+    no pre-activation sits within 1e-9 of a kink."""
+    reg = prob.region
+    if reg.kind == "ball" and reg.radius == 0 and prob.quantity != "lip_input":
+        return False
+    if reg.kind == "box":
+        om, be = reg.layer_bounds(prob.net)
+        if min(om) <= 0 or min(be) <= 0:
+            return False
+    kinks = prob.net.activation.kinks
+    if not kinks:
+        return True
+    z = np.asarray(w.x, float)
+    for i, (W, b) in enumerate(prob.net.unflatten(w.theta)):
+        a = W @ z + b
+        if i < prob.net.depth - 1:
+            if any(abs(t - k) <= 1e-9 * (1 + abs(t)) for t in a for k in kinks):
+                return False
+            z = prob.net.activation.numpy(0)(a)
+    return True
+
+
+def _u_bound(quantity: str, net: "MLP", region: "Region", R: float, Y: float | None) -> float | None:
+    """The analytic bound U1–U4 in float64, for comparison (None where it does not apply)."""
+    from symlip.bounds.symbolic import derive
+
+    try:
+        return float(derive(quantity, net.depth).evaluate(net, region, R=R, Y=Y))
+    except (ValueError, OverflowError, TypeError):
+        return None

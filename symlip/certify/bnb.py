@@ -1,0 +1,256 @@
+"""Branch and bound over boxes of (θ, x) for a certified upper bound (docs/theory.md §2 (R4)).
+
+The root box (:meth:`Problem.root`) covers the domain; a priority queue holds the
+leaves by their upper enclosure.  The worst leaf is split in two at the midpoint of
+its contracted extent along the variable that scores highest (the mean-value
+form's ``|G_k| h_k`` where available, else the relative width); a child that lies
+certainly outside the domain is kept as an *outside* leaf.  The incumbent lower
+bound is the local quantity at the leaves' centres pulled into the domain, rated
+in float64 and, at the end, confirmed in mpmath by the network's independent
+mpmath path (:func:`confirm_lower`).  The search stops when ``upper <= (1 + tol)
+lower``, the time budget is spent, or ``max_boxes`` boxes were enclosed.
+
+The proof is the tree of splits: :func:`encode_tree` writes it in preorder as
+``tree`` (a split variable, ``-1`` for a leaf, ``-2`` for an outside leaf), ``cuts``
+(the split points) and ``uppers`` (each leaf's claimed enclosure, a float rounded up).
+"""
+from __future__ import annotations
+
+import heapq
+import math
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import mpmath
+import numpy as np
+
+from symlip.certify.enclose import Problem
+from symlip.certify.interval import float_up
+from symlip.core.precision import norm_mp
+from symlip.search.quantities import INSIDE
+
+if TYPE_CHECKING:  # pragma: no cover
+    pass
+
+__all__ = ["Search", "Witnessed", "encode_tree", "local_value", "confirm_lower"]
+
+_LEAF, _OUT = -1, -2
+
+
+@dataclass
+class Witnessed:
+    """A domain point and the local quantity there (float64 rating; ``value_mp`` once confirmed)."""
+
+    value: float
+    theta: np.ndarray
+    x: np.ndarray
+    y: float | None = None
+    v: np.ndarray | None = None
+    value_mp: Any = None
+
+
+@dataclass
+class _Node:
+    lo: np.ndarray
+    hi: np.ndarray
+    upper: float = math.inf
+    cut: tuple[int, float] | None = None
+    children: tuple[int, int] | None = None
+    outside: bool = False
+    scores: np.ndarray | None = field(default=None, repr=False)
+
+
+def local_value(prob: Problem, theta: np.ndarray, x: np.ndarray) -> Witnessed:
+    """The local quantity at a domain point in float64 (with the direction it is attained along)."""
+    net, q = prob.net, prob.quantity
+    if q == "lip_f":
+        return Witnessed(float(np.linalg.norm(net.grad(theta, x))), theta, x)
+    if q == "lip_input":
+        J = np.atleast_2d(net.jac_x(theta, x))
+        _, s, vt = np.linalg.svd(J)
+        return Witnessed(float(s[0]), theta, x, v=vt[0])
+    P = net.n_params
+    H = np.array([net.hvp(theta, x, e) for e in np.eye(P)])
+    H = (H + H.T) / 2
+    cands = []
+    ys = [None] if q == "lip_grad" else ([-prob.Y, prob.Y] if prob.Y else [0.0])
+    g = net.grad(theta, x) if q == "lip_loss_grad" else None
+    for y in ys:
+        M = H if y is None else np.outer(g, g) + (float(net.f(theta, x)) - y) * H
+        w, V = np.linalg.eigh(M)
+        k = int(np.argmax(np.abs(w)))
+        cands.append(Witnessed(float(abs(w[k])), theta, x, y=y, v=V[:, k]))
+    return max(cands, key=lambda c: c.value)
+
+
+def confirm_lower(prob: Problem, w: Witnessed, dps: int = 50) -> mpmath.mpf:
+    """The local quantity at the witness in mpmath (``|M v| / |v|``, a lower bound of ``||M||_2``)."""
+    net, q, th, x = prob.net, prob.quantity, w.theta, w.x
+    with mpmath.workdps(dps):
+        if q == "lip_f":
+            return +norm_mp(net.grad_mp(th, x, dps=dps))
+        if q == "lip_input":
+            J = np.atleast_2d(net.jac_x_mp(th, x, dps=dps))
+            v = [mpmath.mpf(float(t)) for t in w.v]
+            Jv = [mpmath.fsum(J[i, j] * v[j] for j in range(len(v))) for i in range(J.shape[0])]
+            return norm_mp(np.array(Jv, dtype=object)) / norm_mp(np.array(v, dtype=object))
+        v = np.array([float(t) for t in w.v])
+        Hv = net.hvp_mp(th, x, v, dps=dps)
+        if q == "lip_grad":
+            out = Hv
+        else:
+            g = net.grad_mp(th, x, dps=dps)
+            r = net.f_mp(th, x, dps=dps) - mpmath.mpf(w.y)
+            gv = mpmath.fsum(gi * mpmath.mpf(vi) for gi, vi in zip(g, v))
+            out = np.array([gv * gi + r * hi for gi, hi in zip(g, Hv)], dtype=object)
+        return norm_mp(out) / norm_mp(np.array([mpmath.mpf(t) for t in v], dtype=object))
+
+
+class Search:
+    """One branch-and-bound run (see the module docstring)."""
+
+    def __init__(self, prob: Problem, *, budget: float, tol: float, max_boxes: int | None, seed: int) -> None:
+        self.prob, self.budget, self.tol, self.max_boxes = prob, budget, tol, max_boxes
+        self.rng = np.random.default_rng(seed)
+        self.nodes: list[_Node] = []
+        self.heap: list[tuple[float, int]] = []
+        self.best: Witnessed | None = None
+        self.boxes = 0
+        lo, hi = prob.root()
+        self.root_width = np.where(hi > lo, hi - lo, 1.0)
+
+    # -- incumbent ----------------------------------------------------------
+    def pull_inside(self, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """A domain point near ``p`` (kept a relative :data:`INSIDE` inside)."""
+        prob, net, reg = self.prob, self.prob.net, self.prob.region
+        theta = np.asarray(p[:prob.P], float)
+        theta = reg.project(net, theta)
+        if reg.kind == "ball":
+            theta = reg.center + (theta - reg.center) * (1 - 4 * INSIDE)
+        else:
+            theta = theta * (1 - 4 * INSIDE)
+        x = np.zeros(net.d_in)
+        x[:prob.dx] = p[prob.P:]
+        n = float(np.linalg.norm(x))
+        lim = prob.R * (1 - 4 * INSIDE)
+        if n > lim:
+            x *= lim / n
+        return theta, x
+
+    def rate(self, p: np.ndarray) -> None:
+        theta, x = self.pull_inside(p)
+        try:
+            w = local_value(self.prob, theta, x)
+        except (FloatingPointError, ValueError, np.linalg.LinAlgError):
+            return
+        if math.isfinite(w.value) and (self.best is None or w.value > self.best.value):
+            self.best = w
+
+    def improve(self, steps: int = 40) -> None:
+        """A short random local search around the incumbent (float64 ratings)."""
+        if self.best is None:
+            return
+        p = np.concatenate([self.best.theta, self.best.x[:self.prob.dx]])
+        scale = self.root_width * 0.05
+        for _ in range(steps):
+            scale *= 0.9
+            self.rate(p + self.rng.standard_normal(p.size) * scale)
+            p = np.concatenate([self.best.theta, self.best.x[:self.prob.dx]])
+
+    # -- tree ----------------------------------------------------------------
+    def add(self, lo: np.ndarray, hi: np.ndarray) -> int:
+        k = len(self.nodes)
+        node = _Node(lo, hi)
+        self.nodes.append(node)
+        up, scores = self.prob.enclose(lo, hi)
+        self.boxes += 1
+        if up is None:
+            node.outside = True
+            return k
+        node.upper = float_up(up)
+        node.scores = scores
+        heapq.heappush(self.heap, (-node.upper, k))
+        self.rate(lo + (hi - lo) / 2)
+        return k
+
+    def split(self, k: int) -> bool:
+        node = self.nodes[k]
+        box = self.prob.contract(node.lo, node.hi)
+        if box is None:  # pragma: no cover - enclose said inside
+            return False
+        clo, chi = box
+        w = chi - clo
+        score = np.asarray(node.scores, float) + 1e-3 * w / self.root_width
+        score[w <= 0] = -1.0
+        j = int(np.argmax(score))
+        if score[j] <= 0:
+            return False
+        cut = clo[j] + (chi[j] - clo[j]) / 2
+        if not (node.lo[j] < cut < node.hi[j]):
+            return False
+        lo2, hi1 = node.lo.copy(), node.hi.copy()
+        hi1[j] = cut
+        lo2[j] = cut
+        node.cut = (j, float(cut))
+        a = self.add(node.lo, hi1)
+        b = self.add(lo2, node.hi)
+        node.children = (a, b)
+        node.scores = None
+        return True
+
+    @property
+    def upper(self) -> float:
+        return -self.heap[0][0] if self.heap else 0.0
+
+    def run(self) -> str:
+        """Branch until a stopping rule holds; returns why it stopped."""
+        t0 = time.monotonic()
+        lo, hi = self.prob.root()
+        self.add(lo, hi)
+        self.improve()
+        stuck: list[tuple[float, int]] = []
+        reason = "budget"
+        while self.heap:
+            lower = self.best.value if self.best else 0.0
+            if self.upper <= lower * (1 + self.tol) and lower > 0:
+                reason = "gap"
+                break
+            if time.monotonic() - t0 > self.budget:
+                reason = "budget"
+                break
+            if self.max_boxes is not None and self.boxes + 2 > self.max_boxes:
+                reason = "max_boxes"
+                break
+            neg, k = heapq.heappop(self.heap)
+            if not self.split(k):
+                stuck.append((neg, k))  # cannot be split (a point): stays a leaf
+                if not self.heap or self.heap[0][0] > neg:
+                    reason = "unsplittable"
+                    break
+            if self.boxes % 64 == 0:
+                self.improve(8)
+        for item in stuck:
+            heapq.heappush(self.heap, item)
+        self.improve()
+        return reason
+
+
+def encode_tree(nodes: list[Any]) -> dict[str, list]:
+    """The preorder encoding ``{"tree", "cuts", "uppers"}`` of a search tree (module docstring)."""
+    tree, cuts, uppers = [], [], []
+    stack = [0]
+    while stack:
+        k = stack.pop()
+        n = nodes[k]
+        if n.children is not None:
+            tree.append(n.cut[0])
+            cuts.append(n.cut[1])
+            stack.append(n.children[1])
+            stack.append(n.children[0])
+        elif n.outside:
+            tree.append(_OUT)
+        else:
+            tree.append(_LEAF)
+            uppers.append(n.upper)
+    return {"tree": tree, "cuts": cuts, "uppers": uppers}

@@ -1,0 +1,276 @@
+"""Certificates: the sandwich ``lower <= true local constant <= upper`` and its checkable proof.
+
+A :class:`Certificate` (scipy ``OptimizeResult`` style) records the quantity, the
+best witnessed value (``lower``, confirmed in mpmath at a domain point), the
+certified ``upper`` and the proof: the branch-and-bound tree in preorder
+(:func:`symlip.certify.bnb.encode_tree`).  :meth:`Certificate.save` writes it as JSON
+(``"format": "symlip-witness/3"``, ``"kind": "certificate"``); :func:`replay_certificate`
+rebuilds the problem from the file, re-derives every leaf enclosure from scratch in
+arb, checks that the split sequence partitions the root box (it does by
+construction when every cut lies strictly inside its box and the preorder is
+complete), that outside leaves are certainly outside, that no leaf encloses more
+than it claims and that no claim exceeds the recorded upper.  Any edit that would
+make the file claim more than it proves (a leaf removed, an enclosure or the upper
+lowered) is rejected as ``"tampered"`` or ``"invalid"``.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import mpmath
+import numpy as np
+from flint import arb
+
+from symlip.certify.bnb import Witnessed, confirm_lower
+from symlip.certify.enclose import CERTIFY_QUANTITIES, Problem
+from symlip.search.witness import Replay, activation_spec, load_witness_data, region_spec, write_json
+
+if TYPE_CHECKING:  # pragma: no cover
+    from symlip.models.network import MLP
+    from symlip.models.region import Region
+
+__all__ = ["Certificate", "FORMAT", "KIND", "replay_certificate", "problem_spec"]
+
+FORMAT = "symlip-witness/3"
+KIND = "certificate"
+_LEAF, _OUT = -1, -2
+_MAX_NODES = 10_000_000
+
+
+@dataclass(frozen=True)
+class Certificate:
+    """The result of :func:`symlip.certify.certify`.
+
+    Attributes
+    ----------
+    quantity : str
+        ``lip_f``, ``lip_grad``, ``lip_loss_grad`` or ``lip_input``.
+    lower : float
+        The local quantity at :attr:`witness` (mpmath value rounded to a float); a
+        lower bound of the supremum (docs/theory.md §2 (R4)).  ``lower_mp`` is its
+        decimal text.
+    upper : float
+        A certified upper bound of the supremum of the local quantity over the domain.
+    gap : float
+        ``upper / lower`` (``inf`` when ``lower`` is 0).
+    status : str
+        ``"proved"`` (the claim's bound ``>= upper``), ``"violated"`` (``lower >`` the
+        bound, confirmed), ``"open"`` (neither), ``"certified"`` (no claim).
+    boxes, seconds, message, seed
+        Boxes enclosed, wall time, a one-line summary, the seed.
+    witness : dict
+        ``theta``, ``x`` (and ``y``, ``v``: the target and the direction of a Hessian norm).
+    proof : dict
+        ``tree``, ``cuts``, ``uppers`` (preorder, :func:`~symlip.certify.bnb.encode_tree`).
+    problem : dict
+        What was certified: widths, activation, region, ``R``, ``Y``, ``quantity``.
+    bound : float or None
+        The claim's bound (mpmath value rounded to a float), ``claim`` its name.
+    u_bound : float or None
+        The analytic bound U1–U4 (float evaluation, for comparison only).
+    """
+
+    quantity: str
+    lower: float
+    upper: float
+    gap: float
+    status: str
+    boxes: int
+    seconds: float
+    message: str
+    seed: int
+    witness: dict[str, Any] = field(repr=False)
+    proof: dict[str, Any] = field(repr=False)
+    problem: dict[str, Any] = field(repr=False)
+    lower_mp: str = ""
+    bound: float | None = None
+    bound_mp: str | None = None
+    claim: str | None = None
+    u_bound: float | None = None
+    stop: str = ""
+
+    def __str__(self) -> str:
+        return (f"{self.quantity}: {self.status}  [{self.lower:.8g}, {self.upper:.8g}]  gap {self.gap:.6g}  "
+                f"({self.boxes} boxes, {self.seconds:.2f} s)")
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        for k in ("gap",):
+            d[k] = d[k] if math.isfinite(d[k]) else repr(d[k])
+        return {"format": FORMAT, "kind": KIND, **d}
+
+    def save(self, path: str | Path) -> Path:
+        """Write the certificate as JSON (folders created); returns the path."""
+        return write_json(path, self.to_dict())
+
+
+def problem_spec(quantity: str, net: "MLP", region: "Region", R: float, Y: float | None) -> dict[str, Any]:
+    """The JSON description of what a certificate covers."""
+    return {"quantity": quantity, "widths": list(net.widths), "activation": activation_spec(net.activation),
+            "region": region_spec(region), "R": R, "Y": Y}
+
+
+def _problem_from(spec: Any) -> Problem:
+    """Rebuild the :class:`Problem` of a certificate file (data only: the activation
+    expression is read by the whitelist reader, nothing is evaluated as code)."""
+    from symlip.activations.registry import Activation
+    from symlip.models.network import MLP
+    from symlip.models.region import Region
+
+    if not isinstance(spec, dict):
+        raise ValueError("the field 'problem' must be an object")
+    q = spec.get("quantity")
+    if q not in CERTIFY_QUANTITIES:
+        raise ValueError(f"problem.quantity {q!r} is not one of {', '.join(CERTIFY_QUANTITIES)}")
+    act_spec = spec.get("activation")
+    if not isinstance(act_spec, dict) or not isinstance(act_spec.get("expr"), str):
+        raise ValueError("problem.activation must be an object with an expression 'expr'")
+    act = Activation.from_expr(act_spec["expr"])
+    net = MLP(tuple(spec.get("widths", ())), act)
+    reg = spec.get("region")
+    if not isinstance(reg, dict):
+        raise ValueError("problem.region must be an object")
+    if reg.get("kind") == "ball":
+        region = Region.ball(reg.get("center"), reg.get("radius"))
+    elif reg.get("kind") == "box":
+        region = Region.box(reg.get("omega"), reg.get("beta"))
+    else:
+        raise ValueError(f"problem.region has an unknown kind {reg.get('kind')!r}")
+    region.check_net(net)
+    R, Y = spec.get("R"), spec.get("Y")
+    if isinstance(R, bool) or not isinstance(R, (int, float)) or not (R > 0 and math.isfinite(R)):
+        raise ValueError(f"problem.R must be a finite number > 0; got {R!r}")
+    if Y is not None and (isinstance(Y, bool) or not isinstance(Y, (int, float)) or not (Y >= 0 and math.isfinite(Y))):
+        raise ValueError(f"problem.Y must be a finite number >= 0 or null; got {Y!r}")
+    if q == "lip_loss_grad" and Y is None:
+        raise ValueError("problem.Y is needed for lip_loss_grad")
+    return Problem(q, net, region, float(R), None if Y is None else float(Y))
+
+
+def _floats(name: str, v: Any) -> list[float]:
+    if not isinstance(v, list) or any(isinstance(t, bool) or not isinstance(t, (int, float)) for t in v):
+        raise ValueError(f"proof.{name} must be a list of numbers")
+    return [float(t) for t in v]
+
+
+def _result(status: str, message: str, upper: Any = "", bound: Any = "") -> Replay:
+    return Replay(status=status, value_mp=str(upper), bound_mp=str(bound or ""), ratio=math.nan,
+                  confirmed_digits=0, dps=0, message=message, title="certificate", labels=("upper", "bound"))
+
+
+def replay_certificate(data_or_path: Any) -> Replay:
+    """Re-check a certificate from scratch (module docstring).
+
+    Returns a :class:`~symlip.search.witness.Replay` whose ``status`` is
+    ``"certified"`` (every leaf re-derived; ``value_mp`` is the upper), ``"proved"``
+    (also the recorded bound ``>=`` the upper), ``"tampered"`` (a leaf encloses more
+    than the file claims, the upper is below a leaf's claim, or the witness does not
+    give the recorded lower) or ``"invalid"`` (malformed file or incomplete tree).
+    """
+    try:
+        data, _ = load_witness_data(data_or_path)
+    except (TypeError, ValueError) as exc:
+        return _result("invalid", str(exc))
+    if data.get("format") != FORMAT or data.get("kind") != KIND:
+        return _result("invalid", f"not a certificate (expected format {FORMAT!r} and kind {KIND!r})")
+    try:
+        prob = _problem_from(data.get("problem"))
+        proof = data.get("proof")
+        if not isinstance(proof, dict):
+            raise ValueError("the field 'proof' must be an object")
+        tree = proof.get("tree")
+        if not isinstance(tree, list) or any(isinstance(t, bool) or not isinstance(t, int) for t in tree):
+            raise ValueError("proof.tree must be a list of integers")
+        cuts, uppers = _floats("cuts", proof.get("cuts")), _floats("uppers", proof.get("uppers"))
+        upper = data.get("upper")
+        if isinstance(upper, bool) or not isinstance(upper, (int, float)) or math.isnan(upper):
+            raise ValueError("the field 'upper' must be a number")
+        if data.get("quantity") != prob.quantity:
+            raise ValueError("the fields 'quantity' and 'problem.quantity' differ")
+    except (TypeError, ValueError) as exc:
+        return _result("invalid", f"malformed certificate: {exc}")
+    if len(tree) > _MAX_NODES:
+        return _result("invalid", f"the tree has more than {_MAX_NODES} nodes")
+
+    lo, hi = prob.root()
+    stack = [(lo, hi)]
+    ti = ci = ui = 0
+    worst = -math.inf
+    while stack:
+        if ti >= len(tree):
+            return _result("invalid", "the tree ends before every box is covered (a leaf is missing)")
+        blo, bhi = stack.pop()
+        t = tree[ti]
+        ti += 1
+        if t >= 0:
+            if t >= prob.n or ci >= len(cuts):
+                return _result("invalid", f"split {ti - 1} names variable {t} or lacks its cut")
+            c = cuts[ci]
+            ci += 1
+            if not (blo[t] < c < bhi[t]):
+                return _result("invalid", f"cut {ci - 1} = {c!r} is not inside its box")
+            lo1, hi1 = blo.copy(), bhi.copy()
+            hi1[t] = c
+            lo2, hi2 = blo.copy(), bhi.copy()
+            lo2[t] = c
+            stack.append((lo2, hi2))
+            stack.append((lo1, hi1))
+        elif t == _OUT:
+            if prob.contract(blo, bhi) is not None:
+                return _result("tampered", f"node {ti - 1} is recorded outside the domain but is not certainly outside")
+        elif t == _LEAF:
+            if ui >= len(uppers):
+                return _result("invalid", "fewer leaf enclosures than leaves")
+            claimed = uppers[ui]
+            ui += 1
+            enc, _ = prob.enclose(blo, bhi)
+            if enc is None:
+                continue  # certainly outside: any claim is sound
+            if not enc.upper() <= arb(claimed):
+                return _result("tampered", f"leaf {ui - 1} encloses up to {enc.upper()} but claims {claimed!r}")
+            worst = max(worst, claimed)
+        else:
+            return _result("invalid", f"unknown tree code {t}")
+    if ti != len(tree) or ci != len(cuts) or ui != len(uppers):
+        return _result("invalid", "the tree has entries beyond the boxes it covers")
+    if worst > upper:
+        return _result("tampered", f"a leaf claims {worst!r} > the recorded upper {upper!r}", upper)
+    msg = f"{len(uppers)} leaves re-derived; {prob.quantity} <= {upper!r}"
+    lower_note = _check_lower(prob, data)
+    if lower_note:
+        return _result("tampered", lower_note, upper)
+    bound = data.get("bound")
+    if isinstance(bound, (int, float)) and not isinstance(bound, bool) and bound >= upper:
+        return _result("proved", msg + f" <= the recorded bound {bound!r}", upper, bound)
+    return _result("certified", msg, upper, bound)
+
+
+def _check_lower(prob: Problem, data: dict[str, Any]) -> str:
+    """Why the recorded witness does not give the recorded lower ("" when it does)."""
+    w = data.get("witness")
+    lower = data.get("lower")
+    if not w or not lower:
+        return ""
+    try:
+        theta = np.asarray(w["theta"], float)
+        x = np.asarray(w["x"], float)
+        v = None if w.get("v") is None else np.asarray(w["v"], float)
+        wit = Witnessed(0.0, theta, x, y=w.get("y"), v=v)
+        from symlip.search.claims import Claim
+        from symlip.search.quantities import domain_problems
+
+        probe = Claim("certificate", prob.quantity, 0.0)
+        pts = {"theta": theta, "theta2": theta, "x": x[None, :], "x2": x[None, :],
+               "y": None if wit.y is None else np.array([wit.y])}
+        bad = domain_problems(probe, prob.net, prob.region, pts, prob.R, prob.Y)
+        if bad:
+            return f"the witness is not in the domain: {bad[0]}"
+        val = confirm_lower(prob, wit)
+    except (KeyError, TypeError, ValueError) as exc:
+        return f"the witness is unreadable: {exc}"
+    if val < mpmath.mpf(lower) * (1 - mpmath.mpf(10) ** -12):
+        return f"the witness gives {mpmath.nstr(val, 17)} < the recorded lower {lower!r}"
+    return ""
