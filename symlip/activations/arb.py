@@ -25,7 +25,7 @@ from symlip.activations.base import T
 from symlip.activations.timelimit import TierFailed
 
 __all__ = ["ArbInterval", "arb_evaluator", "enclose_constant", "point_interval", "point_enclosure",
-           "at_arb_precision", "iv_point", "iv_add", "iv_sub", "iv_mul", "iv_inv", "iv_powi", "iv_exp",
+           "at_arb_precision", "iv_point", "iv_from_ball", "iv_add", "iv_sub", "iv_mul", "iv_inv", "iv_powi", "iv_exp",
            "abs_lower", "abs_upper", "eval_or_none", "ball_lower", "ball_upper", "to_arb", "to_mpf",
            "float_down", "float_up", "PINF", "NINF", "ZERO", "ONE"]
 
@@ -94,7 +94,8 @@ def iv_point(x: arb) -> ArbInterval:
     return ArbInterval(x, x)
 
 
-def _ball_iv(z: arb) -> ArbInterval:
+def iv_from_ball(z: arb) -> ArbInterval:
+    """The interval of the arb ball ``z`` (exact ends rounded outward; the whole line for nan)."""
     return ArbInterval(ball_lower(z), ball_upper(z))
 
 
@@ -204,7 +205,7 @@ def _ball_fn(f: Callable[[arb], arb], lo: arb | None = None,
 
     def g(x: ArbInterval) -> ArbInterval:
         if x.is_finite():
-            return _clip(_ball_iv(f(x.ball())), lo, hi)
+            return _clip(iv_from_ball(f(x.ball())), lo, hi)
         if lo is None or hi is None:
             return _WHOLE
         return ArbInterval(lo, hi)
@@ -228,7 +229,7 @@ def _even_increasing(f: Callable[[arb], arb], at_inf: arb) -> Callable[[ArbInter
 
 def _sinc(x: ArbInterval) -> ArbInterval:
     if x.is_finite():
-        return _clip(_ball_iv(x.ball().sinc()), -ONE, ONE)
+        return _clip(iv_from_ball(x.ball().sinc()), -ONE, ONE)
     m = _abs(x).lo  # |sin x / x| <= min(1, 1/|x|)
     b = ONE if m <= 1 else ball_upper(1 / m)
     return ArbInterval(-b, b)
@@ -276,7 +277,7 @@ def _number(e: sp.Expr) -> ArbInterval:
     if e.is_Integer:
         return iv_point(arb(int(e)))
     if e.is_Rational:
-        return _ball_iv(arb(int(e.p)) / arb(int(e.q)))
+        return iv_from_ball(arb(int(e.p)) / arb(int(e.q)))
     if e.is_Float:
         sign, man, exp, _ = e._mpf_
         if man == 0 and exp != 0:  # inf or nan
@@ -285,9 +286,9 @@ def _number(e: sp.Expr) -> ArbInterval:
     consts = {sp.pi: arb.pi, sp.E: arb.const_e, sp.EulerGamma: arb.const_euler,
               sp.Catalan: arb.const_catalan}
     if e in consts:
-        return _ball_iv(consts[e]())
+        return iv_from_ball(consts[e]())
     if e is sp.GoldenRatio:
-        return _ball_iv((1 + arb(5).sqrt()) / 2)
+        return iv_from_ball((1 + arb(5).sqrt()) / 2)
     raise TierFailed(f"no rigorous enclosure for {e} ({type(e).__name__})")
 
 
@@ -364,8 +365,8 @@ def arb_evaluator(e: sp.Expr) -> Callable[[ArbInterval], ArbInterval]:
     -------
     callable
         ``F(X) -> Y`` on :class:`ArbInterval`: ``Y`` contains ``e(t)`` for every real
-        ``t`` in ``X`` (ends may be infinite; use :func:`iv_point` for a point and
-        ``ArbInterval(ball_lower(z), ball_upper(z))`` for a ball ``z``).  Where ``e``
+        ``t`` in ``X`` (ends may be infinite; :func:`iv_point` makes a point and
+        :func:`iv_from_ball` the interval of an arb ball).  Where ``e``
         is not real on part of ``X`` the result is the whole line, never a wrong
         enclosure.  ``F`` may raise ``ZeroDivisionError``/``ArithmeticError``/
         ``ValueError`` (see :func:`eval_or_none`).  Evaluated at 128 bits; cached

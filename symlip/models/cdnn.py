@@ -60,10 +60,9 @@ The Grönwall bounds of ``lip_f`` and ``lip_grad`` are in :mod:`symlip.bounds.cd
 """
 from __future__ import annotations
 
-import functools
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 import sympy as sp
@@ -71,7 +70,7 @@ import sympy as sp
 from symlip.activations.registry import Activation, activation as _make_activation
 from symlip.core.precision import check_dps
 from symlip.models.cdnn_mp import mp_rows
-from symlip.models.network import real_array
+from symlip.models.network import float_path, real_array
 
 if TYPE_CHECKING:  # pragma: no cover
     from symlip.models.region import Region
@@ -81,18 +80,6 @@ __all__ = ["CDNN", "model_from_spec", "SCHEMES"]
 #: the two schemes: the controlled ODE and its explicit Euler residual network.
 SCHEMES = ("ode", "euler")
 _MAX_D, _MAX_N = 10_000, 100_000  # caps on the width and the number of steps (N (d² + d) parameters)
-
-
-def _float_path(method: Callable) -> Callable:
-    """Silence numpy's overflow warnings; results are checked and raise
-    ``FloatingPointError`` instead of returning inf/NaN."""
-
-    @functools.wraps(method)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        with np.errstate(over="ignore", invalid="ignore"):
-            return method(*args, **kwargs)
-
-    return wrapper
 
 
 @dataclass(frozen=True, eq=False)
@@ -298,7 +285,7 @@ class CDNN:
     # ------------------------------------------------------------------
     # float64 path
     # ------------------------------------------------------------------
-    @_float_path
+    @float_path
     def f(self, theta: Any, X: Any) -> Any:
         """``f(x_n; θ)``, shape ``(n,)`` (a scalar for a single input ``(d,)``)."""
         W, b, c, e = self.path(theta)
@@ -312,19 +299,19 @@ class CDNN:
         self._finite(out, "the output f")
         return out[0] if single else out
 
-    @_float_path
+    @float_path
     def grad(self, theta: Any, X: Any) -> np.ndarray:
         """``∇_θ f`` in scaled coordinates, shape ``(n, P)`` (``(P,)`` for one input)."""
         out, _ = self._grad_and_jx(theta, X)
         return out
 
-    @_float_path
+    @float_path
     def jac_x(self, theta: Any, X: Any) -> np.ndarray:
         """Input gradient ``∂f/∂x``, shape ``(n, d)`` (``(d,)`` for one input)."""
         _, jx = self._grad_and_jx(theta, X)
         return jx
 
-    @_float_path
+    @float_path
     def hvp(self, theta: Any, X: Any, v: Any) -> np.ndarray:
         """Hessian-vector product ``(∇²_θ f) v`` in scaled coordinates, shape ``(n, P)``.
 
@@ -341,7 +328,7 @@ class CDNN:
         self._finite(out, "the Hessian-vector product")
         return out[0] if single else out
 
-    @_float_path
+    @float_path
     def hessian(self, theta: Any, x: Any) -> np.ndarray:
         """The dense Hessian ``∇²_θ f(x; θ)`` (scaled coordinates), shape ``(P, P)``, for one
         input ``x`` of shape ``(d,)``: the ``P`` Hessian-vector products along the unit

@@ -52,7 +52,7 @@ import sympy as sp
 from symlip.activations.registry import Activation, activation as _make_activation
 from symlip.models.network_mp import mp_f, mp_grad, mp_hvp, mp_jac_x
 
-__all__ = ["MLP", "MAX_PARAMS", "check_mlp", "real_array"]
+__all__ = ["MLP", "MAX_PARAMS", "check_mlp", "real_array", "float_path"]
 
 Layers = list[tuple[np.ndarray, np.ndarray]]
 
@@ -60,7 +60,7 @@ Layers = list[tuple[np.ndarray, np.ndarray]]
 MAX_PARAMS = 10**9
 
 
-def _float_path(method: Callable) -> Callable:
+def float_path(method: Callable) -> Callable:
     """Silence numpy's overflow warnings: the float64 path checks its own results
     and raises ``FloatingPointError`` instead of returning inf/NaN."""
 
@@ -70,6 +70,7 @@ def _float_path(method: Callable) -> Callable:
             return method(*args, **kwargs)
 
     return wrapper
+
 
 # per-sample outer products whose entries stay below this cannot overflow in a sum of two
 _BIG = float(np.finfo(np.float64).max) / 4.0
@@ -252,7 +253,7 @@ class MLP:
     # ------------------------------------------------------------------
     # float64 path
     # ------------------------------------------------------------------
-    @_float_path
+    @float_path
     def f(self, theta: Any, X: Any) -> np.ndarray:
         """Network output ``f(x_n; θ)``: shape ``(n,)`` if ``d_m = 1`` else ``(n, d_m)``."""
         layers = self._split(self._theta(theta))
@@ -269,7 +270,7 @@ class MLP:
         out = a[:, 0] if self.d_out == 1 else a
         return out[0] if single else out
 
-    @_float_path
+    @float_path
     def grad(self, theta: Any, X: Any) -> np.ndarray:
         """Per-sample gradient ``∇_θ f(x_n; θ)``, shape ``(n, P)`` (back-propagation).
 
@@ -306,7 +307,7 @@ class MLP:
         out = _fill_rows(X2.shape[0], self.n_params, write)
         return out[0] if single else out
 
-    @_float_path
+    @float_path
     def hvp(self, theta: Any, X: Any, v: Any) -> np.ndarray:
         """Per-sample Hessian-vector product ``(∇²_θ f(x_n; θ)) v``, shape ``(n, P)``.
 
@@ -372,7 +373,7 @@ class MLP:
         out = _fill_rows(X2.shape[0], self.n_params, write)
         return out[0] if single else out
 
-    @_float_path
+    @float_path
     def jac_x(self, theta: Any, X: Any) -> np.ndarray:
         """Input Jacobian ``∂f/∂x``: ``(n, d_0)`` if ``d_m = 1`` else ``(n, d_m, d_0)``."""
         layers = self._split(self._theta(theta))
@@ -391,7 +392,7 @@ class MLP:
         out = J[:, 0, :] if self.d_out == 1 else J
         return out[0] if single else out
 
-    @_float_path
+    @float_path
     def loss(self, theta: Any, X: Any, y: Any) -> float:
         """Squared loss ``ℓ(θ) = (1/n) Σ_n ½ (f(x_n; θ) - y_n)²`` (MATH.md §3, U3)."""
         check_mlp(self, "loss")
@@ -405,7 +406,7 @@ class MLP:
             )
         return value
 
-    @_float_path
+    @float_path
     def loss_grad(self, theta: Any, X: Any, y: Any) -> np.ndarray:
         """``∇_θ ℓ = (1/n) Σ_n (f(x_n) - y_n) ∇_θ f(x_n)``, shape ``(P,)`` (:meth:`vjp` with ``r/n``)."""
         check_mlp(self, "loss_grad")
@@ -414,7 +415,7 @@ class MLP:
         yv = self._targets(y, n)
         return self.vjp(theta, X2, (self.f(theta, X2) - yv) / n)
 
-    @_float_path
+    @float_path
     def vjp(self, theta: Any, X: Any, w: Any) -> np.ndarray:
         """``Σ_n w_n ∇_θ f(x_n; θ)``, shape ``(P,)``: back-propagation with ``δ_m = w``
         summed over the batch (no ``(n, P)`` array)."""
@@ -436,7 +437,7 @@ class MLP:
         self._finite(out, "vector-Jacobian product")
         return out
 
-    @_float_path
+    @float_path
     def loss_hvp(self, theta: Any, X: Any, y: Any, v: Any) -> np.ndarray:
         """``(∇²_θ ℓ) v = (1/n) Σ_n [ ∇f (∇f·v) + (f - y_n) (∇²f) v ]``, shape ``(P,)``.
 
