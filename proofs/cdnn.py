@@ -13,7 +13,7 @@ path part of ``||Δθ||``, and
 
     a = S1 ω,    q = √d c0 + S1 β,    Q = √(1 + Z^2).
 
-The bounds are built by :func:`symlip.models.cdnn.cdnn_bound` (sympy, compiled with
+The bounds are built by :func:`symlip.bounds.cdnn.cdnn_bound` (sympy, compiled with
 ``lambdify(..., cse=True)``); this module states and proves them and checks them.
 
 1. State bound Z >= sup_t |z(t)|
@@ -88,7 +88,8 @@ tanh and sigmoid (both schemes), ``d`` = 1–3, ``N`` = 1–8, ``T`` = 0.5–2.
 """
 from __future__ import annotations
 
-from symlip.models.cdnn import CDNN, cdnn_bound
+from symlip.bounds.cdnn import cdnn_bound
+from symlip.models.cdnn import CDNN
 from symlip.search.claims import Case, Claim
 
 __all__ = ["CLAIMS", "CASES"]

@@ -24,7 +24,8 @@ from symlip.activations.registry import Activation, Constant, activation, availa
 from symlip.search.audit import (AuditVerdict, InputLipschitzSearch, audit_constant, exact_input_lipschitz,
                           input_lipschitz_lower_bound)
 from symlip.bounds.symbolic import QUANTITIES, Bound, Kernel, derive, general_form, standard_symbols
-from symlip.models.cdnn import CDNN, cdnn_bound
+from symlip.bounds.cdnn import cdnn_bound
+from symlip.models.cdnn import CDNN
 from symlip.search.catalogue import load_cases
 from symlip.search.claims import Case, Claim, Inequality
 from symlip.training.dynamics import Moments, MonteCarlo, monte_carlo, sgd_moments, teacher_student

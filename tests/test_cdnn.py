@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from symlip import Case, Claim, falsify, replay
-from symlip.models.cdnn import CDNN, cdnn_bound
+from symlip.bounds.cdnn import cdnn_bound
+from symlip.models.cdnn import CDNN
 from symlip.search.witness import Witness
 from symlip.search.catalogue import _import_file
 

@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 import sympy as sp
 
-from symlip.activations import constants as _constants
+from symlip.activations import arb as _arb, certified as _certified, exact as _exact, numeric as _numeric
+from symlip.activations import timelimit as _timelimit
 from symlip.activations.registry import T, activation, available_activations
 from symlip.bounds.symbolic import derive
 from symlip.search.catalogue import LoadedCase
@@ -86,11 +87,11 @@ def test_undecided_sympy_limit_is_not_an_infinite_constant():
 
 def test_numeric_tier_sees_blow_up_at_a_finite_point():
     # (|tanh t|^(1/2))' = sech^2 t / (2 sqrt|tanh t|) -> oo as t -> 0 (the piece end)
-    pieces = _constants._pieces(activation("Abs(tanh(t))**0.5").expr)
-    est, how = _constants._numeric_sup(pieces, 1)
+    pieces = _exact.split_pieces(activation("Abs(tanh(t))**0.5").expr)
+    est, how = _numeric.numeric_sup(pieces, 1)
     assert est == mpmath.inf and "t -> 0" in how
     # a removable singularity (sinc' at t = 100) is no blow-up
-    est, how = _constants._numeric_sup([(sp.sinc(T - 100), sp.Interval(-sp.oo, sp.oo))], 2)
+    est, how = _numeric.numeric_sup([(sp.sinc(T - 100), sp.Interval(-sp.oo, sp.oo))], 2)
     assert abs(est - mpmath.mpf(1) / 3) <= 1e-6, how
 
 
@@ -102,15 +103,15 @@ def test_certified_tail_covers_any_shift(shift):
     """Beyond the largest region the tail bound itself must cover the feature:
     the enclosure stays rigorous (the upper end is at least the true maximum 1)."""
     e = sp.exp(-(T - shift) ** 2)
-    lo, hi, how = _constants._certified_sup([(e, sp.Interval(-sp.oo, sp.oo))], 0, 3.0)
+    lo, hi, how = _certified.certified_sup([(e, sp.Interval(-sp.oo, sp.oo))], 0, 3.0)
     assert lo <= 1 <= hi, (shift, lo, hi, how)
-    lo, hi, how = _constants._certified_sup([(sp.sinc(T - shift), sp.Interval(-sp.oo, sp.oo))], 0, 3.0)
+    lo, hi, how = _certified.certified_sup([(sp.sinc(T - shift), sp.Interval(-sp.oo, sp.oo))], 0, 3.0)
     assert lo <= 1 <= hi, (shift, lo, hi, how)
 
 
 def test_certified_shifted_gaussian_derivative_is_tight():
     e = sp.exp(-(T - 300) ** 2 / 2)  # max |σ'| = e^{-1/2} at t = 299, 301
-    lo, hi, _ = _constants._certified_sup([(e, sp.Interval(-sp.oo, sp.oo))], 1, 3.0)
+    lo, hi, _ = _certified.certified_sup([(e, sp.Interval(-sp.oo, sp.oo))], 1, 3.0)
     with mpmath.workdps(50):
         want = mpmath.exp(-mpmath.mpf(1) / 2)
     assert lo <= want <= hi and hi - lo <= 1e-9
@@ -120,7 +121,7 @@ def test_certified_shifted_gaussian_derivative_is_tight():
 # arb enclosures vs mpmath at 50 digits
 # ---------------------------------------------------------------------------
 def _inside(y, v) -> bool:
-    return _constants._to_mpf(y.lo) <= v <= _constants._to_mpf(y.hi)
+    return _arb.to_mpf(y.lo) <= v <= _arb.to_mpf(y.hi)
 
 
 @pytest.mark.parametrize("name", available_activations())
@@ -129,21 +130,21 @@ def test_arb_enclosures_contain_mpmath_values(name):
     enclosures contain the mpmath values at 50 digits."""
     rng = np.random.default_rng(12)
     act = activation(name)
-    for e, I in _constants._proper(_constants._pieces(act.expr)):
+    for e, I in _exact.proper_pieces(_exact.split_pieces(act.expr)):
         a, b = max(float(I.inf), -60.0), min(float(I.sup), 60.0)
         xs = [float(x) for x in rng.uniform(a, b, 25)]
         xs += [x for x in (-700.0, -30.5, 30.5, 700.0, 1e8) if I.contains(sp.Float(x)) is sp.true]
         for k in range(3):
             g = sp.diff(e, T, k)
-            F = _constants._interval_fn(g)
+            F = _arb.arb_evaluator(g)
             f = sp.lambdify(T, g, modules="mpmath")
             for x in xs:
                 with mpmath.workdps(50):
                     v = mpmath.mpf(f(mpmath.mpf(x)))
-                y = F(_constants._pt(_constants._arb_of(x)))
+                y = F(_arb.iv_point(_arb.to_arb(x)))
                 assert _inside(y, v), (name, k, x, v, y)
                 xb = x + 1e-3 * (1 + abs(x))
-                Y = F(_constants._Iv(_constants._arb_of(x), _constants._arb_of(xb)))
+                Y = F(_arb.ArbInterval(_arb.to_arb(x), _arb.to_arb(xb)))
                 for u in (0, 0.37, 1):
                     with mpmath.workdps(50):
                         w = mpmath.mpf(f(mpmath.mpf(x) + u * (mpmath.mpf(xb) - mpmath.mpf(x))))
@@ -155,10 +156,10 @@ def test_arb_enclosures_contain_mpmath_values(name):
                                   sp.sqrt(1 + T**2) - T, sp.besselj(0, T), sp.sech(T) ** 2])
 def test_tail_enclosures_contain_far_values(expr):
     """Enclosures on [M, +inf] (where mpmath.iv was unsound) contain the values at far points."""
-    F = _constants._interval_fn(expr)
+    F = _arb.arb_evaluator(expr)
     f = sp.lambdify(T, expr, modules="mpmath")
     for M in (1.0, 40.0, 1e6):
-        y = F(_constants._Iv(_constants._arb_of(M), _constants._PINF))
+        y = F(_arb.ArbInterval(_arb.to_arb(M), _arb.PINF))
         for x in (M, 2 * M, 10 * M + 0.3, 1e3 * M, 1e100):
             with mpmath.workdps(50):
                 v = mpmath.mpf(f(mpmath.mpf(x)))
@@ -166,9 +167,9 @@ def test_tail_enclosures_contain_far_values(expr):
 
 
 def test_unsupported_function_is_a_clear_failure():
-    with pytest.raises(_constants._Fail, match="no rigorous enclosure for LambertW"):
-        _constants._interval_fn(sp.LambertW(T))
-    assert _constants.point_enclosure(sp.LambertW(T), 1.0) is None
+    with pytest.raises(_timelimit.TierFailed, match="no rigorous enclosure for LambertW"):
+        _arb.arb_evaluator(sp.LambertW(T))
+    assert _arb.point_enclosure(sp.LambertW(T), 1.0) is None
 
 
 # ---------------------------------------------------------------------------
@@ -340,9 +341,9 @@ def test_pathological_activation_finishes(spec):
 
 def test_nested_time_limit_never_outlasts_the_outer_one():
     t0 = time.monotonic()
-    with pytest.raises(_constants._Timeout):
-        with _constants._time_limit(0.2):
-            with _constants._time_limit(60):
+    with pytest.raises(_timelimit._Timeout):
+        with _timelimit._time_limit(0.2):
+            with _timelimit._time_limit(60):
                 while True:
                     pass
     assert time.monotonic() - t0 < 30  # the inner limit (60 s) did not replace the outer one
@@ -354,13 +355,13 @@ def test_call_with_time_limit():
             pass
 
     with pytest.raises(TimeoutError):
-        _constants.call_with_time_limit(0.1, spin)
-    assert _constants.call_with_time_limit(1.0, lambda x: x + 1, 1) == 2
+        _timelimit.call_with_time_limit(0.1, spin)
+    assert _timelimit.call_with_time_limit(1.0, lambda x: x + 1, 1) == 2
     seen = {}
-    th = threading.Thread(target=lambda: seen.setdefault("can", _constants.can_time_limit()))
+    th = threading.Thread(target=lambda: seen.setdefault("can", _timelimit.can_time_limit()))
     th.start()
     th.join()
-    assert seen["can"] is False and _constants.can_time_limit()
+    assert seen["can"] is False and _timelimit.can_time_limit()
 
 
 def test_worker_thread_refuses_numeric_too():

@@ -14,7 +14,8 @@ from typing import Callable
 
 import numpy as np
 
-from symlip.models.cdnn import CDNN, cdnn_bound
+from symlip.bounds.cdnn import cdnn_bound
+from symlip.models.cdnn import CDNN
 from symlip.search.claims import Case, Claim
 
 from _witness_tools import Witness, curvature_pair, gradient_pair

@@ -22,8 +22,9 @@ import numpy as np
 import sympy as sp
 
 from symlip.activations.base import T, Constant
-from symlip.activations.constants import (call_with_time_limit, can_time_limit, derive_constants, point_enclosure,
-                                          singularity)
+from symlip.activations.arb import point_enclosure
+from symlip.activations.constants import derive_constants, singularity
+from symlip.activations.timelimit import call_with_time_limit, can_time_limit
 from symlip.core.expr import UnknownName, read_expr
 
 __all__ = [
@@ -398,7 +399,7 @@ _PROBE_SECONDS = 2.0
 def _probe(parsed: sp.Expr, expr: object) -> None:
     """Check at a few points that the activation is real and finite there.
 
-    A finite arb enclosure (:func:`symlip.activations.constants.point_enclosure`) settles a
+    A finite arb enclosure (:func:`symlip.activations.arb.point_enclosure`) settles a
     point at once; otherwise sympy evaluates it, within :data:`_PROBE_SECONDS`
     in all on the main thread (when they run out the remaining points are
     skipped: the constants' derivation has its own checks and time limits).

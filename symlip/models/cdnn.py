@@ -45,60 +45,41 @@ exact up to the solver tolerance as well — no finite differences.
 
 High precision (``*_mp``)
 -------------------------
-*euler*: the same recursions in mpmath.  *ode*: the same augmented systems
-integrated with a Gragg–Bulirsch–Stoer extrapolation method written here in
-mpmath (modified midpoint rule, polynomial extrapolation in ``η^2``), run at
-``dps + 15`` digits with a local error tolerance ``10^-(dps+5)`` (relative to
-``1 + |y|``) and step halving until it is met.  Its error is thus far below the
-``dps`` digits it reports, and :func:`symlip.search.witness.confirm` evaluates at two
-precisions ``dps`` and ``dps + 30`` that must agree.  (``mpmath.odefun`` was tried
-first: its Taylor method needs ~5 s for a 2-d state at 50 digits and ~45 s at 80
-with mpmath's pure-Python backend, too slow for confirmation.)
+Independent mpmath code in :mod:`symlip.models.cdnn_mp` (the recursions for
+*euler*, a Gragg–Bulirsch–Stoer integrator of the augmented systems for *ode*),
+run with a guard of digits so that its error is far below the ``dps`` digits
+it reports; :func:`symlip.search.witness.confirm` evaluates at two precisions
+``dps`` and ``dps + 30`` that must agree.  (``mpmath.odefun`` was tried first:
+its Taylor method needs ~5 s for a 2-d state at 50 digits and ~45 s at 80 with
+mpmath's pure-Python backend, too slow for confirmation.)
 
-Bounds (MATH.md §5)
--------------------
-:func:`cdnn_bound` returns the Grönwall bounds of ``lip_f`` and ``lip_grad`` for
-the ODE and for the Euler network as sympy expressions compiled with
-``sympy.lambdify(..., cse=True)`` (float64 and mpmath); the derivation is in the
-docstring of ``proofs/cdnn.py``.
+Bounds (docs/theory.md §5)
+--------------------------
+The Grönwall bounds of ``lip_f`` and ``lip_grad`` are in :mod:`symlip.bounds.cdnn`
+(:func:`~symlip.bounds.cdnn.cdnn_bound`).
 """
 from __future__ import annotations
 
-import functools
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
-import mpmath
 import numpy as np
 import sympy as sp
 
 from symlip.activations.registry import Activation, activation as _make_activation
-from symlip.core.precision import check_dps, to_mp
-from symlip.models.network import real_array
+from symlip.core.precision import check_dps
+from symlip.models.cdnn_mp import mp_rows
+from symlip.models.network import float_path, real_array
 
 if TYPE_CHECKING:  # pragma: no cover
     from symlip.models.region import Region
 
-__all__ = ["CDNN", "CDNNBound", "cdnn_bound", "bound_symbols", "model_from_spec", "SCHEMES"]
+__all__ = ["CDNN", "model_from_spec", "SCHEMES"]
 
 #: the two schemes: the controlled ODE and its explicit Euler residual network.
 SCHEMES = ("ode", "euler")
 _MAX_D, _MAX_N = 10_000, 100_000  # caps on the width and the number of steps (N (d² + d) parameters)
-_GUARD_DPS = 15        # extra digits the mpmath ODE integrator works with
-_TOL_DIGITS = 5        # its local tolerance is 10^-(dps + _TOL_DIGITS)
-
-
-def _float_path(method: Callable) -> Callable:
-    """Silence numpy's overflow warnings; results are checked and raise
-    ``FloatingPointError`` instead of returning inf/NaN."""
-
-    @functools.wraps(method)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        with np.errstate(over="ignore", invalid="ignore"):
-            return method(*args, **kwargs)
-
-    return wrapper
 
 
 @dataclass(frozen=True, eq=False)
@@ -304,7 +285,7 @@ class CDNN:
     # ------------------------------------------------------------------
     # float64 path
     # ------------------------------------------------------------------
-    @_float_path
+    @float_path
     def f(self, theta: Any, X: Any) -> Any:
         """``f(x_n; θ)``, shape ``(n,)`` (a scalar for a single input ``(d,)``)."""
         W, b, c, e = self.path(theta)
@@ -318,19 +299,19 @@ class CDNN:
         self._finite(out, "the output f")
         return out[0] if single else out
 
-    @_float_path
+    @float_path
     def grad(self, theta: Any, X: Any) -> np.ndarray:
         """``∇_θ f`` in scaled coordinates, shape ``(n, P)`` (``(P,)`` for one input)."""
         out, _ = self._grad_and_jx(theta, X)
         return out
 
-    @_float_path
+    @float_path
     def jac_x(self, theta: Any, X: Any) -> np.ndarray:
         """Input gradient ``∂f/∂x``, shape ``(n, d)`` (``(d,)`` for one input)."""
         _, jx = self._grad_and_jx(theta, X)
         return jx
 
-    @_float_path
+    @float_path
     def hvp(self, theta: Any, X: Any, v: Any) -> np.ndarray:
         """Hessian-vector product ``(∇²_θ f) v`` in scaled coordinates, shape ``(n, P)``.
 
@@ -347,7 +328,7 @@ class CDNN:
         self._finite(out, "the Hessian-vector product")
         return out[0] if single else out
 
-    @_float_path
+    @float_path
     def hessian(self, theta: Any, x: Any) -> np.ndarray:
         """The dense Hessian ``∇²_θ f(x; θ)`` (scaled coordinates), shape ``(P, P)``, for one
         input ``x`` of shape ``(d,)``: the ``P`` Hessian-vector products along the unit
@@ -562,7 +543,7 @@ class CDNN:
         return out
 
     # ------------------------------------------------------------------
-    # mpmath path (independent code)
+    # mpmath path (independent code, symlip.models.cdnn_mp)
     # ------------------------------------------------------------------
     def f_mp(self, theta: Any, X: Any, dps: int = 50) -> Any:
         """:meth:`f` at ``dps`` digits (``mpf``; object array for a batch)."""
@@ -588,151 +569,8 @@ class CDNN:
             X2 = X2[None, :] if single else X2
             if X2.ndim != 2 or X2.shape[1] != self.d:
                 raise ValueError(f"X has shape {X.shape}, expected (n, {self.d}) or ({self.d},)")
-        work = dps + (_GUARD_DPS if self.scheme == "ode" else 10)
-        rows = []
-        with mpmath.workdps(work):
-            P = self._mp_params(th)
-            Pv = None if vv is None else self._mp_params(vv)
-            for x in X2:
-                xm = [mpmath.mpf(t) if not isinstance(t, mpmath.mpf) else t for t in to_mp(np.asarray(x))]
-                rows.append(self._mp_one(P, Pv, xm, mode, dps))
-        with mpmath.workdps(dps):
-            if mode == "f":
-                out = np.empty(len(rows), dtype=object)
-                for i, r in enumerate(rows):
-                    out[i] = +r
-            else:
-                out = np.empty((len(rows), self.n_params), dtype=object)
-                for i, r in enumerate(rows):
-                    for j, t in enumerate(r):
-                        out[i, j] = +t
+        out = mp_rows(self, th, vv, X2, dps, mode)
         return out[0] if single else out
-
-    def _mp_params(self, th: np.ndarray) -> tuple[list, list, list, Any]:
-        """Unscaled ``(W_k rows, b_k, c, e)`` at the working precision."""
-        d = self.d
-        t = to_mp(th)
-        sh = mpmath.sqrt(mpmath.mpf(self.T) / self.N)
-        Ws, bs = [], []
-        for sw, sb in self._slices[:-1]:
-            flat = [mpmath.mpf(a) / sh for a in t[sw]]
-            Ws.append([flat[i * d:(i + 1) * d] for i in range(d)])
-            bs.append([mpmath.mpf(a) / sh for a in t[sb]])
-        sc, se = self._slices[-1]
-        return Ws, bs, [mpmath.mpf(a) for a in t[sc]], mpmath.mpf(t[se][0])
-
-    def _mp_one(self, P, Pv, x: list, mode: str, dps: int) -> Any:
-        Ws, bs, c, e = P
-        act = self.activation
-        sig, sig1 = act.mpmath(0), act.mpmath(1)
-        sig2 = act.mpmath(2) if mode == "hvp" else None
-        d, N = self.d, self.N
-        h = mpmath.mpf(self.T) / N
-        sh = mpmath.sqrt(h)
-        Q = d * d + d
-        if self.scheme == "euler":
-            return self._mp_euler(Ws, bs, c, e, Pv, x, mode, sig, sig1, sig2, h, sh)
-        # ode: per step, integrate the augmented system with Gragg-Bulirsch-Stoer
-        tol = mpmath.mpf(10) ** (-(dps + _TOL_DIGITS))
-        kmax = 12 + dps // 5
-        z, rz = list(x), [mpmath.mpf(0)] * d
-        Phis, Js, RPhis, RJs = [], [], [], []
-        n_sub = 1
-        for k in range(N):
-            W, b = Ws[k], bs[k]
-            V, be = (None, None) if Pv is None else (Pv[0][k], Pv[1][k])
-            F = _mp_rhs(W, b, V, be, d, mode, sig, sig1, sig2)
-            y0 = list(z)
-            if mode != "f":
-                y0 += [mpmath.mpf(1) if i == j else mpmath.mpf(0) for i in range(d) for j in range(d)]
-                y0 += [mpmath.mpf(0)] * (d * Q)
-            if mode == "hvp":
-                y0 += list(rz) + [mpmath.mpf(0)] * (d * d + d * Q)
-            y, n_sub = _gbs_integrate(F, y0, h, tol, kmax, n_sub)
-            z = y[:d]
-            if mode != "f":
-                Phis.append([y[d + i * d: d + (i + 1) * d] for i in range(d)])
-                o = d + d * d
-                Js.append([y[o + i * Q: o + (i + 1) * Q] for i in range(d)])
-            if mode == "hvp":
-                o = d + d * d + d * Q
-                rz = y[o:o + d]
-                RPhis.append([y[o + d + i * d: o + d + (i + 1) * d] for i in range(d)])
-                o2 = o + d + d * d
-                RJs.append([y[o2 + i * Q: o2 + (i + 1) * Q] for i in range(d)])
-        if mode == "f":
-            return mpmath.fdot(c, z) + e
-        out: list = [None] * self.n_params
-        p = list(c)
-        rp = list(Pv[2]) if mode == "hvp" else None
-        for k in range(N - 1, -1, -1):
-            start = self._slices[k][0].start
-            J, Phi = Js[k], Phis[k]
-            for col in range(Q):
-                g = mpmath.fsum(J[i][col] * p[i] for i in range(d))
-                if mode == "hvp":
-                    g = mpmath.fsum(RJs[k][i][col] * p[i] + J[i][col] * rp[i] for i in range(d))
-                out[start + col] = g / sh
-            newp = [mpmath.fsum(Phi[i][j] * p[i] for i in range(d)) for j in range(d)]
-            if mode == "hvp":
-                rp = [mpmath.fsum(RPhis[k][i][j] * p[i] + Phi[i][j] * rp[i] for i in range(d)) for j in range(d)]
-            p = newp
-        sc, se = self._slices[-1]
-        for j in range(d):
-            out[sc.start + j] = rz[j] if mode == "hvp" else z[j]
-        out[se.start] = mpmath.mpf(0) if mode == "hvp" else mpmath.mpf(1)
-        return out
-
-    def _mp_euler(self, Ws, bs, c, e, Pv, x, mode, sig, sig1, sig2, h, sh) -> Any:
-        d, N = self.d, self.N
-        zs, us = [list(x)], []
-        for k in range(N):
-            u = [mpmath.fdot(Ws[k][i], zs[-1]) + bs[k][i] for i in range(d)]
-            us.append(u)
-            zs.append([zs[-1][i] + h * sig(u[i]) for i in range(d)])
-        if mode == "f":
-            return mpmath.fdot(c, zs[-1]) + e
-        s1 = [[sig1(t) for t in u] for u in us]
-        out: list = [None] * self.n_params
-        if mode == "grad":
-            p = list(c)
-            for k in range(N - 1, -1, -1):
-                q = [p[i] * s1[k][i] for i in range(d)]
-                start = self._slices[k][0].start
-                for i in range(d):
-                    for j in range(d):
-                        out[start + i * d + j] = sh * q[i] * zs[k][j]
-                    out[start + d * d + i] = sh * q[i]
-                p = [p[j] + h * mpmath.fsum(q[i] * Ws[k][i][j] for i in range(d)) for j in range(d)]
-            sc, se = self._slices[-1]
-            for j in range(d):
-                out[sc.start + j] = zs[-1][j]
-            out[se.start] = mpmath.mpf(1)
-            return out
-        Vs, betas, vc, _ = Pv
-        s2 = [[sig2(t) for t in u] for u in us]
-        rz, ru = [[mpmath.mpf(0)] * d], []
-        for k in range(N):
-            r = [mpmath.fdot(Ws[k][i], rz[k]) + mpmath.fdot(Vs[k][i], zs[k]) + betas[k][i] for i in range(d)]
-            ru.append(r)
-            rz.append([rz[k][i] + h * s1[k][i] * r[i] for i in range(d)])
-        p, rp = list(c), list(vc)
-        for k in range(N - 1, -1, -1):
-            q = [p[i] * s1[k][i] for i in range(d)]
-            rq = [rp[i] * s1[k][i] + p[i] * s2[k][i] * ru[k][i] for i in range(d)]
-            start = self._slices[k][0].start
-            for i in range(d):
-                for j in range(d):
-                    out[start + i * d + j] = sh * (rq[i] * zs[k][j] + q[i] * rz[k][j])
-                out[start + d * d + i] = sh * rq[i]
-            p, rp = ([p[j] + h * mpmath.fsum(q[i] * Ws[k][i][j] for i in range(d)) for j in range(d)],
-                     [rp[j] + h * mpmath.fsum(q[i] * Vs[k][i][j] + rq[i] * Ws[k][i][j] for i in range(d))
-                      for j in range(d)])
-        sc, se = self._slices[-1]
-        for j in range(d):
-            out[sc.start + j] = rz[-1][j]
-        out[se.start] = mpmath.mpf(0)
-        return out
 
     # ------------------------------------------------------------------
     # validation
@@ -809,261 +647,3 @@ def model_from_spec(spec: dict[str, Any], act: Activation) -> CDNN:
                     rtol=float(spec.get("rtol", 1e-11)), atol=float(spec.get("atol", 1e-12)))
     except KeyError as exc:
         raise ValueError(f"CDNN model spec lacks the field {exc.args[0]!r}") from None
-
-
-# ---------------------------------------------------------------------------
-# mpmath ODE integration: Gragg-Bulirsch-Stoer
-# ---------------------------------------------------------------------------
-def _mp_rhs(W, b, V, be, d: int, mode: str, sig, sig1, sig2) -> Callable[[list], list]:
-    """The augmented right-hand side in mpmath: state ``z``; with ``Φ`` (row-major) and
-    ``J`` (d x (d^2 + d), row-major) for ``"grad"``; plus ``Rz, RΦ, RJ`` for ``"hvp"``."""
-    Q = d * d + d
-    zero = mpmath.mpf(0)
-
-    def F(y: list) -> list:
-        z = y[:d]
-        u = [mpmath.fdot(W[i], z) + b[i] for i in range(d)]
-        out = [sig(t) for t in u]
-        if mode == "f":
-            return out
-        s1 = [sig1(t) for t in u]
-        o = d
-        Phi = [y[o + i * d: o + (i + 1) * d] for i in range(d)]
-        o += d * d
-        J = [y[o + i * Q: o + (i + 1) * Q] for i in range(d)]
-        A = [[s1[i] * W[i][j] for j in range(d)] for i in range(d)]
-        for i in range(d):
-            out += [mpmath.fsum(A[i][k] * Phi[k][j] for k in range(d)) for j in range(d)]
-        dJ = []
-        for i in range(d):
-            row = [mpmath.fsum(A[i][k] * J[k][col] for k in range(d)) for col in range(Q)]
-            for j in range(d):
-                row[i * d + j] += s1[i] * z[j]
-            row[d * d + i] += s1[i]
-            dJ += row
-        if mode != "hvp":
-            return out + dJ
-        o += d * Q
-        rz = y[o:o + d]
-        RPhi = [y[o + d + i * d: o + d + (i + 1) * d] for i in range(d)]
-        o2 = o + d + d * d
-        RJ = [y[o2 + i * Q: o2 + (i + 1) * Q] for i in range(d)]
-        ru = [mpmath.fdot(W[i], rz) + mpmath.fdot(V[i], z) + be[i] for i in range(d)]
-        w2 = [sig2(u[i]) * ru[i] for i in range(d)]
-        AR = [[w2[i] * W[i][j] + s1[i] * V[i][j] for j in range(d)] for i in range(d)]
-        dRz = [s1[i] * ru[i] for i in range(d)]
-        dRPhi = []
-        for i in range(d):
-            dRPhi += [mpmath.fsum(AR[i][k] * Phi[k][j] + A[i][k] * RPhi[k][j] for k in range(d)) for j in range(d)]
-        dRJ = []
-        for i in range(d):
-            row = [mpmath.fsum(AR[i][k] * J[k][col] + A[i][k] * RJ[k][col] for k in range(d)) for col in range(Q)]
-            for j in range(d):
-                row[i * d + j] += w2[i] * z[j] + s1[i] * rz[j]
-            row[d * d + i] += w2[i]
-            dRJ += row
-        return out + dJ + dRz + dRPhi + dRJ + [zero] * 0
-
-    return F
-
-
-def _gbs_step(F: Callable[[list], list], y: list, H: Any, tol: Any, kmax: int) -> tuple[bool, list]:
-    """One Gragg-Bulirsch-Stoer step of length ``H``: modified midpoint with ``n_j = 2j``
-    substeps, Aitken-Neville extrapolation in ``η^2``; accepted when two successive
-    diagonal entries agree to ``tol`` (relative to ``1 + |y|``)."""
-    f0 = F(y)
-    table: list[list[list]] = []
-    for j in range(1, kmax + 1):
-        n = 2 * j
-        eta = H / n
-        y0 = y
-        y1 = [a + eta * g for a, g in zip(y, f0)]
-        for _ in range(1, n):
-            y0, y1 = y1, [a + 2 * eta * g for a, g in zip(y0, F(y1))]
-        row = [y1]
-        for k in range(1, j):
-            ratio = mpmath.mpf(j * j) / ((j - k) * (j - k)) - 1
-            prev = table[j - 2][k - 1]
-            row.append([a + (a - b) / ratio for a, b in zip(row[k - 1], prev)])
-        table.append(row)
-        if j >= 3:
-            err = max(abs(a - b) / (1 + abs(a)) for a, b in zip(row[-1], row[-2]))
-            if err <= tol:
-                return True, row[-1]
-    return False, y
-
-
-def _gbs_integrate(F: Callable[[list], list], y0: list, h: Any, tol: Any, kmax: int,
-                   n_sub: int) -> tuple[list, int]:
-    """Integrate ``y' = F(y)`` over ``[0, h]`` in ``n_sub`` equal GBS steps, doubling
-    ``n_sub`` until every step meets ``tol``; returns ``(y(h), n_sub)``."""
-    while True:
-        H = h / n_sub
-        y, ok = y0, True
-        for _ in range(n_sub):
-            ok, y = _gbs_step(F, y, H, tol, kmax)
-            if not ok:
-                break
-        if ok:
-            return y, n_sub
-        if n_sub >= 1 << 12:
-            raise FloatingPointError("the mpmath ODE integrator did not converge (step below h/4096); "
-                                     "parameters / inputs too large for high-precision integration")
-        n_sub *= 2
-
-
-# ---------------------------------------------------------------------------
-# bounds (MATH.md §5; derivation in proofs/cdnn.py)
-# ---------------------------------------------------------------------------
-_SYMBOL_NAMES = ("T", "N", "S0", "S1", "S2", "c0", "omega", "beta", "gamma", "R", "d")
-QUANTITIES = ("lip_f", "lip_grad")
-
-
-@functools.lru_cache(maxsize=None)
-def bound_symbols() -> dict[str, sp.Symbol]:
-    """The symbols of the CDNN bounds (all nonnegative; ``T``, ``N``, ``d`` positive)."""
-    pos = {"T", "N", "d"}
-    return {n: sp.Symbol(n, positive=True) if n in pos else sp.Symbol(n, nonnegative=True)
-            for n in _SYMBOL_NAMES}
-
-
-def _bound_steps(quantity: str, scheme: str) -> tuple[tuple[str, sp.Expr], ...]:
-    """The definitions leading to the bound (MATH.md §5), as ``(name, expr)`` in order."""
-    from sympy.codegen.cfunctions import expm1, log1p
-
-    s = bound_symbols()
-    T, N, S0, S1, S2, c0 = s["T"], s["N"], s["S0"], s["S1"], s["S2"], s["c0"]
-    om, be, ga, R, d = s["omega"], s["beta"], s["gamma"], s["R"], s["d"]
-    a = S1 * om                      # Lipschitz constant of z ↦ σ(Wz + b)
-    q = sp.sqrt(d) * c0 + S1 * be    # |σ(Wz + b)| <= q + a |z|
-    zero = sp.Eq(a, 0)
-    if scheme == "ode":
-        growth = sp.exp(a * T)                                                 # e^{aT}
-        Zg = sp.Piecewise((R + q * T, zero), (R * sp.exp(a * T) + q * expm1(a * T) / a, True))
-        E2 = sp.Piecewise((T, zero), (expm1(2 * a * T) / (2 * a), True))      # ∫_0^T e^{2a(T-s)} ds
-        M = sp.Piecewise((T, zero), (expm1(a * T) / a, True))                 # ∫_0^T e^{a(T-s)} ds
-        Pk = growth                                                            # sup e^{a(T-s)}
-    else:
-        h = T / N
-        L1 = log1p(h * a)                                                      # log(1 + h a)
-        Zg = sp.Piecewise((R + q * T, zero), (R * sp.exp(N * L1) + q * expm1(N * L1) / a, True))
-        E2 = sp.Piecewise((T, zero), (expm1(2 * N * L1) / (a * (2 + h * a)), True))  # Σ h (1+ha)^{2j}
-        M = sp.Piecewise((T, zero), (expm1(N * L1) / a, True))                 # Σ h (1+ha)^j
-        Pk = sp.exp((N - 1) * L1)                                              # (1+ha)^{N-1}
-    Z = sp.Min(R + sp.sqrt(d) * S0 * T, Zg)
-    Zs, E2s, Ms, Ps = sp.symbols("Z E2 M P_max", nonnegative=True)
-    Q = sp.sqrt(1 + Zs ** 2)
-    steps: list[tuple[str, sp.Expr]] = [("Z", Z), ("E2", E2)]
-    if quantity == "lip_f":
-        steps.append(("L", sp.sqrt(ga ** 2 * S1 ** 2 * Q ** 2 * E2s + Zs ** 2 + 1)))
-    else:
-        steps += [("M", M), ("P_max", Pk)]
-        C2 = S2 * Q ** 2 * (om ** 2 * S1 ** 2 * E2s * Ms + 2 * om * S1 * E2s + Ps) + 2 * S1 ** 2 * Q * E2s
-        A2 = S1 ** 2 * Q ** 2 * E2s
-        steps.append(("L", (ga * C2 + sp.sqrt(ga ** 2 * C2 ** 2 + 4 * A2)) / 2))
-    return tuple(steps)
-
-
-@dataclass(frozen=True, eq=False)
-class CDNNBound:
-    """A compiled Grönwall bound of MATH.md §5 (see :func:`cdnn_bound`).
-
-    Callable as ``bound(net, region, R, Y) -> float`` so it can be a
-    :class:`~symlip.Claim` bound.  ``expr`` is the closed form in the symbols of
-    :func:`bound_symbols`; ``steps`` the intermediate definitions (``Z``, ``E2``, ...).
-    """
-
-    quantity: str
-    scheme: str
-    steps: tuple[tuple[str, sp.Expr], ...]
-    expr: sp.Expr
-    args: tuple[sp.Symbol, ...]
-    kernel: Callable[..., float] = field(repr=False)
-    kernel_mp: Callable[..., Any] = field(repr=False)
-    label: str = ""
-
-    @property
-    def __name__(self) -> str:  # used by Claim.describe / Claim.latex
-        return self.label or f"cdnn_{self.quantity}_{self.scheme}"
-
-    @property
-    def requires(self) -> str:
-        return "smooth" if self.quantity == "lip_grad" else "lipschitz"
-
-    def latex(self) -> str:
-        return sp.latex(self.expr)
-
-    def values_for(self, net: CDNN, region: "Region", R: float | None) -> dict[str, float]:
-        """The kernel arguments for ``net`` on ``region`` with ``|x| <= R``."""
-        if not isinstance(net, CDNN):
-            raise TypeError(f"the {self.__name__} bound applies to a CDNN; got {type(net).__name__}")
-        if self.scheme == "euler" and net.scheme != "euler":
-            raise ValueError(f"the {self.__name__} bound is for the Euler network; {net!r} solves the ODE "
-                             "(use the 'ode' bound, which is valid for both)")
-        net.activation.require(self.requires, purpose=f"the {self.__name__} bound")
-        if R is None or isinstance(R, bool) or not (math.isfinite(float(R)) and float(R) >= 0):
-            raise ValueError(f"the {self.__name__} bound needs the input radius R >= 0; got {R!r}")
-        om, be = region.layer_bounds(net)
-        sh = math.sqrt(net.h)
-        up = (lambda v: math.nextafter(math.nextafter(v, math.inf), math.inf))  # noqa: E731  (never round down)
-        used = ("S0", "S1", "S2", "c0") if self.quantity == "lip_grad" else ("S0", "S1", "c0")
-        net.activation.require_proven(used, purpose=f"the {self.__name__} bound")
-        consts = net.activation.values()
-        vals = {"T": net.T, "N": float(net.N), "d": float(net.d), "R": float(R),
-                "omega": up(max(om[:-1]) / sh), "beta": up(max(be[:-1]) / sh), "gamma": float(om[-1]),
-                "S0": consts["S0"], "S1": consts["S1"], "S2": consts["S2"] if self.quantity == "lip_grad" else 0.0,
-                "c0": consts["c0"]}
-        return vals
-
-    def evaluate(self, net: CDNN, region: "Region", R: float | None) -> float:
-        """The bound in float64 (``OverflowError`` beyond the float range)."""
-        vals = self.values_for(net, region, R)
-        try:
-            out = float(self.kernel(*(vals[s.name] for s in self.args)))
-        except OverflowError:
-            out = math.inf
-        if not math.isfinite(out):
-            raise OverflowError(f"the {self.__name__} bound exceeds the float64 range for {net!r}")
-        return out
-
-    def evaluate_mp(self, values: dict[str, Any], dps: int = 50) -> mpmath.mpf:
-        """The bound at ``dps`` digits from kernel arguments (e.g. :meth:`values_for`)."""
-        with mpmath.workdps(check_dps(dps)):
-            args = [mpmath.inf if math.isinf(float(values[s.name])) else mpmath.mpf(values[s.name])
-                    for s in self.args]
-            return +self.kernel_mp(*args)
-
-    def __call__(self, net: CDNN, region: "Region", R: float | None = None, Y: float | None = None) -> float:
-        return self.evaluate(net, region, R)
-
-
-@functools.lru_cache(maxsize=None)
-def cdnn_bound(quantity: str, scheme: str) -> CDNNBound:
-    """The Grönwall bound of ``quantity`` (``"lip_f"`` or ``"lip_grad"``) for the ODE
-    (``scheme="ode"``) or the Euler network (``"euler"``), MATH.md §5.
-
-    With ``a = S1 ω``, ``q = √d c0 + S1 β``, ``Q = √(1 + Z²)``:
-
-    * ``Z = min(R + √d S0 T, R e^{aT} + q (e^{aT} - 1)/a)``  (Euler: ``(1+ha)^N`` for ``e^{aT}``)
-    * ``E2 = (e^{2aT} - 1)/(2a)``  (Euler: ``((1+ha)^{2N} - 1)/(a(2 + ha))``)
-    * ``lip_f``: ``L_f = √(γ² S1² Q² E2 + Z² + 1)``
-    * ``lip_grad``: ``C2 = S2 Q² (ω² S1² E2 M + 2 ω S1 E2 + P_max) + 2 S1² Q E2`` with
-      ``M = (e^{aT} - 1)/a``, ``P_max = e^{aT}`` (Euler: ``((1+ha)^N - 1)/a``, ``(1+ha)^{N-1}``),
-      ``L_∇f = (γ C2 + √(γ² C2² + 4 S1² Q² E2)) / 2``.
-    """
-    if quantity not in QUANTITIES:
-        raise ValueError(f"CDNN bounds exist for {', '.join(QUANTITIES)}; got {quantity!r}")
-    if scheme not in SCHEMES:
-        raise ValueError(f"scheme must be one of {', '.join(SCHEMES)}; got {scheme!r}")
-    steps = _bound_steps(quantity, scheme)
-    names = {"Z": sp.Symbol("Z", nonnegative=True), "E2": sp.Symbol("E2", nonnegative=True),
-             "M": sp.Symbol("M", nonnegative=True), "P_max": sp.Symbol("P_max", nonnegative=True)}
-    expr = steps[-1][1]
-    for name, rhs in reversed(steps[:-1]):
-        expr = expr.subs(names[name], rhs)
-    s = bound_symbols()
-    args = tuple(s[n] for n in _SYMBOL_NAMES if s[n] in expr.free_symbols)
-    kernel = sp.lambdify(args, expr, modules="math", cse=True)
-    kernel_mp = sp.lambdify(args, expr, modules="mpmath", cse=True)
-    return CDNNBound(quantity=quantity, scheme=scheme, steps=steps, expr=expr, args=args, kernel=kernel,
-                     kernel_mp=kernel_mp, label=f"cdnn_{quantity}_{scheme}")

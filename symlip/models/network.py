@@ -16,7 +16,8 @@ Two independent evaluation paths are provided:
   gradient and Hessian-vector product;
 * **mpmath** (``*_mp`` methods, ``dps`` decimal digits), the same mathematics
   written with plain loops over ``mpmath.mpf`` and sharing no code with the
-  float64 path, used to cross-check it and to confirm witnesses to many digits.
+  float64 path, used to cross-check it and to confirm witnesses to many digits
+  (:mod:`symlip.models.network_mp`).
 
 Derivative formulas (``δ_i = ∂f/∂a_i``, ``s_i = σ'(a_i)``, ``u_i = σ''(a_i)``)::
 
@@ -45,14 +46,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
-import mpmath
 import numpy as np
 import sympy as sp
 
 from symlip.activations.registry import Activation, activation as _make_activation
-from symlip.core.precision import to_mp, workdps
+from symlip.models.network_mp import mp_f, mp_grad, mp_hvp, mp_jac_x
 
-__all__ = ["MLP", "MAX_PARAMS"]
+__all__ = ["MLP", "MAX_PARAMS", "check_mlp", "real_array", "float_path"]
 
 Layers = list[tuple[np.ndarray, np.ndarray]]
 
@@ -60,7 +60,7 @@ Layers = list[tuple[np.ndarray, np.ndarray]]
 MAX_PARAMS = 10**9
 
 
-def _float_path(method: Callable) -> Callable:
+def float_path(method: Callable) -> Callable:
     """Silence numpy's overflow warnings: the float64 path checks its own results
     and raises ``FloatingPointError`` instead of returning inf/NaN."""
 
@@ -70,6 +70,7 @@ def _float_path(method: Callable) -> Callable:
             return method(*args, **kwargs)
 
     return wrapper
+
 
 # per-sample outer products whose entries stay below this cannot overflow in a sum of two
 _BIG = float(np.finfo(np.float64).max) / 4.0
@@ -252,7 +253,7 @@ class MLP:
     # ------------------------------------------------------------------
     # float64 path
     # ------------------------------------------------------------------
-    @_float_path
+    @float_path
     def f(self, theta: Any, X: Any) -> np.ndarray:
         """Network output ``f(x_n; θ)``: shape ``(n,)`` if ``d_m = 1`` else ``(n, d_m)``."""
         layers = self._split(self._theta(theta))
@@ -269,14 +270,14 @@ class MLP:
         out = a[:, 0] if self.d_out == 1 else a
         return out[0] if single else out
 
-    @_float_path
+    @float_path
     def grad(self, theta: Any, X: Any) -> np.ndarray:
         """Per-sample gradient ``∇_θ f(x_n; θ)``, shape ``(n, P)`` (back-propagation).
 
         Block ``W_i`` of row ``n`` is ``δ_i z_{i-1}^T``, block ``b_i`` is ``δ_i``;
         the blocks are written straight into the preallocated output.
         """
-        self._need_scalar("grad")
+        check_mlp(self, "grad")
         layers = self._split(self._theta(theta))
         X2, single = self._inputs(X)
         zs, s1, _ = self._forward(layers, X2, order=1)
@@ -306,14 +307,14 @@ class MLP:
         out = _fill_rows(X2.shape[0], self.n_params, write)
         return out[0] if single else out
 
-    @_float_path
+    @float_path
     def hvp(self, theta: Any, X: Any, v: Any) -> np.ndarray:
         """Per-sample Hessian-vector product ``(∇²_θ f(x_n; θ)) v``, shape ``(n, P)``.
 
         Forward-over-reverse (R-operator), exact up to rounding: block ``W_i`` of
         row ``n`` is ``R{δ_i} z_{i-1}^T + δ_i R{z_{i-1}}^T``, block ``b_i`` is ``R{δ_i}``.
         """
-        self._need_scalar("hvp")
+        check_mlp(self, "hvp")
         layers = self._split(self._theta(theta))
         vl = self._split(self._vector(v, "v"))
         X2, single = self._inputs(X)
@@ -372,7 +373,7 @@ class MLP:
         out = _fill_rows(X2.shape[0], self.n_params, write)
         return out[0] if single else out
 
-    @_float_path
+    @float_path
     def jac_x(self, theta: Any, X: Any) -> np.ndarray:
         """Input Jacobian ``∂f/∂x``: ``(n, d_0)`` if ``d_m = 1`` else ``(n, d_m, d_0)``."""
         layers = self._split(self._theta(theta))
@@ -391,10 +392,10 @@ class MLP:
         out = J[:, 0, :] if self.d_out == 1 else J
         return out[0] if single else out
 
-    @_float_path
+    @float_path
     def loss(self, theta: Any, X: Any, y: Any) -> float:
         """Squared loss ``ℓ(θ) = (1/n) Σ_n ½ (f(x_n; θ) - y_n)²`` (MATH.md §3, U3)."""
-        self._need_scalar("loss")
+        check_mlp(self, "loss")
         X2, _ = self._inputs(X)
         yv = self._targets(y, X2.shape[0])
         r = self.f(theta, X2) - yv
@@ -405,20 +406,20 @@ class MLP:
             )
         return value
 
-    @_float_path
+    @float_path
     def loss_grad(self, theta: Any, X: Any, y: Any) -> np.ndarray:
         """``∇_θ ℓ = (1/n) Σ_n (f(x_n) - y_n) ∇_θ f(x_n)``, shape ``(P,)`` (:meth:`vjp` with ``r/n``)."""
-        self._need_scalar("loss_grad")
+        check_mlp(self, "loss_grad")
         X2, _ = self._inputs(X)
         n = X2.shape[0]
         yv = self._targets(y, n)
         return self.vjp(theta, X2, (self.f(theta, X2) - yv) / n)
 
-    @_float_path
+    @float_path
     def vjp(self, theta: Any, X: Any, w: Any) -> np.ndarray:
         """``Σ_n w_n ∇_θ f(x_n; θ)``, shape ``(P,)``: back-propagation with ``δ_m = w``
         summed over the batch (no ``(n, P)`` array)."""
-        self._need_scalar("vjp")
+        check_mlp(self, "vjp")
         layers = self._split(self._theta(theta))
         X2, _ = self._inputs(X)
         wv = real_array(w, "w").reshape(-1) if np.ndim(w) <= 1 else real_array(w, "w")
@@ -436,14 +437,14 @@ class MLP:
         self._finite(out, "vector-Jacobian product")
         return out
 
-    @_float_path
+    @float_path
     def loss_hvp(self, theta: Any, X: Any, y: Any, v: Any) -> np.ndarray:
         """``(∇²_θ ℓ) v = (1/n) Σ_n [ ∇f (∇f·v) + (f - y_n) (∇²f) v ]``, shape ``(P,)``.
 
         One R-operator pass of the loss back-propagation: ``δ_m = r/n`` and
         ``R{δ_m} = R{f}/n`` (Gauss-Newton term), summed over the batch.
         """
-        self._need_scalar("loss_hvp")
+        check_mlp(self, "loss_hvp")
         layers = self._split(self._theta(theta))
         vl = self._split(self._vector(v, "v"))
         X2, _ = self._inputs(X)
@@ -477,116 +478,25 @@ class MLP:
         return out
 
     # ------------------------------------------------------------------
-    # mpmath path (independent of the float64 code above)
+    # mpmath path (independent of the float64 code above; symlip.models.network_mp)
     # ------------------------------------------------------------------
     def f_mp(self, theta: Any, X: Any, dps: int = 50) -> Any:
         """:meth:`f` in mpmath at ``dps`` digits; object array of ``mpf`` (same shape)."""
-        with workdps(dps):
-            layers = self._mp_layers(theta)
-            xs, single = self._mp_inputs(X)
-            sig = self.activation.mpmath(0)
-            res = []
-            for x in xs:
-                z = x
-                for i, (W, b) in enumerate(layers, start=1):
-                    a = [mpmath.fdot(row, z) + bj for row, bj in zip(W, b)]
-                    z = [sig(t) for t in a] if i < self.depth else a
-                res.append(z)
-            out = _obj(res)
-            out = out[:, 0] if self.d_out == 1 else out
-            return out[0] if single else out
+        return mp_f(self, theta, X, dps)
 
     def grad_mp(self, theta: Any, X: Any, dps: int = 50) -> Any:
         """:meth:`grad` in mpmath at ``dps`` digits; object array ``(n, P)`` of ``mpf``."""
-        self._need_scalar("grad_mp")
-        with workdps(dps):
-            layers = self._mp_layers(theta)
-            xs, single = self._mp_inputs(X)
-            rows = []
-            for x in xs:
-                zs, s1 = self._mp_forward(layers, x)
-                deltas = self._mp_backward(layers, s1)
-                row: list = []
-                for i in range(1, self.depth + 1):
-                    d, z = deltas[i], zs[i - 1]
-                    row += [dj * zk for dj in d for zk in z]
-                    row += list(d)
-                rows.append(row)
-            out = _obj(rows)
-            return out[0] if single else out
+        check_mlp(self, "grad_mp")
+        return mp_grad(self, theta, X, dps)
 
     def hvp_mp(self, theta: Any, X: Any, v: Any, dps: int = 50) -> Any:
         """:meth:`hvp` in mpmath at ``dps`` digits; object array ``(n, P)`` of ``mpf``."""
-        self._need_scalar("hvp_mp")
-        with workdps(dps):
-            layers = self._mp_layers(theta)
-            vlay = self._mp_layers(v, name="v")
-            xs, single = self._mp_inputs(X)
-            m = self.depth
-            sig0 = self.activation.mpmath(0)
-            sig1 = self.activation.mpmath(1)
-            sig2 = self.activation.mpmath(2)
-            zero = mpmath.mpf(0)
-            rows = []
-            for x in xs:
-                # forward with directional derivatives
-                zs, rzs, ras, s1s, s2s = [list(x)], [[zero] * len(x)], [None], [None], [None]
-                for i in range(1, m + 1):
-                    W, b = layers[i - 1]
-                    V, c = vlay[i - 1]
-                    z, rz = zs[-1], rzs[-1]
-                    a = [mpmath.fdot(row, z) + bj for row, bj in zip(W, b)]
-                    ra = [mpmath.fdot(Vr, z) + mpmath.fdot(Wr, rz) + cj
-                          for Vr, Wr, cj in zip(V, W, c)]
-                    ras.append(ra)
-                    if i < m:
-                        s1 = [sig1(t) for t in a]
-                        s2 = [sig2(t) for t in a]
-                        s1s.append(s1)
-                        s2s.append(s2)
-                        zs.append([sig0(t) for t in a])
-                        rzs.append([p * q for p, q in zip(s1, ra)])
-                # backward: δ_i and R{δ_i}
-                delta = {m: [mpmath.mpf(1)]}
-                rdelta = {m: [zero]}
-                for i in range(m - 1, 0, -1):
-                    W, V = layers[i][0], vlay[i][0]
-                    dn, rdn = delta[i + 1], rdelta[i + 1]
-                    cols = range(self.widths[i])
-                    g = [mpmath.fdot([W[r][k] for r in range(len(dn))], dn) for k in cols]
-                    h = [mpmath.fdot([V[r][k] for r in range(len(dn))], dn)
-                         + mpmath.fdot([W[r][k] for r in range(len(dn))], rdn) for k in cols]
-                    delta[i] = [s1s[i][k] * g[k] for k in cols]
-                    rdelta[i] = [s2s[i][k] * ras[i][k] * g[k] + s1s[i][k] * h[k] for k in cols]
-                row: list = []
-                for i in range(1, m + 1):
-                    d, rd, z, rz = delta[i], rdelta[i], zs[i - 1], rzs[i - 1]
-                    row += [rdj * zk + dj * rzk for rdj, dj in zip(rd, d) for zk, rzk in zip(z, rz)]
-                    row += list(rd)
-                rows.append(row)
-            out = _obj(rows)
-            return out[0] if single else out
+        check_mlp(self, "hvp_mp")
+        return mp_hvp(self, theta, X, v, dps)
 
     def jac_x_mp(self, theta: Any, X: Any, dps: int = 50) -> Any:
         """:meth:`jac_x` in mpmath at ``dps`` digits; object array of ``mpf`` (same shape)."""
-        with workdps(dps):
-            layers = self._mp_layers(theta)
-            xs, single = self._mp_inputs(X)
-            m = self.depth
-            res = []
-            for x in xs:
-                _, s1 = self._mp_forward(layers, x)
-                J = [list(row) for row in layers[m - 1][0]]  # ∂f/∂z_{m-1}, (d_m, d_{m-1})
-                for i in range(m - 1, 0, -1):
-                    W = layers[i - 1][0]
-                    scaled = [[Jr[k] * s1[i][k] for k in range(len(Jr))] for Jr in J]
-                    cols = range(self.widths[i - 1])
-                    J = [[mpmath.fdot(Sr, [W[r][c] for r in range(len(Sr))]) for c in cols]
-                         for Sr in scaled]
-                res.append(J)
-            out = _obj(res)
-            out = out[:, 0, :] if self.d_out == 1 else out
-            return out[0] if single else out
+        return mp_jac_x(self, theta, X, dps)
 
     # ------------------------------------------------------------------
     # private: float64 helpers
@@ -667,13 +577,6 @@ class MLP:
     # ------------------------------------------------------------------
     # private: validation
     # ------------------------------------------------------------------
-    def _need_scalar(self, what: str) -> None:
-        if self.d_out != 1:
-            raise ValueError(
-                f"{what} needs a scalar output (d_m = 1), but widths = {self.widths} has "
-                f"d_m = {self.d_out}"
-            )
-
     def _shape_hint(self) -> str:
         return f"for widths {self.widths}"
 
@@ -728,68 +631,30 @@ class MLP:
             raise ValueError("y must be finite; it has a NaN or infinite entry")
         return arr
 
-    # ------------------------------------------------------------------
-    # private: mpmath helpers
-    # ------------------------------------------------------------------
-    def _mp_vector(self, a: Any, name: str, shape_ok: Callable[[tuple], bool], want: str) -> np.ndarray:
-        if isinstance(a, (str, bytes)):
-            raise TypeError(f"{name} must be a real numeric array, got the string {a!r}")
-        arr = a if isinstance(a, np.ndarray) else np.asarray(a, dtype=object)
-        if arr.dtype.kind == "c":
-            raise TypeError(f"{name} must be real, got a complex array (dtype {arr.dtype})")
-        if not shape_ok(arr.shape):
-            raise ValueError(f"{name} has shape {arr.shape}, expected {want} {self._shape_hint()}")
-        mp = to_mp(arr)
-        for k, x in enumerate(mp.reshape(-1)):
-            if not mpmath.isfinite(x):
-                raise ValueError(f"{name} must be finite; entry {k} is {x}")
-        return mp
+def check_mlp(net: Any, what: str = "this", scalar: bool = True) -> None:
+    """Check that ``net`` is an :class:`MLP` and, with ``scalar``, that its output is scalar.
 
-    def _mp_layers(self, theta: Any, name: str = "theta") -> list[tuple[list[list], list]]:
-        P = self.n_params
-        th = self._mp_vector(theta, name, lambda s: s == (P,), f"(P,) = ({P},)")
-        out = []
-        for i, (sw, sb) in enumerate(self._slices, start=1):
-            Wf = list(th[sw])
-            cols = self.widths[i - 1]
-            W = [Wf[r * cols:(r + 1) * cols] for r in range(self.widths[i])]
-            out.append((W, list(th[sb])))
-        return out
+    Parameters
+    ----------
+    net : object
+        The network to check.
+    what : str
+        What needs the scalar output (e.g. ``"grad"``, ``"the squared loss"``), named
+        in the message.
+    scalar : bool
+        Also require ``d_m = 1``.
 
-    def _mp_inputs(self, X: Any) -> tuple[list[list], bool]:
-        d0 = self.d_in
-        arr = self._mp_vector(
-            X, "X",
-            lambda s: s == (d0,) or (len(s) == 2 and s[1] == d0 and s[0] >= 1),
-            f"(n, d_0) = (n, {d0}) with n >= 1 or a single input ({d0},)",
-        )
-        if arr.ndim == 1:
-            return [list(arr)], True
-        return [list(row) for row in arr], False
-
-    def _mp_forward(self, layers, x):
-        """Per-sample mp forward pass: ``z_0..z_{m-1}`` and ``σ'(a_i)`` (list index i)."""
-        sig = self.activation.mpmath(0)
-        sig1 = self.activation.mpmath(1)
-        zs, s1 = [list(x)], [None]
-        for i, (W, b) in enumerate(layers[:-1], start=1):
-            a = [mpmath.fdot(row, zs[-1]) + bj for row, bj in zip(W, b)]
-            zs.append([sig(t) for t in a])
-            s1.append([sig1(t) for t in a])
-        return zs, s1
-
-    def _mp_backward(self, layers, s1):
-        """δ_i for i = 1..m (index i) in mpmath, δ_m = 1."""
-        m = self.depth
-        deltas = {m: [mpmath.mpf(1)]}
-        for i in range(m - 1, 0, -1):
-            W = layers[i][0]
-            dn = deltas[i + 1]
-            deltas[i] = [
-                s1[i][k] * mpmath.fdot([W[r][k] for r in range(len(dn))], dn)
-                for k in range(self.widths[i])
-            ]
-        return deltas
+    Raises
+    ------
+    TypeError
+        ``net`` is not an :class:`MLP`.
+    ValueError
+        ``scalar`` and ``d_m != 1``.
+    """
+    if not isinstance(net, MLP):
+        raise TypeError(f"net must be a symlip MLP; got {type(net).__name__}")
+    if scalar and net.d_out != 1:
+        raise ValueError(f"{what} needs a scalar output (d_m = 1), but widths = {net.widths} has d_m = {net.d_out}")
 
 
 # ---------------------------------------------------------------------------
@@ -847,30 +712,3 @@ def _fill_rows(n: int, P: int, write: Callable[[np.ndarray, int, int], None]) ->
     for fut in futures:
         fut.result()
     return out
-
-
-def _obj(nested: list) -> np.ndarray:
-    """Nested lists of mpf -> object ndarray (never lets numpy convert to float)."""
-    arr = np.empty(_shape_of(nested), dtype=object)
-    _fill(arr, nested)
-    return arr
-
-
-def _shape_of(nested: Any) -> tuple[int, ...]:
-    shape = []
-    x = nested
-    while isinstance(x, list):
-        shape.append(len(x))
-        if not x:
-            break
-        x = x[0]
-    return tuple(shape)
-
-
-def _fill(arr: np.ndarray, nested: list) -> None:
-    if arr.ndim == 1:
-        for k, x in enumerate(nested):
-            arr[k] = x
-    else:
-        for k, sub in enumerate(nested):
-            _fill(arr[k], sub)

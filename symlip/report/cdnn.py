@@ -15,7 +15,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from symlip.models.cdnn import CDNN, cdnn_bound
+from symlip.bounds.cdnn import cdnn_bound
+from symlip.models.cdnn import CDNN
 
 __all__ = ["run_cdnn_report", "NS"]
 

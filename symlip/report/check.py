@@ -163,17 +163,23 @@ def _fmt_seconds(s: float) -> str:
     return f"{s:.1f}"
 
 
-def jsonable(obj: Any) -> Any:
-    """Replace non-finite floats (anywhere in nested containers) by their repr,
-    so the JSON is strict."""
+def jsonable(obj: Any, digits: int | None = None, nonfinite_null: bool = False) -> Any:
+    """``obj`` for strict JSON: nested dicts (keys as strings), lists and tuples,
+    numpy arrays and scalars as Python values; a non-finite float becomes its repr
+    (``'inf'``), or ``None`` with ``nonfinite_null``.  With ``digits`` floats are
+    rounded to that many significant digits (keeps large files small)."""
     if isinstance(obj, float):
-        return json_float(obj)
+        if not math.isfinite(obj):
+            return None if nonfinite_null else json_float(obj)
+        return float(f"{obj:.{digits}g}") if digits is not None else obj
     if isinstance(obj, dict):
-        return {str(k): jsonable(v) for k, v in obj.items()}
+        return {str(k): jsonable(v, digits, nonfinite_null) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [jsonable(v) for v in obj]
-    if hasattr(obj, "item") and callable(obj.item):  # numpy scalars
-        return jsonable(obj.item())
+        return [jsonable(v, digits, nonfinite_null) for v in obj]
+    if hasattr(obj, "tolist") and callable(obj.tolist):  # numpy arrays and scalars
+        return jsonable(obj.tolist(), digits, nonfinite_null)
+    if hasattr(obj, "item") and callable(obj.item):
+        return jsonable(obj.item(), digits, nonfinite_null)
     return obj
 
 

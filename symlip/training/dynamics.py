@@ -72,12 +72,10 @@ Loss = Literal["squared", "logistic"]
 # validation
 # ---------------------------------------------------------------------------
 def check_net(net: Any) -> None:
-    from symlip.models.network import MLP
+    """``net`` is an MLP with a scalar output (:func:`symlip.models.network.check_mlp`)."""
+    from symlip.models.network import check_mlp
 
-    if not isinstance(net, MLP):
-        raise TypeError(f"net must be a symlip MLP; got {type(net).__name__}")
-    if net.d_out != 1:
-        raise ValueError(f"the SGD dynamics need a scalar output; widths {list(net.widths)} end in {net.d_out}")
+    check_mlp(net, "the SGD analysis")
 
 
 def check_loss(loss: str) -> None:

@@ -539,13 +539,9 @@ def _is_real(v: Any) -> bool:
 
 
 def _check_net(net: Any) -> None:
-    from symlip.models.network import MLP
+    from symlip.models.network import check_mlp
 
-    if not isinstance(net, MLP):
-        raise TypeError(f"net must be a symlip.MLP; got {type(net).__name__}")
-    if net.d_out != 1:
-        raise ValueError(f"the squared loss needs a scalar output (d_m = 1); the network {list(net.widths)} "
-                         f"has d_m = {net.d_out}")
+    check_mlp(net, "the squared loss")
 
 
 def _require_smooth(net: "MLP") -> None:
