@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from symlip import MLP
-from symlip.search.claims import _import_file
+from symlip.search.catalogue import _import_file
 from symlip.training.dynamics import (draw_batches, loss_value, mean_gradient, monte_carlo, noise_factor,
                              per_sample_gradients, sgd_moments, teacher_student)
 from symlip.training.moment_claims import MomentCase, MomentClaim, MomentWitness, replay_moment
