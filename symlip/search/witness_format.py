@@ -133,8 +133,10 @@ class Header:
 
 def header(kind: str, claim: str, seed: int, created_by: str | None, symlip_version: str | None = VERSION
            ) -> dict[str, Any]:
-    """The header of a new witness file (:data:`FORMAT`): the first fields of every kind's ``to_dict()``."""
-    return {"format": FORMAT, "kind": kind, "symlip_version": symlip_version, "claim": claim, "seed": int(seed),
+    """The header of a new witness file (:data:`FORMAT`): the first fields of every kind's
+    ``to_dict()``.  ``created_by`` names what made the witness (a module), ``symlip_version``
+    the version that did (None for both: a witness read from an older file)."""
+    return {"format": FORMAT, "kind": kind, "symlip_version": symlip_version, "claim": claim, "seed": seed,
             "created_by": created_by}
 
 
@@ -169,8 +171,11 @@ def read_header(data: Any, kinds: Sequence[str], reader: str = "", where: str = 
             raise ValueError(f"{pre}witness field 'kind' is missing; a {FORMAT} file states one of "
                              f"{', '.join(map(repr, kinds))}")
         f = WitnessCheck(data)
-        return Header(fmt, kind, f.text("symlip_version", optional=True), f.text("claim"), f.integer("seed"),
-                      f.text("created_by", optional=True))
+        try:
+            return Header(fmt, kind, f.text("symlip_version", optional=True), f.text("claim"), f.integer("seed"),
+                          f.text("created_by", optional=True))
+        except ValueError as exc:
+            raise ValueError(f"{pre}{exc}") from None
     if fmt is None and kind != LEGACY_FORMATS[None]:
         raise ValueError(f"{pre}witness field 'format' is missing; allowed: {_formats()}")
     if not (fmt is None or isinstance(fmt, str)) or fmt not in LEGACY_FORMATS:

@@ -42,8 +42,8 @@ import numpy as np
 from symlip.core.version import VERSION
 from symlip.search.catalogue import source_case
 from symlip.search.claims import SelfCheckingCase
-from symlip.search.witness_format import Replay, WitnessCheck, header, load_witness_data, read_header, read_json, \
-    write_witness
+from symlip.search.witness_format import (HEADER_FIELDS, Replay, WitnessCheck, header, load_witness_data,
+                                          read_header, read_json, write_witness)
 from symlip.training.dynamics import LOSSES, Moments, MonteCarlo, monte_carlo, sgd_moments
 
 __all__ = ["STATISTICS", "MomentClaim", "MomentCase", "MomentVerdict", "MomentWitness", "moment_test",
@@ -350,9 +350,16 @@ class MomentWitness:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "MomentWitness":
         """A moment witness of a file's dictionary, after checking its header (``ValueError``
-        if it is not an SGD-moment witness); :func:`replay_moment` checks the other fields."""
-        read_header(d, (WITNESS_KIND,), "MomentWitness")
-        return cls(dict(d))
+        if it is not an SGD-moment witness); :func:`replay_moment` checks the other fields.
+        A file older than ``symlip-witness/3`` gets the header it lacked (``seed``:
+        the first run's; what wrote it unknown)."""
+        h = read_header(d, (WITNESS_KIND,), "MomentWitness")
+        if not h.legacy:
+            return cls(dict(d))
+        seeds = d.get("seeds")
+        seed = seeds[0] if isinstance(seeds, list) and seeds else None
+        return cls(header(WITNESS_KIND, h.claim, seed, None, None)
+                   | {k: v for k, v in d.items() if k not in HEADER_FIELDS})
 
     def save(self, path: str | Path) -> Path:
         """Write the witness as a ``symlip-witness/3`` file; returns the path."""
