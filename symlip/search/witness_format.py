@@ -115,7 +115,10 @@ class Header:
     """The fields every witness file starts with (:data:`HEADER_FIELDS`).
 
     ``format`` is the file's own (a legacy file keeps its older format); the
-    other fields are None where a legacy file does not state them.
+    other fields are None where a legacy file does not state them.  In a
+    :data:`FORMAT` file ``seed`` is an integer; ``claim`` (None: a witness of no
+    claim, e.g. a certificate of a bare quantity), ``symlip_version`` and
+    ``created_by`` (None: read from an older file) are strings or null.
     """
 
     format: str | None
@@ -150,8 +153,7 @@ def read_header(data: Any, kinds: Sequence[str], reader: str = "", where: str = 
     ``kinds`` are the kinds the caller reads (every kind for
     :func:`symlip.verify.read_witness`; one for a class's ``from_dict``, whose name
     is ``reader``).  ``ValueError`` (prefixed with ``where``, the file) names a
-    missing or unknown format or kind and what is allowed; a :data:`FORMAT` file
-    must state every header field.
+    missing or unknown format or kind and what is allowed, or a malformed header field.
     """
     pre = f"{where}: " if where else ""
     if not isinstance(data, dict):
@@ -172,8 +174,8 @@ def read_header(data: Any, kinds: Sequence[str], reader: str = "", where: str = 
                              f"{', '.join(map(repr, kinds))}")
         f = WitnessCheck(data)
         try:
-            return Header(fmt, kind, f.text("symlip_version", optional=True), f.text("claim"), f.integer("seed"),
-                          f.text("created_by", optional=True))
+            return Header(fmt, kind, f.text("symlip_version", optional=True), f.text("claim", optional=True),
+                          f.integer("seed"), f.text("created_by", optional=True))
         except ValueError as exc:
             raise ValueError(f"{pre}{exc}") from None
     if fmt is None and kind != LEGACY_FORMATS[None]:

@@ -354,6 +354,7 @@ class MomentWitness:
         A file older than ``symlip-witness/3`` gets the header it lacked (``seed``:
         the first run's; what wrote it unknown)."""
         h = read_header(d, (WITNESS_KIND,), "MomentWitness")
+        WitnessCheck(d).text("claim")  # a moment witness is always of a named claim
         if not h.legacy:
             return cls(dict(d))
         seeds = d.get("seeds")
