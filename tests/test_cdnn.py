@@ -12,7 +12,7 @@ import pytest
 from symlip import Case, Claim, falsify, replay
 from symlip.models.cdnn import CDNN, cdnn_bound
 from symlip.search.witness import Witness
-from symlip.search.claims import _import_file
+from symlip.search.catalogue import _import_file
 
 PROOFS = Path(__file__).resolve().parent.parent / "proofs"
 

@@ -14,7 +14,7 @@ from symlip import MLP, Claim, Region, derive, falsify, replay, sample_inputs
 from symlip.training.stepsize import (MARGIN, DescentResult, descent_sides, gradient_descent, local_step, local_step_mp,
                              loss_mp)
 from symlip.search.witness import confirm
-from symlip.search.claims import _import_file
+from symlip.search.catalogue import _import_file
 
 ROOT = Path(__file__).resolve().parent.parent
 PROOFS = ROOT / "proofs" / "stepsize.py"
