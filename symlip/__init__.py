@@ -20,6 +20,7 @@ The mathematics is in MATH.md (shared spec); the public API is re-exported here:
 * :func:`audit_constant`, :func:`input_lipschitz_lower_bound`, :func:`from_torch`,
   :func:`audit_tools` — auditing other tools' certificates on concrete (PyTorch) networks.
 """
+from symlip.core.version import VERSION
 from symlip.activations.registry import Activation, Constant, activation, available_activations
 from symlip.search.audit import (AuditVerdict, InputLipschitzSearch, audit_constant, exact_input_lipschitz,
                           input_lipschitz_lower_bound)
@@ -56,4 +57,4 @@ __all__ = [
     "from_torch", "to_torch", "load_model", "TorchNet", "audit_tools", "peer_claim", "PeerClaim", "Audit",
     "certify", "Certificate",
 ]
-__version__ = "0.1.0"
+__version__ = VERSION

@@ -2,18 +2,21 @@
 disagrees with itself or with its source (status "tampered", never "violated")."""
 import copy
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+import symlip
 from symlip import MLP
 from symlip.search.audit import audit_constant
 from symlip.search.catalogue import load_cases
 from symlip.verify import check_case
 from symlip.cli import main
-from symlip.training.moment_claims import replay_moment
+from symlip.training.moment_claims import MomentWitness, replay_moment
 from symlip.search.witness import Witness
-from symlip.verify import replay
+from symlip.search.witness_format import HEADER_FIELDS
+from symlip.verify import WITNESS_KINDS, read_witness, replay, write_witness
 
 CATALOGUE = '''
 from symlip import MLP, Region
@@ -286,3 +289,128 @@ def test_tampered_moment_witness(tmp_path):
         replay_moment(_edit(d, n_steps=10**12))
     with pytest.raises(ValueError, match="witness field 'batch_size'"):
         replay_moment(_edit(d, batch_size=10**6))
+
+
+# ---------------------------------------------------------------------------
+# one format: symlip-witness/3 with a kind; one reader, one writer, one replay
+# ---------------------------------------------------------------------------
+LEGACY = Path(__file__).parent / "data" / "witness_legacy"
+
+
+@pytest.fixture(scope="module")
+def each_kind(genuine, tmp_path_factory):
+    """A genuine violation of each kind of witness, as an object."""
+    folder = tmp_path_factory.mktemp("kinds")
+    net = MLP([1, 2, 1], "relu")
+    th = net.flatten([(np.array([[1.0], [1.0]]), np.array([0.0, -1.0])), (np.array([[1.0, -1.0]]), np.array([0.0]))])
+    audit = audit_constant(net, th, 0.5, R=2.0, budget=0.3, max_evals=500)
+    cat = folder / "moments.py"
+    cat.write_text(MOMENT_CATALOGUE)
+    [lc] = load_cases([cat])
+    moment = check_case(lc, budget=1.0, seed=0)
+    assert audit.status == "violated" and moment.status == "violated"
+    return {"lipschitz": Witness.from_dict(genuine[1]), "input-lipschitz": audit.witness,
+            "sgd-moment": moment.witness}
+
+
+def test_kind_table_names_each_class():
+    assert sorted(WITNESS_KINDS) == ["input-lipschitz", "lipschitz", "sgd-moment"]
+    for kind, row in WITNESS_KINDS.items():
+        assert row.cls.kind == kind and callable(row.replay)
+
+
+@pytest.mark.parametrize("kind", ["lipschitz", "input-lipschitz", "sgd-moment"])
+def test_v3_file_of_each_kind_round_trips(each_kind, kind, tmp_path):
+    w = each_kind[kind]
+    p = w.save(tmp_path / "w.json")
+    data = json.loads(p.read_text())
+    assert list(data)[:len(HEADER_FIELDS)] == list(HEADER_FIELDS)
+    assert data["format"] == "symlip-witness/3" and data["kind"] == kind
+    assert data["symlip_version"] == symlip.__version__ and data["created_by"].startswith("symlip.")
+    assert isinstance(data["claim"], str) and isinstance(data["seed"], int)
+    back = read_witness(p)
+    assert type(back) is type(w) and back.to_dict() == w.to_dict() == data
+    assert type(w).load(p).to_dict() == data
+    assert write_witness(back, tmp_path / "again.json").read_text() == p.read_text()
+    assert replay(p).status == replay(w).status == replay(back).status == "violated"
+
+
+@pytest.mark.parametrize("kind, changes, needle", [
+    ("lipschitz", {"kind": "bogus"},
+     "witness field 'kind' 'bogus' is unknown; allowed: 'lipschitz', 'input-lipschitz', 'sgd-moment'"),
+    ("sgd-moment", {"kind": "certificate"}, "witness field 'kind' 'certificate' is unknown; allowed:"),
+    ("lipschitz", {"kind": _DELETE}, "witness field 'kind' is missing; a symlip-witness/3 file states one of "
+                                     "'lipschitz', 'input-lipschitz', 'sgd-moment'"),
+    ("input-lipschitz", {"kind": None}, "witness field 'kind' is missing"),
+    ("lipschitz", {"format": "symlip-witness/9"}, "witness field 'format' 'symlip-witness/9' is unknown; allowed: "
+                                                  "'symlip-witness/3' (or the older 'symlip-witness/2', "
+                                                  "'symlip-audit-witness/2')"),
+    ("input-lipschitz", {"format": _DELETE}, "witness field 'format' is missing; allowed: 'symlip-witness/3'"),
+    ("sgd-moment", {"format": ["symlip-witness/3"]}, "witness field 'format' ['symlip-witness/3'] is unknown"),
+    ("input-lipschitz", {"format": "symlip-witness/2"},
+     "witness field 'kind' is 'input-lipschitz', but format 'symlip-witness/2' holds kind 'lipschitz'"),
+    ("lipschitz", {"format": "symlip-audit-witness/1"}, "old format 'symlip-audit-witness/1'"),
+    ("sgd-moment", {"claim": _DELETE}, "witness field 'claim' is missing"),
+    ("lipschitz", {"claim": 3}, "witness field 'claim' must be a string; got 3"),
+    ("input-lipschitz", {"seed": "0"}, "witness field 'seed' must be an integer; got '0'"),
+])
+def test_bad_format_or_kind_is_one_line_naming_it(each_kind, kind, changes, needle, tmp_path, capsys):
+    p = _write(tmp_path, _edit(each_kind[kind].to_dict(), **changes))
+    for read in (read_witness, replay):
+        with pytest.raises(ValueError) as err:
+            read(p)
+        assert needle in str(err.value) and "\n" not in str(err.value), str(err.value)
+        if "'kind'" in needle or "'format'" in needle or "format '" in needle:
+            assert str(p) in str(err.value)  # the file is named
+    rc, out, err_text = _cli(["replay", p], capsys)
+    assert rc == 2 and out == "" and err_text.startswith("symlip: error:") and err_text.count("\n") == 1
+
+
+def test_a_class_reads_its_own_kind_only(each_kind, tmp_path):
+    p = each_kind["input-lipschitz"].save(tmp_path / "audit.json")
+    with pytest.raises(ValueError, match="witness field 'kind' is 'input-lipschitz'; Witness reads kind 'lipschitz'"):
+        Witness.load(p)
+    with pytest.raises(ValueError, match="this is a 'lipschitz' witness .*MomentWitness reads kind 'sgd-moment'"):
+        MomentWitness.load(LEGACY / "lipschitz-v2.json")
+
+
+@pytest.mark.parametrize("name, kind, fmt", [
+    ("lipschitz-v2.json", "lipschitz", "symlip-witness/2"),
+    ("audit-v2.json", "input-lipschitz", "symlip-audit-witness/2"),
+    ("moment-v2.json", "sgd-moment", None),
+])
+def test_older_formats_still_read_and_replay(name, kind, fmt, tmp_path):
+    """Files written before symlip-witness/3 (as committed under reports/) replay as before;
+    read and saved again, they become /3 files that replay the same."""
+    p = LEGACY / name
+    data = json.loads(p.read_text())
+    assert data.get("format") == fmt and "created_by" not in data
+    w = read_witness(p)
+    assert type(w) is WITNESS_KINDS[kind].cls
+    rep = replay(p)
+    assert rep.status == "violated", rep.message
+    new = json.loads(w.save(tmp_path / "w.json").read_text())
+    assert new["format"] == "symlip-witness/3" and new["kind"] == kind
+    assert new["symlip_version"] is None and new["created_by"] is None  # not known for an old file
+    again = replay(tmp_path / "w.json")
+    assert (again.status, again.value_mp, again.bound_mp) == (rep.status, rep.value_mp, rep.bound_mp)
+
+
+@pytest.mark.parametrize("kind, changes, needle", [
+    ("lipschitz", {"value_mp": "1.90277563760718699260830412278"}, "value_mp: the file states 1.9027756376"),
+    ("lipschitz", {"symlip_version": "9.9", "created_by": "someone"}, None),   # provenance only: not tampering
+    ("input-lipschitz", {"value_mp": "3.0"}, "value_mp: the file states 3.0"),
+    ("input-lipschitz", {"claim": "sdp: input-Lipschitz constant 0.25"}, "claim: the file states"),
+    ("sgd-moment", {"seed": 7}, "seed: the file states 7, 'seeds' gives 0"),
+    ("sgd-moment", {"prediction": "halved"}, "runs[0].ratios"),
+])
+def test_tampered_v3_file_of_each_kind_is_tampered(each_kind, kind, changes, needle, tmp_path):
+    d = each_kind[kind].to_dict()
+    if changes.get("prediction") == "halved":  # the recorded runs no longer follow from the prediction
+        changes = {"prediction": [p / 2 for p in d["prediction"]]}
+    p = _write(tmp_path, _edit(d, **changes))
+    rep = replay(p)
+    if needle is None:
+        assert rep.status == "violated", rep.message
+    else:
+        assert rep.status == "tampered" and not rep.violated and needle in rep.message, rep.message

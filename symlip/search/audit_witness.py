@@ -1,6 +1,10 @@
 """Witnesses of audits: a pair of inputs whose ratio exceeds a claimed
 input-Lipschitz constant of one network, its confirmation at two precisions and
-its replay (docs/theory.md §5)."""
+its replay (docs/theory.md §5).
+
+An :class:`AuditWitness` is kind ``"input-lipschitz"`` of the witness format
+(:mod:`symlip.search.witness_format`), written as ``"symlip-witness/3"``; files of
+the older format ``"symlip-audit-witness/2"`` are still read and replayed."""
 from __future__ import annotations
 
 import hashlib
@@ -16,9 +20,10 @@ import numpy as np
 
 from symlip.core.precision import check_dps
 from symlip.search import quantities
-from symlip.search.witness import (EXTRA_DPS, MIN_CONFIRMED_DIGITS, Confirmation, Replay, WitnessCheck,
-                                   activation_label, inadmissible, load_witness_data, read_json, replay_result,
-                                   write_json)
+from symlip.core.version import VERSION
+from symlip.search.witness_format import (EXTRA_DPS, Replay, WitnessCheck, activation_label, confirmation, header,
+                                          inadmissible, load_witness_data, read_header, read_json, replay_result,
+                                          write_witness)
 
 if TYPE_CHECKING:  # pragma: no cover
     from symlip.models.network import MLP
@@ -27,7 +32,6 @@ __all__ = ["AuditWitness", "replay_audit", "confirm_pair", "pair_problems", "net
 
 #: the ``kind`` field of an audit witness file (``symlip replay`` dispatches on it).
 WITNESS_KIND = "input-lipschitz"
-_FORMAT = "symlip-audit-witness/2"  # /1 stored the activation as sympy srepr text
 
 
 def net_key(net: "MLP", theta: np.ndarray) -> str:
@@ -58,7 +62,7 @@ def pair_problems(x: np.ndarray, x2: np.ndarray, R: float | None) -> list[str]:
 
 def confirm_pair(net: "MLP", theta: np.ndarray, x: Any, x2: Any, claimed: float, R: float | None, dps: int,
                   cache: dict | None = None):
-    """Decide whether the pair's ratio exceeds ``claimed``: a :class:`symlip.search.witness.Confirmation`.
+    """Decide whether the pair's ratio exceeds ``claimed``: a :class:`symlip.search.witness_format.Confirmation`.
 
     The ratio is evaluated with mpmath at ``dps`` and ``dps + 30`` digits (plus the
     digits the close pair cancels; :func:`symlip.search.quantities.pair_value_mp`, quantity
@@ -89,16 +93,7 @@ def confirm_pair(net: "MLP", theta: np.ndarray, x: Any, x2: Any, claimed: float,
             cache[key] = (v1, v2)
     with mpmath.workdps(dps + EXTRA_DPS):
         b = mpmath.mpf(float(claimed))
-        m1, m2 = v1 - b, v2 - b
-        if m2 > 0:
-            diff = abs(m1 - m2)
-            digits = dps if diff == 0 else int(min(dps, max(0, math.floor(-mpmath.log10(diff / abs(m2))))))
-        else:
-            digits = 0
-    confirmed = not problems and m1 > 0 and m2 > 0 and digits >= MIN_CONFIRMED_DIGITS
-    with mpmath.workdps(dps):
-        return Confirmation(confirmed=confirmed, value_mp=+v2, bound_mp=+b, confirmed_digits=digits, dps=dps,
-                            problems=tuple(problems))
+    return confirmation((v1, b), (v2, b), dps, problems)
 
 
 @dataclass(frozen=True, eq=False)
@@ -108,6 +103,7 @@ class AuditWitness:
     Saved as JSON with ``"kind": "input-lipschitz"``; ``symlip replay FILE`` (or
     :func:`replay_audit`) re-evaluates the pair with mpmath at two precisions and
     checks that both inputs lie in the ball ``|x| <= R`` (exactly, in rationals).
+    The header's ``claim`` is :attr:`claim` (the tool and its claimed constant).
     """
 
     tool: str
@@ -124,6 +120,8 @@ class AuditWitness:
     confirmed_digits: int = 0
     strategy: str = ""
     seed: int = 0
+    created_by: str | None = "symlip.search.audit"
+    symlip_version: str | None = VERSION  # None: read from a file older than symlip-witness/3
 
     kind = WITNESS_KIND
 
@@ -131,24 +129,25 @@ class AuditWitness:
     def ratio(self) -> float:
         return self.value / self.claimed if self.claimed > 0 else math.inf
 
+    @property
+    def claim(self) -> str:
+        """What the witness refutes (the header's ``claim``): the tool and its claimed constant."""
+        return f"{self.tool}: input-Lipschitz constant {self.claimed!r}"
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict (floats keep every bit)."""
-        return {"format": _FORMAT, "kind": WITNESS_KIND, "tool": self.tool, "claimed": self.claimed,
-                "R": self.R, "widths": list(self.widths), "activation": self.activation,
-                "theta": np.asarray(self.theta, float).tolist(), "x": np.asarray(self.x, float).tolist(),
-                "x2": np.asarray(self.x2, float).tolist(), "value": self.value, "value_mp": self.value_mp,
-                "dps": self.dps, "confirmed_digits": self.confirmed_digits, "strategy": self.strategy,
-                "seed": self.seed}
+        return header(WITNESS_KIND, self.claim, self.seed, self.created_by, self.symlip_version) | {
+            "tool": self.tool, "claimed": self.claimed, "R": self.R, "widths": list(self.widths),
+            "activation": self.activation, "theta": np.asarray(self.theta, float).tolist(),
+            "x": np.asarray(self.x, float).tolist(), "x2": np.asarray(self.x2, float).tolist(),
+            "value": self.value, "value_mp": self.value_mp, "dps": self.dps,
+            "confirmed_digits": self.confirmed_digits, "strategy": self.strategy}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "AuditWitness":
-        """Inverse of :meth:`to_dict`; ``ValueError`` names a missing or bad field."""
-        if not isinstance(d, dict) or d.get("kind") != WITNESS_KIND:
-            raise ValueError(f"not an input-Lipschitz audit witness (expected kind {WITNESS_KIND!r})")
-        if d.get("format") != _FORMAT:
-            raise ValueError(f"this audit witness has the format {d.get('format')!r}, not {_FORMAT!r} (format /1 "
-                             "stored the activation as sympy srepr text, which replay no longer evaluates); "
-                             "regenerate it with symlip audit")
+        """Inverse of :meth:`to_dict`, also reading format ``symlip-audit-witness/2``;
+        ``ValueError`` names a missing or bad field."""
+        h = read_header(d, (WITNESS_KIND,), "AuditWitness")
         f = WitnessCheck(d)
         if "R" not in d:
             raise ValueError("witness field 'R' is missing (null means all of R^d)")
@@ -158,20 +157,21 @@ class AuditWitness:
                    x2=f.array("x2", 1), value=f.number("value", infinite=True),
                    value_mp=f.decimal("value_mp", optional=True), dps=f.integer("dps", optional=True, low=16),
                    confirmed_digits=f.integer("confirmed_digits", default=0, low=0),
-                   strategy=f.text("strategy", default=""), seed=f.integer("seed", default=0))
+                   strategy=f.text("strategy", default=""), seed=f.integer("seed", default=0),
+                   created_by=h.created_by, symlip_version=h.symlip_version)
 
     def save(self, path: str | Path) -> Path:
-        """Write the witness as JSON; returns the path."""
-        return write_json(path, self.to_dict())
+        """Write the witness as a ``symlip-witness/3`` file; returns the path."""
+        return write_witness(self, path)
 
     @classmethod
     def load(cls, path: str | Path) -> "AuditWitness":
-        """Read a file written by :meth:`save` (``ValueError`` if it is not one)."""
+        """Read an audit witness file (``ValueError`` if it is not one)."""
         return cls.from_dict(read_json(path))
 
     def network(self, check: Any = None) -> "MLP":
         """The audited network (its activation read safely; ``check``, a
-        :class:`symlip.search.witness.WitnessCheck`, records a name that disagrees with the expression)."""
+        :class:`symlip.search.witness_format.WitnessCheck`, records a name that disagrees with the expression)."""
         from symlip.models.network import MLP
         return MLP(self.widths, (check or WitnessCheck({})).activation(self.activation))
 
@@ -181,20 +181,25 @@ class AuditWitness:
                 f"{self.activation.get('name', '?')} on {where}")
 
 
-def replay_audit(witness: "AuditWitness | dict | str | Path", dps: int = 80) -> "Replay":
+def replay_audit(witness: "AuditWitness | dict | str | Path", dps: int = 80, *, trust: bool = False,
+                 base: str | Path | None = None) -> "Replay":
     """Re-check an audit witness at ``dps`` and ``dps + 30`` digits from the file's data alone.
 
-    Returns a :class:`symlip.search.witness.Replay`: ``violated`` when the pair's ratio
-    exceeds the claimed constant at both precisions (both inputs in the ball) and
-    the file agrees with itself (activation name and expression, the recorded
-    float64 and high-precision ratio); ``tampered`` when it exceeds it but the file
-    disagrees with itself; ``not violated`` when it does not exceed it,
-    ``inconclusive`` otherwise.  ``ValueError`` names a missing or malformed field.
+    Returns a :class:`symlip.search.witness_format.Replay`: ``violated`` when the pair's
+    ratio exceeds the claimed constant at both precisions (both inputs in the ball)
+    and the file agrees with itself (activation name and expression, the recorded
+    float64 and high-precision ratio, the header's claim); ``tampered`` when it
+    exceeds it but the file disagrees with itself; ``not violated`` when it does not
+    exceed it, ``inconclusive`` otherwise.  ``ValueError`` names a missing or
+    malformed field.  ``trust`` and ``base`` do not apply (an audit witness names no
+    source file); they are accepted as by every kind's replay.
     """
     dps = check_dps(dps)
     data, _ = load_witness_data(witness)
     w = AuditWitness.from_dict(data)
     chk = WitnessCheck(data)
+    if data.get("claim") is not None:  # the header's claim (files before symlip-witness/3 have none)
+        chk.same("claim", data["claim"], w.claim, "its tool and claimed constant give")
     net = w.network(chk)
     if np.shape(w.theta) != (net.n_params,):
         raise ValueError(f"witness field 'theta' has {np.size(w.theta)} entries; widths {list(w.widths)} need "

@@ -21,9 +21,12 @@ exact mean ``-η<J, ∇L>`` is known without any of the second-order formulas, s
 the test never assumes what it checks.
 
 ``best_ratio`` is ``max_j |obs_j - pred_j| / (rel_tol |pred_j| + z SE_j)``: above 1
-exactly when the run rejects.  Violations are saved as witness files (the
+exactly when the run rejects.  Violations are saved as witness files (kind
+``"sgd-moment"`` of the witness format :mod:`symlip.search.witness_format`: the
 network, θ, the data, the step, the prediction and both seeds) that
-:func:`replay_moment` (and ``symlip replay``) re-runs.
+:func:`replay_moment` (and ``symlip replay``) re-runs.  Moment witness files
+written before ``"symlip-witness/3"`` (no ``format`` field) are still read and
+replayed.
 """
 from __future__ import annotations
 
@@ -36,7 +39,11 @@ from typing import Any, Callable
 
 import numpy as np
 
+from symlip.core.version import VERSION
+from symlip.search.catalogue import source_case
 from symlip.search.claims import SelfCheckingCase
+from symlip.search.witness_format import (HEADER_FIELDS, Replay, WitnessCheck, header, load_witness_data,
+                                          read_header, read_json, write_witness)
 from symlip.training.dynamics import LOSSES, Moments, MonteCarlo, monte_carlo, sgd_moments
 
 __all__ = ["STATISTICS", "MomentClaim", "MomentCase", "MomentVerdict", "MomentWitness", "moment_test",
@@ -312,17 +319,23 @@ class MomentVerdict:
 
 @dataclass(frozen=True)
 class MomentWitness:
-    """A statistical violation: everything needed to re-run both Monte-Carlo tests."""
+    """A statistical violation: everything needed to re-run both Monte-Carlo tests.
+
+    ``data`` is the file's dictionary: the witness header (the header's ``seed`` is
+    the first run's, ``seeds[0]``) and the fields :func:`replay_moment` reads.
+    """
 
     data: dict[str, Any]
+
+    kind = WITNESS_KIND
 
     @classmethod
     def from_case(cls, case: MomentCase, pred: np.ndarray, runs: list[dict[str, Any]], seed: int,
                   source: str | None) -> "MomentWitness":
         c = case.claim
-        return cls({
-            "kind": WITNESS_KIND, "claim": c.name, "statistic": c.statistic, "expect": c.expect,
-            "why": c.why, "rel_tol": c.rel_tol, "alpha": c.alpha, "source": source,
+        return cls(header(WITNESS_KIND, c.name, seed, "symlip.training.moment_claims", VERSION) | {
+            "statistic": c.statistic, "expect": c.expect, "why": c.why, "rel_tol": c.rel_tol, "alpha": c.alpha,
+            "source": source,
             "widths": list(case.net.widths), "activation": case.net.activation.name,
             "theta": case.theta.tolist(), "X": case.X.tolist(), "y": case.y.tolist(),
             "batch_size": case.batch_size, "eta": case.eta, "replacement": case.replacement, "loss": case.loss,
@@ -330,28 +343,40 @@ class MomentWitness:
             "runs": runs,
         })
 
-    def save(self, path: str | Path) -> Path:
-        """Write the witness as JSON; returns the path."""
-        from symlip.search.witness import write_json
+    def to_dict(self) -> dict[str, Any]:
+        """The file's dictionary (a copy of :attr:`data`)."""
+        return dict(self.data)
 
-        return write_json(path, self.data)
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "MomentWitness":
+        """A moment witness of a file's dictionary, after checking its header (``ValueError``
+        if it is not an SGD-moment witness); :func:`replay_moment` checks the other fields.
+        A file older than ``symlip-witness/3`` gets the header it lacked (``seed``:
+        the first run's; what wrote it unknown)."""
+        h = read_header(d, (WITNESS_KIND,), "MomentWitness")
+        WitnessCheck(d).text("claim")  # a moment witness is always of a named claim
+        if not h.legacy:
+            return cls(dict(d))
+        seeds = d.get("seeds")
+        seed = seeds[0] if isinstance(seeds, list) and seeds else None
+        return cls(header(WITNESS_KIND, h.claim, seed, None, None)
+                   | {k: v for k, v in d.items() if k not in HEADER_FIELDS})
+
+    def save(self, path: str | Path) -> Path:
+        """Write the witness as a ``symlip-witness/3`` file; returns the path."""
+        return write_witness(self, path)
 
     @classmethod
     def load(cls, path: str | Path) -> "MomentWitness":
-        """Read a file written by :meth:`save` (``ValueError`` if it is not one)."""
-        from symlip.search.witness import read_json
-
-        data = read_json(path)
-        if data.get("kind") != WITNESS_KIND:
-            raise ValueError(f"{str(path)!r} is not an SGD-moment witness (kind {data.get('kind')!r})")
-        return cls(data)
+        """Read an SGD-moment witness file (``ValueError`` if it is not one)."""
+        return cls.from_dict(read_json(path))
 
 
 _MAX_REPLAY_STEPS = 10**6  # a witness asking for more Monte-Carlo steps is refused (no hang)
 
 
-def replay_moment(witness: "MomentWitness | dict | str | Path", *, trust: bool = False,
-                  base: str | Path | None = None) -> Any:
+def replay_moment(witness: "MomentWitness | dict | str | Path", dps: int | None = None, *, trust: bool = False,
+                  base: str | Path | None = None) -> Replay:
     """Re-run a moment witness's tests with its recorded seeds; ``violated`` when both reject again.
 
     The prediction is the recorded one (the claim; with ``trust=True`` it is
@@ -359,16 +384,15 @@ def replay_moment(witness: "MomentWitness | dict | str | Path", *, trust: bool =
     imported and run, looked up from ``base`` and its parents); the Monte-Carlo
     runs are recomputed from scratch and compared with the recorded ones: a file
     that disagrees with itself (or its source) is ``tampered``, never ``violated``
-    (:class:`symlip.search.witness.WitnessCheck`).  ``ValueError`` names a missing or
-    malformed field.
+    (:class:`symlip.search.witness_format.WitnessCheck`).  ``ValueError`` names a missing or
+    malformed field.  ``dps`` does not apply (the test is statistical, in float64); it
+    is accepted as by every kind's replay.
     """
     from symlip.models.network import MLP
-    from symlip.search.witness import Replay, WitnessCheck, load_witness_data, source_case
 
     data, folder = load_witness_data(witness)
     base = folder if base is None else base
-    if data.get("kind") != WITNESS_KIND:
-        raise ValueError(f"not an SGD-moment witness (kind {data.get('kind')!r})")
+    h = read_header(data, (WITNESS_KIND,), "replay_moment")
     f = WitnessCheck(data)
     name, statistic = f.text("claim"), f.text("statistic", choices=STATISTICS)
     act = f.activation(f.get("activation"))
@@ -396,6 +420,8 @@ def replay_moment(witness: "MomentWitness | dict | str | Path", *, trust: bool =
     elif source:
         f.notes.append(f"the prediction is the file's own; it was not compared with its source {source} "
                        "(re-run with --trust to import it and compare)")
+    if h.seed is not None:  # the header's seed is the first run's (files before symlip-witness/3 have none)
+        f.same("seed", h.seed, seeds[0], "'seeds' gives")
     if len(seeds) == 2 and seeds[1] != seeds[0] + _CONFIRM_SEED:
         f.mismatch("seeds", f"the confirmation run's seed must be {seeds[0] + _CONFIRM_SEED}, an independent one; "
                             f"got {seeds[1]}")
