@@ -757,6 +757,14 @@ class Replay:
     def violated(self) -> bool:
         return self.status == "violated"
 
+    def _repr_markdown_(self) -> str:
+        """Notebook display: the replay's status and values as a Markdown table."""
+        from symlip.core.display import markdown_fields
+
+        return markdown_fields(f"{self.title or 'replay'}: {self.status}", [
+            (self.labels[0], self.value_mp), (self.labels[1], self.bound_mp), ("ratio", self.ratio),
+            ("confirmed digits", self.confirmed_digits or None), ("digits", self.dps), ("message", self.message)])
+
 
 def replay_lipschitz(data: dict[str, Any], base: Path | None, dps: int, *, trust: bool = False) -> Replay:
     """Replay a Lipschitz witness (no ``kind``) from its parsed file ``data`` at ``dps``
