@@ -338,6 +338,9 @@ def _build_parser() -> _Parser:
     au.add_argument("--budget", type=_positive_seconds, default=5.0, metavar="SECONDS",
                     help="seconds of symlip's lower-bound search, shared by all tools")
     au.add_argument("--seed", type=_int_at_least(0), default=0, metavar="N", help="seed")
+    au.add_argument("--max-evals", type=_int_at_least(10, MAX_EVALS), default=None, metavar="N",
+                    help="evaluation budget of the search instead of --budget (makes it exactly reproducible; "
+                         "default: none, the time budget decides)")
     au.add_argument("--trust", action="store_true",
                     help="unpickle a whole saved module (this runs code from the file: only for files you trust)")
     au.add_argument("--widths", type=_ints, default=None, help="check the state dict's widths d_0,...,d_m")
@@ -619,7 +622,8 @@ def _cmd_audit(args: argparse.Namespace) -> int:
     where = "all of R^d" if args.input_radius is None else f"|x|_2 <= {args.input_radius:g}"
     print(f"{args.model}: widths {list(net.widths)}, {net.activation.name}"
           f"{', no biases' if model.bias_free else ''}; claims checked on {where}", flush=True)
-    audit = audit_tools(net, theta, tools, R=args.input_radius, budget=args.budget, seed=args.seed)
+    audit = audit_tools(net, theta, tools, R=args.input_radius, budget=args.budget, seed=args.seed,
+                        max_evals=args.max_evals)
     files = write_audit_report(audit, args.out, model=args.model, net=net, command=_audit_command(args, tools))
     witnesses = {k: str(files[f"witness:audit:{k}"]) for k in range(len(audit.rows))
                  if f"witness:audit:{k}" in files}
@@ -640,6 +644,7 @@ def _audit_command(args: argparse.Namespace, tools: Sequence[str]) -> str:
     for t in tools:
         parts += ["--tool", str(t)]
     parts += ["--budget", f"{args.budget:g}"] + (["--seed", str(args.seed)] if args.seed else [])
+    parts += ["--max-evals", str(args.max_evals)] if args.max_evals is not None else []
     parts += ["--trust"] if args.trust else []
     if args.activation is not None:
         parts += ["--activation", args.activation] + [x for p in args.param for x in ("--param", p)]
