@@ -1,38 +1,32 @@
 """The ``symlip`` command line (also ``python -m symlip``).
 
-Commands
+Commands (``symlip COMMAND --help`` describes each, with examples)
 --------
-derive      print a bound of MATH.md §3 (text or LaTeX), or its value on a box
+derive      print a bound U1-U4 of docs/theory.md §3 (text or LaTeX), or its value on a box
 activation  print an activation's constants S0, S1, S2, c0 with provenance
-bench       run the benchmarks and write reports/bench.json
-check       attack every claim of catalogue files/folders (proofs/); write the report
-            (reports/check.md, .json, .tex, witnesses/*.json); exit 0 iff every outcome
-            is as expected (holds -> survived, fails -> violated), else 1
+bench       run the benchmarks and write bench.json
+check       attack every claim of catalogue files/folders (proofs/); write check.md, .json, .tex,
+            witnesses/*.json; exit 0 iff every outcome is as expected, else 1
 replay      re-evaluate a witness file at high precision from its data alone (no code runs unless
             --trust); exit 0 iff it still violates, 1 when it does not, is inconclusive or the
             file disagrees with itself (tampered), 2 when its claim is code and --trust is missing
-growth      upper bound (U1/U2) and witnessed lower bound (MATH.md §4) on balls |θ| <= r
-            over radii; fitted log-log slopes; table, Markdown, JSON and PNG in reports/;
-            exit 0 iff both slopes are within 0.05 of m-1 (lip_f) or 2m-3 (lip_grad)
-demo        demonstrations that write reports: ``stepsize`` (MATH.md §6) and ``cdnn``
-            (MATH.md §5, the N-convergence table)
-dynamics    the Lipschitz bound under SGD (MATH.md §7): one-step moments vs Monte-Carlo over η,
-            trajectories with predicted bands, factor studies; reports/dynamics.md, .json, *.png;
-            exit 0 iff the one-step targets hold (5% at the smallest η, slope ~2)
-audit       check other tools' input-Lipschitz constants of a torch.save'd network (product of
-            spectral norms, ECLipsE, ECLipsE-Fast, ECLipsE-Gen-Local, stated values) against
-            symlip's best lower bound on |x| <= R; table on stdout and in reports/audit.md, .json,
-            audit-witnesses/*.json; exit 0 when every claim made was checked (violated or
-            survived), 1 when a tool failed or a check was inconclusive
-peers       the peer comparison: every tool on a fixed set of seeded networks beside symlip's
-            lower bound; reports/peers.md, .json; exit 0 iff no tool's claim was violated
+growth      upper bound (U1/U2) and witnessed lower bound (docs/theory.md §4) on balls |θ| <= r
+demo        demonstrations that write reports: ``stepsize`` (§6) and ``cdnn`` (§5)
+dynamics    the Lipschitz bound under SGD (docs/theory.md §7)
+audit       check other tools' input-Lipschitz constants of a torch.save'd network
+peers       the peer comparison on a fixed set of seeded networks
 
-Bad arguments exit with code 2 and one line on stderr.
+Every command that writes files writes them where ``--out`` says (default
+``symlip-out/COMMAND``, never the committed ``reports/``), records the command line
+and date in the folder's ``runs.json`` and rewrites its index ``README.md``; a
+``--quick`` run is marked "quick run: not a reference" and refuses to replace a
+full report.  Bad arguments exit with code 2 and one line on stderr.
 """
 from __future__ import annotations
 
 import argparse
 import math
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -41,6 +35,7 @@ from typing import Any, Callable, Sequence
 from symlip.bounds.symbolic import MAX_DEPTH
 from symlip.search.falsify import MAX_BUDGET, MAX_DPS, MAX_EVALS
 from symlip.bounds.lower import MAX_POINTS
+from symlip.report.index import DEFAULT_OUT
 
 __all__ = ["main"]
 
@@ -72,34 +67,31 @@ def _fields(text: str, expected: str) -> list[str]:
     return [f.strip() for f in fields]
 
 
-def _floats(text: str) -> list[float]:
-    """Comma-separated finite numbers (no empty fields, no nan or inf)."""
-    expected = "comma-separated finite numbers such as 2 or 2,1.5"
-    out = []
-    for f in _fields(text, expected):
-        try:
-            v = float(f)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{f!r} in {text!r} is not a number; expected {expected}") from None
-        if not math.isfinite(v):
-            raise argparse.ArgumentTypeError(f"{f!r} in {text!r} is not finite; expected {expected}")
-        out.append(v)
-    return out
+def _number_list(kind: type, expected: str, ok: Callable[[Any], bool], bad: str) -> Callable[[str], list]:
+    """A parser of comma-separated ``kind`` values each passing ``ok`` (no empty fields);
+    ``bad`` words a value that fails ``ok``."""
+    word = "a number" if kind is float else "an integer"
+
+    def parse(text: str) -> list:
+        out = []
+        for f in _fields(text, expected):
+            try:
+                v = kind(f)
+            except ValueError:
+                raise argparse.ArgumentTypeError(f"{f!r} in {text!r} is not {word}; expected {expected}") from None
+            if not ok(v):
+                raise argparse.ArgumentTypeError(f"{f!r} in {text!r} is {bad}; expected {expected}")
+            out.append(v)
+        return out
+
+    return parse
 
 
-def _ints(text: str) -> list[int]:
-    """Comma-separated integers from 1 to :data:`MAX_WIDTH` (layer widths)."""
-    expected = f"comma-separated positive integers such as 3,16,1 (each at most {MAX_WIDTH})"
-    out = []
-    for f in _fields(text, expected):
-        try:
-            v = int(f)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{f!r} in {text!r} is not an integer; expected {expected}") from None
-        if not 1 <= v <= MAX_WIDTH:
-            raise argparse.ArgumentTypeError(f"{f!r} in {text!r} is out of range; expected {expected}")
-        out.append(v)
-    return out
+#: comma-separated finite numbers (no empty fields, no nan or inf)
+_floats = _number_list(float, "comma-separated finite numbers such as 2 or 2,1.5", math.isfinite, "not finite")
+#: comma-separated integers from 1 to MAX_WIDTH (layer widths)
+_ints = _number_list(int, f"comma-separated positive integers such as 3,16,1 (each at most {MAX_WIDTH})",
+                     lambda v: 1 <= v <= MAX_WIDTH, "out of range")
 
 
 def _positive_float(text: str, expected: str, bad_value: str | None = None) -> float:
@@ -135,13 +127,16 @@ def _radius(text: str) -> float | None:
 
 
 def _tool(text: str) -> str:
-    from symlip.peers import TOOLS
+    """A tool name of :data:`symlip.peers.TOOLS` (lower-cased) or a claimed constant, checked by
+    :func:`symlip.peers.check_tool`."""
+    from symlip.peers import check_tool
 
     name = text.strip()
-    if name.lower() in TOOLS:
-        return name.lower()
-    _positive_float(name, f"{', '.join(TOOLS)} or a number", "a claimed constant must be a finite number > 0")
-    return name
+    try:
+        kind = check_tool(name)
+    except (TypeError, ValueError) as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return name.lower() if kind == "name" else name
 
 
 def _int_at_least(low: int, high: int | None = None) -> Callable[[str], int]:
@@ -173,78 +168,165 @@ def _params(items: Sequence[str]) -> dict[str, float]:
     return out
 
 
+class _Formatter(argparse.HelpFormatter):
+    """Descriptions wrapped, examples (an epilog starting ``examples:``) as written; every
+    option's default in its help."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        if text.startswith("examples:"):
+            return "".join(indent + line for line in text.splitlines(keepends=True))
+        return super()._fill_text(text, width, indent)
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if ("default" in text or action.default is None or action.default is False or action.default == []
+                or action.default is argparse.SUPPRESS or not action.option_strings):
+            return text
+        return text + " (default: %(default)s)"
+
+
+def _command(sub: Any, name: str, help: str, description: str, examples: Sequence[str]) -> _Parser:
+    """A subcommand with a help line, a description paragraph and examples."""
+    return sub.add_parser(name, help=help, description=description, formatter_class=_Formatter,
+                          epilog="examples:\n" + "\n".join(f"  {e}" for e in examples))
+
+
+def _add_out(parser: _Parser, command: str, what: str, *, alias: bool = True) -> None:
+    """``--out DIR`` (also ``--report DIR``), default ``symlip-out/COMMAND``: never the committed reports/."""
+    names = ("--out", "--report") if alias else ("--out",)
+    parser.add_argument(*names, dest="out", default=f"{DEFAULT_OUT}/{command}", metavar="DIR",
+                        help=f"output folder: {what}; the reference reports are written with --out reports")
+
+
 def _build_parser() -> _Parser:
     from symlip.bounds.symbolic import QUANTITIES
 
-    p = _Parser(prog="symlip", description="Derive, compile and attack Lipschitz bounds of neural networks.")
+    p = _Parser(prog="symlip", formatter_class=_Formatter,
+                description="Derive, compile and attack Lipschitz bounds of neural networks with respect to "
+                            "their parameters (docs/theory.md). Every command writes its reports where --out "
+                            f"says (default {DEFAULT_OUT}/COMMAND in the current folder).",
+                epilog="examples:\n  symlip derive --widths 3,16,1 --quantity lip_f\n"
+                       "  symlip check proofs/ --out reports\n  symlip COMMAND --help")
     p.add_argument("--version", action="version", version=_version())
     sub = p.add_subparsers(dest="command", parser_class=_Parser, metavar="COMMAND")
 
-    d = sub.add_parser("derive", help="print a bound (MATH.md §3) or its value on a region")
-    d.add_argument("--widths", type=_ints, required=True, help="d_0,...,d_m, e.g. 3,16,16,1")
-    d.add_argument("--activation", default="tanh", help="registry name or expression in t (default tanh)")
+    d = _command(sub, "derive", "print a bound (docs/theory.md §3) or its value on a region",
+                 "Print the upper bound U1-U4 of docs/theory.md §3 for networks of the given widths: the "
+                 "per-layer recursion and the unrolled formula (general in omega_i, beta_i, R), or with "
+                 "--latex the general-depth closed form too. With --omega and --beta the bound is evaluated "
+                 "on the box |W_i| <= omega_i, |b_i| <= beta_i and its value printed.",
+                 ["symlip derive --widths 3,16,1 --quantity lip_f",
+                  "symlip derive --widths 3,16,16,1 --quantity lip_grad --omega 2 --beta 1 --R 1",
+                  "symlip derive --widths 3,16,16,1 --quantity lip_grad --latex"])
+    d.add_argument("--widths", type=_ints, required=True, help="layer widths d_0,...,d_m, e.g. 3,16,16,1")
+    d.add_argument("--activation", default="tanh", help="registry name or expression in t")
     d.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
-                   help="activation parameter, e.g. alpha=0.1")
-    d.add_argument("--quantity", default="lip_f", choices=list(QUANTITIES))
+                   help="activation parameter, e.g. alpha=0.1 (repeatable)")
+    d.add_argument("--quantity", default="lip_f", choices=list(QUANTITIES),
+                   help="lip_f: U1, Lipschitz constant of θ ↦ f(x;θ); lip_grad: U2, of θ ↦ ∇_θ f; "
+                        "lip_loss_grad: U3, of the squared-loss gradient (uses --Y); lip_input: U4, of x ↦ f(x;θ)")
     d.add_argument("--latex", action="store_true", help="print LaTeX")
-    d.add_argument("--omega", type=_floats, help="spectral-norm bounds per layer (or one for all)")
+    d.add_argument("--omega", type=_floats, help="spectral-norm bounds per layer (or one for all); without "
+                                                  "--omega and --beta the general formula is printed")
     d.add_argument("--beta", type=_floats, help="bias-norm bounds per layer (or one for all)")
-    d.add_argument("--R", type=float, default=1.0, help="input radius |x| <= R (default 1)")
-    d.add_argument("--Y", type=float, default=None, help="target radius |y| <= Y (lip_loss_grad)")
+    d.add_argument("--R", type=float, default=1.0, help="input radius |x| <= R")
+    d.add_argument("--Y", type=float, default=None, help="target radius |y| <= Y (lip_loss_grad; no default)")
     d.add_argument("--allow-numeric", action="store_true",
                    help="let the bound rest on activation constants that are only numeric estimates "
                         "(marked 'not proven'); by default such a bound is refused")
 
-    a = sub.add_parser("activation", help="print S0, S1, S2, c0 with provenance")
+    a = _command(sub, "activation", "print S0, S1, S2, c0 with provenance",
+                 "Derive an activation's constants S0 = sup|σ|, S1 = sup|σ'|, S2 = sup|σ''| and c0 = |σ(0)| "
+                 "(docs/theory.md §1) and print each with its provenance: exact (sympy), certified (an arb "
+                 "enclosure) or numeric (an estimate); then the classes it belongs to.",
+                 ["symlip activation sigmoid", "symlip activation leaky_relu --param alpha=0.1",
+                  'symlip activation "t/(1+Abs(t))"'])
     a.add_argument("spec", help="registry name (tanh, gelu, ...) or expression in t")
-    a.add_argument("--param", action="append", default=[], metavar="NAME=VALUE")
+    a.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                   help="parameter of a registry activation, e.g. alpha=0.1 for leaky_relu (repeatable)")
 
-    b = sub.add_parser("bench", help="run the benchmarks and write reports/bench.json")
-    b.add_argument("--quick", action="store_true", help="small sizes (seconds, for smoke tests)")
-    b.add_argument("--out", default="reports/bench.json", help="JSON output path")
+    b = _command(sub, "bench", "run the benchmarks and write bench.json",
+                 "Time the derivation and compilation, the kernels against sympy evalf and mpmath, the "
+                 "network derivatives (against torch.func when installed), the falsifier on known constants "
+                 "and the SGD-moment path; print a table and write the JSON.",
+                 ["symlip bench --quick", "symlip bench --out reports/bench.json   # the reference"])
+    b.add_argument("--quick", action="store_true", help="small sizes (seconds, for smoke tests; marked "
+                                                         "'quick run: not a reference')")
+    b.add_argument("--out", default=f"{DEFAULT_OUT}/bench/bench.json", metavar="FILE", help="JSON output path")
 
-    c = sub.add_parser("check", help="attack the claims of catalogue files/folders and write a report")
+    c = _command(sub, "check", "attack the claims of catalogue files/folders and write a report",
+                 "Attack every claim (the CASES of the Python files under the paths) with the falsifier and "
+                 "write check.md, check.json, check.tex and a witness file per violation. Exit 0 iff every "
+                 "claim comes out as expected (holds -> survived/witnessed, fails -> violated/refuted), "
+                 "else 1.",
+                 ["symlip check proofs/ --out reports            # the main job: the reference report",
+                  "symlip check proofs/mutants --max-evals 3000  # reproducible, into symlip-out/check"])
     c.add_argument("paths", nargs="+", metavar="PATH", help="catalogue .py files or folders (defining CASES)")
     c.add_argument("--budget", type=_positive_seconds, default=3.0, metavar="SECONDS",
-                   help="search seconds per case, times the case's weight (default 3)")
-    c.add_argument("--seed", type=_int_at_least(0), default=0, metavar="N", help="seed (default 0)")
+                   help="search seconds per case, times the case's weight")
+    c.add_argument("--seed", type=_int_at_least(0), default=0, metavar="N", help="seed")
     c.add_argument("--max-evals", type=_int_at_least(10, MAX_EVALS), default=None, metavar="N",
-                   help="evaluation budget per case (makes the search exactly reproducible)")
-    c.add_argument("--report", default="reports", metavar="DIR",
-                   help="report folder: check.md, check.json, check.tex, witnesses/ (default reports)")
+                   help="evaluation budget per case (makes the search exactly reproducible; default: none, "
+                        "the time budget decides)")
+    _add_out(c, "check", "check.md, check.json, check.tex, witnesses/")
     c.add_argument("--json", default=None, metavar="FILE", help="also write the JSON report to FILE")
     c.add_argument("--quiet", action="store_true", help="no progress line per claim")
     c.add_argument("--allow-numeric", action="store_true",
                    help="let bounds rest on activation constants that are only numeric estimates (verdicts "
                         "marked 'not proven'); by default such a claim is an error")
 
-    g = sub.add_parser("growth", help="upper vs witnessed lower bound on balls |θ| <= r; log-log slopes")
-    g.add_argument("--activation", default="tanh", help="registry name or expression in t (default tanh)")
-    g.add_argument("--param", action="append", default=[], metavar="NAME=VALUE")
-    g.add_argument("--depth", type=_int_at_least(1, MAX_DEPTH), default=4, metavar="M", help="depth m (default 4)")
-    g.add_argument("--quantity", default="lip_f", choices=["lip_f", "lip_grad"])
+    g = _command(sub, "growth", "upper vs witnessed lower bound on balls |θ| <= r; log-log slopes",
+                 "On balls |θ| <= r over radii r, compare the upper bound (U1 or U2) with the lower bound "
+                 "witnessed by the chain construction of docs/theory.md §4, fit log-log slopes and write a "
+                 "table, Markdown, JSON and PNG. Exit 0 iff both slopes are within 0.05 of m-1 (lip_f) or "
+                 "2m-3 (lip_grad).",
+                 ["symlip growth --activation tanh --depth 4 --quantity lip_grad",
+                  "symlip growth --activation relu --depth 4 --width 3"])
+    g.add_argument("--activation", default="tanh", help="registry name or expression in t")
+    g.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                   help="activation parameter, e.g. alpha=0.1 (repeatable)")
+    g.add_argument("--depth", type=_int_at_least(1, MAX_DEPTH), default=4, metavar="M", help="depth m")
+    g.add_argument("--quantity", default="lip_f", choices=["lip_f", "lip_grad"],
+                   help="lip_f: U1 vs |∇_θ f| (slope m-1); lip_grad: U2 vs the top Hessian eigenvalue "
+                        "(slope 2m-3)")
     g.add_argument("--width", type=_int_at_least(1, MAX_WIDTH), default=1, metavar="N",
-                   help="hidden width (default 1: the scalar chain); input width too")
-    g.add_argument("--R", type=float, default=1.0, help="input radius (default 1)")
+                   help="hidden width (1: the scalar chain); input width too")
+    g.add_argument("--R", type=float, default=1.0, help="input radius")
     g.add_argument("--radii", type=_floats, default=None, metavar="R0,R1",
-                   help="smallest and largest radius (default 1,1e4), at least two decades apart")
+                   help="smallest and largest radius, at least two decades apart (default: 1,1e4)")
     g.add_argument("--points", type=_int_at_least(3, MAX_POINTS), default=17, metavar="N",
-                   help="radii (default 17)")
-    g.add_argument("--out", default="reports", metavar="DIR", help="report folder (default reports)")
+                   help="number of radii")
+    _add_out(g, "growth", "growth_<activation>_m<depth>_<quantity>.md, .json, .png", alias=False)
 
-    dm = sub.add_parser("demo", help="demonstrations that write reports (stepsize, cdnn)")
-    dm.add_argument("name", choices=["stepsize", "cdnn"], help="stepsize: MATH.md §6; cdnn: MATH.md §5")
-    dm.add_argument("--seed", type=_int_at_least(0), default=0, metavar="N", help="seed (default 0)")
-    dm.add_argument("--quick", action="store_true", help="small sizes (seconds, for smoke tests)")
-    dm.add_argument("--out", default="reports", metavar="DIR", help="report folder (default reports)")
+    dm = _command(sub, "demo", "demonstrations that write reports (stepsize, cdnn)",
+                  "stepsize: gradient descent with the local step-size rule of docs/theory.md §6 beside fixed "
+                  "steps (stepsize.md, .json, .png); cdnn: the N-convergence table of continuously deep "
+                  "networks, docs/theory.md §5 (cdnn.md, .json, .png).",
+                  ["symlip demo stepsize", "symlip demo cdnn --quick"])
+    dm.add_argument("name", choices=["stepsize", "cdnn"], help="stepsize (docs/theory.md §6) or cdnn (§5)")
+    dm.add_argument("--seed", type=_int_at_least(0), default=0, metavar="N", help="seed")
+    dm.add_argument("--quick", action="store_true", help="small sizes (seconds, for smoke tests; marked "
+                                                          "'quick run: not a reference')")
+    _add_out(dm, "demo", "<name>.md, .json, .png", alias=False)
 
-    dy = sub.add_parser("dynamics", help="SGD dynamics of the Lipschitz bound: predicted vs observed (MATH.md §7)")
-    dy.add_argument("--quick", action="store_true", help="small sizes (seconds, for CI)")
-    dy.add_argument("--seed", type=_int_at_least(0), default=0, metavar="N", help="seed (default 0)")
-    dy.add_argument("--report", default="reports", metavar="DIR",
-                    help="report folder: dynamics.md, dynamics.json, dynamics_*.png (default reports)")
+    dy = _command(sub, "dynamics", "SGD dynamics of the Lipschitz bound: predicted vs observed (docs/theory.md §7)",
+                  "The Lipschitz bound under SGD (docs/theory.md §7): one-step moments against Monte-Carlo "
+                  "over η, trajectories with predicted bands, factor studies; writes dynamics.md, .json and "
+                  "plots. Exit 0 iff the one-step targets hold (5% at the smallest η, slope ~2).",
+                  ["symlip dynamics --quick", "symlip dynamics --out reports   # the reference (minutes)"])
+    dy.add_argument("--quick", action="store_true", help="small sizes (seconds, for CI; marked "
+                                                          "'quick run: not a reference')")
+    dy.add_argument("--seed", type=_int_at_least(0), default=0, metavar="N", help="seed")
+    _add_out(dy, "dynamics", "dynamics.md, dynamics.json, dynamics_*.png")
 
-    au = sub.add_parser("audit", help="check other tools' Lipschitz constants of a saved torch network")
+    au = _command(sub, "audit", "check other tools' Lipschitz constants of a saved torch network",
+                  "Check other tools' input-Lipschitz constants of a torch.save'd network (product of "
+                  "spectral norms, ECLipsE, ECLipsE-Fast, ECLipsE-Gen-Local, stated values) against symlip's "
+                  "best lower bound on |x|_2 <= R; a table on stdout, audit.md, audit.json and a witness per "
+                  "violation. Exit 0 when every claim made was checked (violated or survived), 1 when a tool "
+                  "failed or a check was inconclusive. Needs torch (pip install -e \".[torch]\").",
+                  ["symlip audit model.pt --trust --input-radius 1 --tool product --tool 0.5",
+                   "symlip audit weights.pt --activation tanh --input-radius 1"])
     au.add_argument("model", metavar="MODEL",
                     help="a torch.save file: a state dict (with --activation) or, with --trust, an nn.Sequential")
     au.add_argument("--input-radius", required=True, type=_radius, metavar="R",
@@ -254,30 +336,40 @@ def _build_parser() -> _Parser:
                     help="product, eclipse, eclipse-fast, eclipse-local, or a claimed constant; repeatable "
                          "(default: the four tools)")
     au.add_argument("--budget", type=_positive_seconds, default=5.0, metavar="SECONDS",
-                    help="seconds of symlip's lower-bound search, shared by all tools (default 5)")
-    au.add_argument("--seed", type=_int_at_least(0), default=0, metavar="N", help="seed (default 0)")
+                    help="seconds of symlip's lower-bound search, shared by all tools")
+    au.add_argument("--seed", type=_int_at_least(0), default=0, metavar="N", help="seed")
+    au.add_argument("--max-evals", type=_int_at_least(10, MAX_EVALS), default=None, metavar="N",
+                    help="evaluation budget of the search instead of --budget (makes it exactly reproducible; "
+                         "default: none, the time budget decides)")
     au.add_argument("--trust", action="store_true",
                     help="unpickle a whole saved module (this runs code from the file: only for files you trust)")
     au.add_argument("--widths", type=_ints, default=None, help="check the state dict's widths d_0,...,d_m")
     au.add_argument("--activation", default=None, help="the activation of a state dict (registry name or "
                                                         "expression in t)")
     au.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
-                    help="activation parameter, e.g. alpha=0.1")
-    au.add_argument("--report", default="reports", metavar="DIR",
-                    help="report folder: audit.md, audit.json, audit-witnesses/ (default reports)")
+                    help="activation parameter, e.g. alpha=0.1 (repeatable)")
+    _add_out(au, "audit", "audit.md, audit.json, audit-witnesses/")
 
-    pe = sub.add_parser("peers", help="every tool on a fixed set of seeded networks beside symlip's lower bound")
-    pe.add_argument("--quick", action="store_true", help="two small networks, 0.5 s each (for tests)")
-    pe.add_argument("--seed", type=_int_at_least(0), default=0, metavar="N", help="seed (default 0)")
+    pe = _command(sub, "peers", "every tool on a fixed set of seeded networks beside symlip's lower bound",
+                  "The peer comparison: every tool's constant on 12 seeded networks beside symlip's best "
+                  "lower bound, with the tools' failure signals; peers.md and peers.json. Exit 0 iff no "
+                  "tool's claim was violated. Needs the peers extra (torch, eclipse-nn).",
+                  ["symlip peers --quick", "symlip peers --out reports   # the reference (minutes)"])
+    pe.add_argument("--quick", action="store_true", help="two small networks, 0.5 s each (for tests; marked "
+                                                          "'quick run: not a reference')")
+    pe.add_argument("--seed", type=_int_at_least(0), default=0, metavar="N", help="seed")
     pe.add_argument("--budget", type=_positive_seconds, default=None, metavar="SECONDS",
                     help="search seconds per network (default 5; quick 0.5)")
-    pe.add_argument("--report", default="reports", metavar="DIR",
-                    help="report folder: peers.md, peers.json (default reports)")
+    _add_out(pe, "peers", "peers.md, peers.json")
 
-    r = sub.add_parser("replay", help="re-evaluate a witness file; exit 0 iff it still violates")
+    r = _command(sub, "replay", "re-evaluate a witness file; exit 0 iff it still violates",
+                 "Re-evaluate a witness file at high precision from its data alone (no code runs unless "
+                 "--trust). Exit 0 iff it still violates; 1 when it does not, is inconclusive or the file "
+                 "disagrees with itself (tampered); 2 when its claim is code and --trust is missing.",
+                 ["symlip replay reports/witnesses/u1_mutants-04-M-U1-depth1-0.98.json --dps 80"])
     r.add_argument("witness", metavar="WITNESS.json", help="a witness file (e.g. reports/witnesses/*.json)")
     r.add_argument("--dps", type=_int_at_least(16, MAX_DPS), default=80, metavar="N",
-                   help="decimal digits (default 80; also checked at N + 30)")
+                   help="decimal digits (also checked at N + 30)")
     r.add_argument("--trust", action="store_true",
                    help="import the source file the witness names (this runs its code): needed for pointwise "
                         "claims, and compares the witness with its source case")
@@ -351,6 +443,7 @@ def _cmd_activation(args: argparse.Namespace) -> int:
 
 def _cmd_bench(args: argparse.Namespace) -> int:
     from symlip.report.bench import format_table, run_bench
+    from symlip.report.index import refuse_quick_over_reference
 
     out = Path(args.out)
     if not str(args.out).strip() or out.is_dir():
@@ -358,7 +451,10 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     for folder in out.parents:
         if folder.exists() and not folder.is_dir():
             raise ValueError(f"--out {args.out!r}: {str(folder)!r} is a file, not a folder")
+    if args.quick:
+        refuse_quick_over_reference(out.parent, [out.name])
     print(format_table(run_bench(out_path=args.out, quick=args.quick)))
+    _record(args, out.parent, [out], quick=args.quick)
     print(f"wrote {args.out}")
     return 0
 
@@ -379,7 +475,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
     from symlip.verify import check_case
     from symlip.report.check import CaseError, status_counts, reproduce_command, summary_counts, write_check_report
 
-    _check_folder(args.report, "--report")
+    _check_folder(args.out, "--out")
     if args.json and Path(args.json).is_dir():
         raise ValueError(f"--json {args.json!r} is a folder; give a file name")
     loaded = load_cases(args.paths)
@@ -402,12 +498,13 @@ def _cmd_check(args: argparse.Namespace) -> int:
             print(_progress_line(k, len(loaded), lc, outcome), flush=True)
     seconds = time.perf_counter() - t0
     command = reproduce_command(args.paths, args.budget, args.seed, args.max_evals)
-    files = write_check_report(results, args.report, budget=args.budget, seed=args.seed, seconds=seconds,
+    files = write_check_report(results, args.out, budget=args.budget, seed=args.seed, seconds=seconds,
                                max_evals=args.max_evals, command=command)
     if args.json:
         out = Path(args.json)
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_bytes(files["json"].read_bytes())
+    _record(args, args.out, [files["md"], files["json"], files["tex"]])
     counts = summary_counts([o for _, o in results])
     ok = counts["not_as_expected"] == 0
     print(f"{'OK' if ok else 'FAILED'}: {counts['claims']} claims, {counts['as_expected']} as expected, "
@@ -441,7 +538,6 @@ def _cmd_growth(args: argparse.Namespace) -> int:
     from symlip.activations.registry import activation
     from symlip.bounds.lower import growth
     from symlip.models.network import MLP
-    from symlip.report.check import write_index
 
     _check_folder(args.out, "--out")
     act = activation(args.activation, **_params(args.param))
@@ -460,7 +556,7 @@ def _cmd_growth(args: argparse.Namespace) -> int:
     print(f"lower-bound formula: t0 = {g.constant.t0:g} ({g.constant.reason}); c = {g.constant.c:.6g}")
     print(g.table())
     files = g.write(args.out)
-    write_index(args.out)
+    _record(args, args.out, files.values())
     print("wrote " + ", ".join(str(p) for p in files.values())
           + ("" if "png" in files else " (no PNG: " + _plot_hint() + ")"))
     return 0 if g.ok else 1
@@ -473,9 +569,11 @@ def _plot_hint() -> str:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from symlip.report.check import write_index
+    from symlip.report.index import refuse_quick_over_reference
 
     _check_folder(args.out, "--out")
+    if args.quick:
+        refuse_quick_over_reference(args.out, [f"{args.name}.md", f"{args.name}.json"])
     if args.name == "stepsize":
         from symlip.report.stepsize import run_stepsize_demo as run
     else:
@@ -483,7 +581,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     out = run(args.out, seed=args.seed, quick=args.quick)
     for line in out.get("summary", []):
         print(line)
-    write_index(args.out)
+    _record(args, args.out, out.get("files", []), quick=args.quick)
     if not any(line.startswith("wrote") for line in out.get("summary", [])):
         print("wrote " + ", ".join(str(p) for p in out.get("files", [])))
     return 0 if out.get("ok", True) else 1
@@ -491,13 +589,15 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 def _cmd_dynamics(args: argparse.Namespace) -> int:
     from symlip.report.dynamics import run_dynamics_report
-    from symlip.report.check import write_index
+    from symlip.report.index import refuse_quick_over_reference
 
-    _check_folder(args.report, "--report")
-    out = run_dynamics_report(args.report, seed=args.seed, quick=args.quick)
+    _check_folder(args.out, "--out")
+    if args.quick:
+        refuse_quick_over_reference(args.out, ["dynamics.md", "dynamics.json"])
+    out = run_dynamics_report(args.out, seed=args.seed, quick=args.quick)
     for line in out["summary"]:
         print(line)
-    write_index(args.report)
+    _record(args, args.out, out["files"], quick=args.quick)
     return 0 if out["ok"] else 1
 
 
@@ -509,7 +609,7 @@ def _cmd_audit(args: argparse.Namespace) -> int:
 
     if not Path(args.model).is_file():  # first: a missing file is the problem, whatever else is wrong
         raise ValueError(f"model file {args.model!r} does not exist (or is not a file)")
-    _check_folder(args.report, "--report")
+    _check_folder(args.out, "--out")
     if args.param and args.activation is None:
         raise ValueError("--param needs --activation")
     act = activation(args.activation, **_params(args.param)) if args.activation is not None else None
@@ -522,10 +622,12 @@ def _cmd_audit(args: argparse.Namespace) -> int:
     where = "all of R^d" if args.input_radius is None else f"|x|_2 <= {args.input_radius:g}"
     print(f"{args.model}: widths {list(net.widths)}, {net.activation.name}"
           f"{', no biases' if model.bias_free else ''}; claims checked on {where}", flush=True)
-    audit = audit_tools(net, theta, tools, R=args.input_radius, budget=args.budget, seed=args.seed)
-    files = write_audit_report(audit, args.report, model=args.model, net=net, command=_audit_command(args, tools))
+    audit = audit_tools(net, theta, tools, R=args.input_radius, budget=args.budget, seed=args.seed,
+                        max_evals=args.max_evals)
+    files = write_audit_report(audit, args.out, model=args.model, net=net, command=_audit_command(args, tools))
     witnesses = {k: str(files[f"witness:audit:{k}"]) for k in range(len(audit.rows))
                  if f"witness:audit:{k}" in files}
+    _record(args, args.out, [files["md"], files["json"]])
     print(format_audit(audit, witnesses))
     print(search_line(audit))
     n_wit = sum(1 for key in files if key.startswith("witness:"))
@@ -542,6 +644,7 @@ def _audit_command(args: argparse.Namespace, tools: Sequence[str]) -> str:
     for t in tools:
         parts += ["--tool", str(t)]
     parts += ["--budget", f"{args.budget:g}"] + (["--seed", str(args.seed)] if args.seed else [])
+    parts += ["--max-evals", str(args.max_evals)] if args.max_evals is not None else []
     parts += ["--trust"] if args.trust else []
     if args.activation is not None:
         parts += ["--activation", args.activation] + [x for p in args.param for x in ("--param", p)]
@@ -552,13 +655,27 @@ def _audit_command(args: argparse.Namespace, tools: Sequence[str]) -> str:
 
 def _cmd_peers(args: argparse.Namespace) -> int:
     from symlip.report.peers import run_peers_report
+    from symlip.report.index import refuse_quick_over_reference
 
-    _check_folder(args.report, "--report")
-    out = run_peers_report(args.report, seed=args.seed, quick=args.quick, budget=args.budget,
+    _check_folder(args.out, "--out")
+    if args.quick:
+        refuse_quick_over_reference(args.out, ["peers.md", "peers.json"])
+    out = run_peers_report(args.out, seed=args.seed, quick=args.quick, budget=args.budget,
                            progress=lambda line: print(line, flush=True))
+    _record(args, args.out, out["files"], quick=args.quick)
     for line in out["summary"]:
         print(line)
     return 0 if out["ok"] else 1
+
+
+def _record(args: argparse.Namespace, folder: str | Path, files: Any, quick: bool = False) -> None:
+    """Record the command line that wrote ``files`` (those directly in ``folder``) in its
+    ``runs.json`` and rewrite its index ``README.md``."""
+    from symlip.report.index import record_run, write_index
+
+    names = [Path(f).name for f in files if Path(f).parent.resolve() == Path(folder).resolve()]
+    record_run(folder, names, args.command_line, quick=quick)
+    write_index(folder)
 
 
 def _check_folder(path: str, option: str) -> None:
@@ -585,7 +702,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     2 bad arguments)."""
     parser = _build_parser()
     try:
+        argv = [str(a) for a in (sys.argv[1:] if argv is None else argv)]
         args = parser.parse_args(argv)
+        args.command_line = "symlip " + shlex.join(argv)
         if args.command is None:
             parser.print_help()
             return 2

@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 import numpy as np
 
+from symlip.core.display import html_table, markdown_table
 from symlip.models.network import MLP
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -345,6 +346,24 @@ class Audit:
     def complete(self) -> bool:
         """True when no tool failed and every claim made got a verdict (violated or survived)."""
         return all(r.status not in ("failed", "inconclusive") for r in self.rows)
+
+    def _table(self) -> tuple[str, list[str], list[list[Any]]]:
+        where = "all of R^d" if self.R is None else f"|x|_2 <= {self.R:g}"
+        title = (f"symlip's best lower bound on {where}: {self.search.value:.10g} "
+                 f"({self.search.strategy}, {self.budget:g} s budget, seed {self.seed})")
+        rows = [[r.tool, r.claim.constant if r.claim.ok else "", r.status,
+                 "" if r.ratio is None else r.ratio, "" if r.gap is None else r.gap] for r in self.rows]
+        return title, ["tool", "claimed", "status", "ratio", "gap"], rows
+
+    def _repr_markdown_(self) -> str:
+        """Notebook display: one row per tool (claimed constant, status, ratio, gap)."""
+        title, header, rows = self._table()
+        return f"**{title}**\n\n" + markdown_table(header, rows)
+
+    def _repr_html_(self) -> str:
+        """Notebook display: the table of :meth:`_repr_markdown_` in HTML."""
+        title, header, rows = self._table()
+        return html_table(title, header, rows)
 
 
 def audit_tools(net: MLP, theta: Any, tools: Sequence[str | float | Callable[[MLP, np.ndarray], float]], *,

@@ -16,7 +16,7 @@ from symlip.cli import main
     (["audit", "m.pt", "--input-radius", "0"], "expected a positive radius or 'inf'"),
     (["audit", "m.pt", "--input-radius", "x"], "expected a positive radius or 'inf'"),
     (["audit", "m.pt", "--input-radius", "1", "--tool", "autolip"],
-     "expected product, eclipse, eclipse-fast, eclipse-local or a number"),
+     "unknown tool 'autolip'; allowed: product, eclipse, eclipse-fast, eclipse-local, or a number"),
     (["audit", "m.pt", "--input-radius", "1", "--tool", "-2"], "finite number > 0"),
     (["audit", "m.pt", "--input-radius", "1", "--budget", "0"], "positive number of seconds"),
     (["audit", __file__, "--input-radius", "1", "--param", "alpha=0.1"], "--param needs --activation"),

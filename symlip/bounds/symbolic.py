@@ -394,6 +394,13 @@ class Bound:
             lines.append(_deep(lambda: sp.latex(self.expr)) if self.depth > 3 else sp.latex(self.expr))
         return "\n".join(lines)
 
+    def _repr_latex_(self) -> str:
+        """Notebook display: ``$...$`` of the bound's unrolled expression (short) or its recursion."""
+        if self.depth <= 3 or not self.steps:
+            return f"${_latex(self.expr)}$"
+        body = r" \\ ".join(f"{_latex(s)} &= {_latex(rhs)}" for s, rhs in self.steps)
+        return f"$\\begin{{aligned}}{body} \\\\ \\text{{bound}} &= {_latex(self.result)}\\end{{aligned}}$"
+
     def __str__(self) -> str:
         body = "\n".join(f"  {sp.sstr(s)} = {sp.sstr(rhs)}" for s, rhs in self.steps)
         return f"{self.name or self.quantity} (depth {self.depth}):\n{body}\n  bound = {sp.sstr(self.result)}"

@@ -34,6 +34,8 @@ from typing import Any, Callable
 
 import numpy as np
 
+from symlip.report.index import QUICK_NOTE
+
 __all__ = ["run_bench", "format_table"]
 
 TARGETS: dict[str, dict[str, Any]] = {
@@ -447,7 +449,7 @@ def run_bench(out_path: str | os.PathLike = "reports/bench.json", quick: bool = 
     results = {
         "machine": _machine(),
         "config": {**{k: (list(v) if isinstance(v, tuple) else v) for k, v in cfg.items()},
-                   "quick": quick, "seed": seed},
+                   "quick": quick, "seed": seed, **({"note": QUICK_NOTE} if quick else {})},
         "derive": derive_rows,
         "kernel": kern,
         "network": netw,

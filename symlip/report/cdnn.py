@@ -17,6 +17,7 @@ from typing import Any
 
 from symlip.bounds.cdnn import cdnn_bound
 from symlip.models.cdnn import CDNN
+from symlip.report.index import QUICK_NOTE, mark_quick
 
 __all__ = ["run_cdnn_report", "NS"]
 
@@ -128,8 +129,8 @@ def run_cdnn_report(out_dir: str | Path = "reports", seed: int = 0, quick: bool 
         plt.close(fig)
         files.append(png)
         lines.insert(-4, "![convergence](cdnn.png)\n")
-    files[0].write_text("\n".join(lines))
-    data = {"setting": s, "seed": seed, "quick": quick, "max_evals": max_evals, "ode_lip_f": ode_f,
+    files[0].write_text(mark_quick("\n".join(lines)) if quick else "\n".join(lines))
+    data = {"setting": s, "seed": seed, "quick": quick, **({"note": QUICK_NOTE} if quick else {}), "max_evals": max_evals, "ode_lip_f": ode_f,
             "ode_lip_grad": ode_g, "monotone": mono, "rows": rows,
             "ratio_is": "best falsifier ratio on the Euler network of N steps against the Euler lip_f bound of N"}
     files[1].write_text(json.dumps(data, indent=1, default=lambda x: x if math.isfinite(x) else repr(x)) + "\n")

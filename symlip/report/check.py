@@ -38,6 +38,7 @@ from symlip.search.claims import Claim
 from symlip.search.falsify import STRATEGIES, Verdict
 from symlip.training.moment_claims import MomentVerdict
 from symlip.search.witness import Witness, json_float
+from symlip.report.index import write_index
 
 __all__ = ["CaseError", "Outcome", "write_check_report", "write_index", "format_ratio", "case_slug", "summary_counts",
            "reproduce_command"]
@@ -707,73 +708,3 @@ def _remove_stale_witnesses(wdir: Path, keep: set[str]) -> None:
             is_witness = False
         if is_witness:
             f.unlink()
-
-
-# ---------------------------------------------------------------------------
-# the index of a report folder
-# ---------------------------------------------------------------------------
-#: (glob, title, what it shows, command that regenerates it), in the order of the index
-_INDEX = (
-    ("check.md", "Claim check", "every claim of the catalogue attacked by the falsifier (MATH.md §3–§6); "
-     "also check.json, check.tex and the witness files in witnesses/", "symlip check proofs/"),
-    ("growth_*.md", "Growth", "upper bound vs witnessed lower bound on balls |θ| ≤ r and the fitted "
-     "log-log slopes (MATH.md §4: no global bound)", "symlip growth --activation tanh --depth 4"),
-    ("cdnn.md", "Continuously deep networks", "the N-convergence table: Euler-network bound, ODE bound and "
-     "the falsifier's best ratio (MATH.md §5)", "symlip demo cdnn"),
-    ("stepsize.md", "Step sizes", "gradient descent with the local step-size rule beside fixed steps: loss "
-     "curves and steps to a target loss (MATH.md §6)", "symlip demo stepsize"),
-    ("dynamics.md", "Lipschitz dynamics under SGD", "predicted vs observed drift and diffusion (MATH.md §7)",
-     "symlip dynamics"),
-    ("peers.md", "Peer certificates", "other tools' Lipschitz constants (AutoLip product, ECLipsE, "
-     "ECLipsE-Fast, Gen-Local) beside symlip's best attack lower bound on seeded networks, with their "
-     "failure signals", "symlip peers"),
-    ("audit.md", "Audit", "claimed constants of one model attacked by symlip (last `symlip audit` run)",
-     "symlip audit MODEL --input-radius R"),
-    ("bench.json", "Benchmarks", "derive/compile times, kernel throughput, mpmath agreement, falsifier "
-     "figures", "symlip bench"),
-)
-
-
-def write_index(out_dir: str | Path = "reports") -> Path:
-    """Write ``README.md`` in a report folder: a link to every report present, with
-    what it shows and the command that regenerates it (PNG plots shown inline).
-
-    Returns
-    -------
-    Path
-        The index file.
-    """
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    lines = ["# symlip reports", "",
-             "Written by the `symlip` commands; this index is rewritten by each of them. "
-             "The mathematics is in MATH.md (sections cited per report).", ""]
-    found = False
-    for pattern, title, what, command in _INDEX:
-        files = sorted(out.glob(pattern))
-        if not files:
-            continue
-        found = True
-        lines += [f"## {title}", "", f"{what}. Regenerate: `{command}`.", ""]
-        for f in files:
-            lines.append(f"- [{f.name}]({f.name})" + _index_summary(f))
-            png = f.with_suffix(".png")
-            if png.exists():
-                lines += ["", f"  ![{f.stem}]({png.name})", ""]
-        lines.append("")
-    if not found:
-        lines += ["No reports yet: run `symlip check proofs/`.", ""]
-    path = out / "README.md"
-    path.write_text("\n".join(lines).rstrip() + "\n", encoding="utf-8")
-    return path
-
-
-def _index_summary(f: Path) -> str:
-    """The first bold line of a Markdown report (its verdict), as `` — text``."""
-    if f.suffix != ".md":
-        return ""
-    for line in f.read_text(encoding="utf-8").splitlines():
-        if line.startswith("**"):
-            text = line.strip().strip("*").replace("**", "")
-            return " — " + (text if len(text) <= 200 else text[:197] + "...")
-    return ""

@@ -37,6 +37,7 @@ from symlip.models.network import MLP
 from symlip.report.check import jsonable
 from symlip.report.dynamics_plots import PNGS, plot_all
 from symlip.training.trajectory import Trajectory, sgd_trajectory
+from symlip.report.index import QUICK_NOTE, mark_quick
 
 __all__ = ["run_dynamics_report"]
 
@@ -184,7 +185,7 @@ def run_dynamics_report(out_dir: str | Path = "reports", seed: int = 0, quick: b
         if name not in plotted and (out / name).exists():
             (out / name).unlink()
     result = {
-        "report": "dynamics", "seed": seed, "quick": bool(quick), "ok": ok, "target_met": ok_target,
+        "report": "dynamics", "seed": seed, "quick": bool(quick), **({"note": QUICK_NOTE} if quick else {}), "ok": ok, "target_met": ok_target,
         "slope_ok": ok_slope, "target": TARGET, "slope_tol": SLOPE_TOL, "seconds": round(seconds, 2),
         "trajectory_seconds": round(traj_seconds, 2), "setup": asdict(setup),
         "point": {"warm_steps": setup.warm_steps, "warm_eta": setup.warm_eta, "loss": float(warm.loss[-1]),
@@ -194,7 +195,8 @@ def run_dynamics_report(out_dir: str | Path = "reports", seed: int = 0, quick: b
         "trajectories": {key: tr.to_dict(max_points=60) for key, tr in runs.items()},
     }
     md = out / "dynamics.md"
-    md.write_text(_markdown(result, setup, plotted), encoding="utf-8")
+    md.write_text(mark_quick(_markdown(result, setup, plotted)) if quick else _markdown(result, setup, plotted),
+                  encoding="utf-8")
     js = out / "dynamics.json"
     js.write_text(json.dumps(_json(result), separators=(",", ":"), allow_nan=False) + "\n", encoding="utf-8")
     files = [str(md), str(js)] + [str(out / p) for p in plotted]

@@ -19,6 +19,7 @@ import numpy as np
 
 from symlip.models.network import MLP
 from symlip.peers import TOOLS, Audit, AuditRow
+from symlip.report.index import QUICK_NOTE, mark_quick
 
 __all__ = ["format_audit", "write_audit_report", "run_peers_report", "NETWORKS", "WITNESS_DIR"]
 
@@ -275,8 +276,8 @@ def run_peers_report(out_dir: str | Path = "reports", *, seed: int = 0, quick: b
         (f" --budget {budget:g}" if budget != (0.5 if quick else 5.0) else "")
     md, summary = _peers_markdown(results, budget, seed, seconds, versions, command, quick)
     paths = [out / "peers.md", out / "peers.json"]
-    paths[0].write_text(md, encoding="utf-8")
-    data = {"R": _R, "budget": budget, "seed": seed, "quick": quick, "seconds": seconds, "versions": versions,
+    paths[0].write_text(mark_quick(md) if quick else md, encoding="utf-8")
+    data = {"R": _R, "budget": budget, "seed": seed, "quick": quick, **({"note": QUICK_NOTE} if quick else {}), "seconds": seconds, "versions": versions,
             "command": command, "init": {"default": "PyTorch nn.Linear default: W, b ~ U(-1/sqrt(fan_in), "
                                          "1/sqrt(fan_in)), drawn with numpy.random.default_rng(seed)",
                                          "he": "W ~ N(0, 2/fan_in), b = 0, drawn with numpy.random.default_rng(seed)"},

@@ -28,6 +28,7 @@ import numpy as np
 from symlip.models.network import MLP
 from symlip.models.region import sample_inputs
 from symlip.training.stepsize import DescentResult, gradient_descent, local_step
+from symlip.report.index import QUICK_NOTE, mark_quick
 
 __all__ = ["run_stepsize_demo"]
 
@@ -106,7 +107,8 @@ def run_stepsize_demo(out_dir: str | Path = "reports", seed: int = 0, quick: boo
     elif png.exists():  # a stale picture from an earlier run would contradict the text
         png.unlink()
     md = out / "stepsize.md"
-    md.write_text(_markdown(setup, seed, quick, runs, rules, loss0, lam0, first, target, plotted))
+    text = _markdown(setup, seed, quick, runs, rules, loss0, lam0, first, target, plotted)
+    md.write_text(mark_quick(text) if quick else text)
     files.insert(0, str(md))
     js = out / "stepsize.json"
     js.write_text(json.dumps(_json(setup, seed, quick, runs, rules, loss0, lam0, first, target), indent=1) + "\n")
@@ -206,7 +208,7 @@ def _markdown(setup: _Setup, seed: int, quick: bool, runs: dict[str, DescentResu
 def _json(setup: _Setup, seed: int, quick: bool, runs: dict[str, DescentResult], rules: list, loss0: float,
           lam0: float, first: Any, target: float) -> dict[str, Any]:
     out: dict[str, Any] = {
-        "demo": "stepsize", "seed": seed, "quick": quick,
+        "demo": "stepsize", "seed": seed, "quick": quick, **({"note": QUICK_NOTE} if quick else {}),
         "setup": {"n_samples": setup.n_samples, "teacher": list(setup.teacher), "student": list(setup.student),
                   "noise": setup.noise, "delta": setup.delta, "max_steps": setup.max_steps},
         "initial_loss": loss0, "target_loss": target, "lambda0": lam0, "L0": first.L, "runs": [],

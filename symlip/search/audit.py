@@ -181,6 +181,15 @@ class AuditVerdict:
     def violated(self) -> bool:
         return self.status == "violated"
 
+    def _repr_markdown_(self) -> str:
+        """Notebook display: the verdict and its fields as a Markdown table."""
+        from symlip.core.display import markdown_fields
+
+        return markdown_fields(f"{self.tool} claims {self.claimed:g}: {self.status}", [
+            ("lower bound", self.lower_bound), ("ratio", self.ratio),
+            ("confirmed digits", self.confirmed_digits or None), ("seconds", round(self.seconds, 2)),
+            ("message", self.message)])
+
 
 # ---------------------------------------------------------------------------
 # the activation: piecewise linear or not

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from symlip.core.display import html_fields, markdown_fields
 from symlip.search.claims import Claim
 from symlip.search.witness import Witness, json_float
 
@@ -84,6 +85,23 @@ class Verdict:
             "witness": None if self.witness is None else self.witness.to_dict(),
             "numeric": self.numeric or None,
         }
+
+    def _display_fields(self) -> tuple[str, list[tuple[str, Any]]]:
+        title = f"{self.claim.name} ({self.claim.quantity}): {self.status}"
+        fields = [("expected", f"{self.claim.expect} ({'as expected' if self.as_expected else 'NOT as expected'})"),
+                  ("best ratio", self.best_ratio), ("bound", self.bound), ("best value", self.best_value),
+                  ("strategy", self.strategy), ("evaluations", self.evaluations),
+                  ("seconds", round(self.seconds, 2)), ("confirmed digits", self.confirmed_digits or None),
+                  ("seed", self.seed), ("numeric", self.numeric), ("message", self.message)]
+        return title, fields
+
+    def _repr_markdown_(self) -> str:
+        """Notebook display: status and the main fields as a Markdown table."""
+        return markdown_fields(*self._display_fields())
+
+    def _repr_html_(self) -> str:
+        """Notebook display: status and the main fields as an HTML table."""
+        return html_fields(*self._display_fields())
 
     def __repr__(self) -> str:
         keys = ("status", "best_ratio", "strategy", "evaluations", "seconds", "confirmed_digits", "message")

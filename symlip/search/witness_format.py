@@ -46,6 +46,7 @@ import mpmath
 import numpy as np
 import sympy as sp
 
+from symlip.core.display import markdown_fields
 from symlip.core.expr import read_expr, write_expr
 from symlip.core.version import VERSION
 
@@ -596,6 +597,12 @@ class Replay:
     @property
     def violated(self) -> bool:
         return self.status == "violated"
+
+    def _repr_markdown_(self) -> str:
+        """Notebook display: the replay's status and values as a Markdown table."""
+        return markdown_fields(f"{self.title or 'replay'}: {self.status}", [
+            (self.labels[0], self.value_mp), (self.labels[1], self.bound_mp), ("ratio", self.ratio),
+            ("confirmed digits", self.confirmed_digits or None), ("digits", self.dps), ("message", self.message)])
 
 
 def inadmissible(problems: Any, dps: int, title: str = "", labels: tuple[str, str] = ("value", "bound")) -> Replay:
