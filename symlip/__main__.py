@@ -3,4 +3,5 @@ import sys
 
 from symlip.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":  # worker processes (symlip check --jobs) import this module without running it
+    sys.exit(main())

@@ -34,6 +34,7 @@ from typing import Any, Callable, Sequence
 
 from symlip.bounds.symbolic import MAX_DEPTH
 from symlip.search.falsify import MAX_BUDGET, MAX_DPS, MAX_EVALS
+from symlip.batch import MAX_JOBS, default_jobs
 from symlip.bounds.lower import MAX_POINTS
 from symlip.report.index import DEFAULT_OUT
 
@@ -271,6 +272,13 @@ def _build_parser() -> _Parser:
     _add_out(c, "check", "check.md, check.json, check.tex, witnesses/")
     c.add_argument("--json", default=None, metavar="FILE", help="also write the JSON report to FILE")
     c.add_argument("--quiet", action="store_true", help="no progress line per claim")
+    c.add_argument("--jobs", type=_int_at_least(1, MAX_JOBS), default=default_jobs(), metavar="N",
+                   help="worker processes on this machine (default: its cores); verdicts are those of --jobs 1 "
+                        "(identical under --max-evals)")
+    c.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="run the cases on a Dask distributed cluster, e.g. tcp://host:8786 (pip install "
+                        "\"symlip[dask]\"); the catalogue files travel with the tasks, verdicts and witnesses "
+                        "come back here")
     c.add_argument("--allow-numeric", action="store_true",
                    help="let bounds rest on activation constants that are only numeric estimates (verdicts "
                         "marked 'not proven'); by default such a claim is an error")
@@ -460,7 +468,8 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
 
 def _progress_line(k: int, n: int, loaded: Any, outcome: Any) -> str:
-    from symlip.report.check import CaseError, format_ratio
+    from symlip.batch import CaseError
+    from symlip.report.check import format_ratio
 
     width = len(str(n))
     mark = "✓" if outcome.as_expected else "✗"
@@ -471,9 +480,9 @@ def _progress_line(k: int, n: int, loaded: Any, outcome: Any) -> str:
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
+    from symlip.batch import check_cases
+    from symlip.report.check import reproduce_command, status_counts, summary_counts, write_check_report
     from symlip.search.catalogue import load_cases
-    from symlip.verify import check_case
-    from symlip.report.check import CaseError, status_counts, reproduce_command, summary_counts, write_check_report
 
     _check_folder(args.out, "--out")
     if args.json and Path(args.json).is_dir():
@@ -482,20 +491,18 @@ def _cmd_check(args: argparse.Namespace) -> int:
     if not loaded:
         raise ValueError(f"no cases found in {', '.join(args.paths)} (modules define CASES = [Case(...), ...])")
     t0 = time.perf_counter()
-    results = []
-    for k, lc in enumerate(loaded, start=1):
-        ts = time.perf_counter()
-        try:
-            outcome: Any = check_case(lc, budget=args.budget, seed=args.seed, max_evals=args.max_evals,
-                                      allow_numeric=args.allow_numeric)
-        except ValueError as exc:  # the claim does not apply here: reported, not as expected
-            outcome = CaseError(lc.case.claim, _first_line(exc), time.perf_counter() - ts)
-        except Exception as exc:  # a broken case must not end the run; it is reported as an error
-            outcome = CaseError(lc.case.claim, f"{type(exc).__name__}: {_first_line(exc)}",
-                                time.perf_counter() - ts)
-        results.append((lc, outcome))
-        if not args.quiet:
-            print(_progress_line(k, len(loaded), lc, outcome), flush=True)
+    shown = [0]
+    done: dict[int, Any] = {}
+
+    def progress(k: int, lc: Any, outcome: Any) -> None:  # lines in case order, as soon as they are known
+        done[k] = outcome
+        while shown[0] + 1 in done and not args.quiet:
+            shown[0] += 1
+            print(_progress_line(shown[0], len(loaded), loaded[shown[0] - 1], done[shown[0]]), flush=True)
+
+    results = check_cases(loaded, budget=args.budget, seed=args.seed, max_evals=args.max_evals,
+                          allow_numeric=args.allow_numeric, jobs=args.jobs, scheduler=args.scheduler,
+                          progress=progress)
     seconds = time.perf_counter() - t0
     command = reproduce_command(args.paths, args.budget, args.seed, args.max_evals)
     files = write_check_report(results, args.out, budget=args.budget, seed=args.seed, seconds=seconds,

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence, Union
 
+from symlip.batch import CaseError
 from symlip.search.catalogue import LoadedCase
 from symlip.search.claims import Claim
 from symlip.search.falsify import STRATEGIES, Verdict
@@ -46,36 +47,6 @@ __all__ = ["CaseError", "Outcome", "write_check_report", "write_index", "format_
 _FORMAT = "symlip-check/1"
 _STATUSES = ("violated", "survived", "witnessed", "refuted", "inconclusive", "error")
 _WITNESS_STATUSES = ("violated", "inconclusive")
-
-
-@dataclass(frozen=True, eq=False)
-class CaseError:
-    """The outcome of a case that could not be checked (e.g. a claim applied
-    outside its activation class): it counts as *not* as expected.
-
-    Attributes
-    ----------
-    claim : Claim
-        The claim of the case.
-    message : str
-        Why the case could not be checked (one line).
-    seconds : float
-        Time spent before the error.
-    """
-
-    claim: Claim
-    message: str
-    seconds: float = 0.0
-
-    status = "error"
-    as_expected = False
-    witness = None
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-able summary with the same keys as a verdict's where they apply."""
-        return {"claim": self.claim.name, "quantity": self.claim.quantity, "expect": self.claim.expect,
-                "status": "error", "as_expected": False, "message": self.message,
-                "seconds": round(self.seconds, 4)}
 
 
 #: what a check produces for one case.
