@@ -159,8 +159,77 @@ def test_tampered_certificates_are_rejected(cert_dict):
     def raise_lower(d):
         d["lower"] *= 1.5
 
-    for edit in (remove_leaf, lower_enclosure, lower_upper, drop_split, move_cut, raise_lower):
+    def lower_cap(d):
+        d["cap"] *= 0.99
+        d["upper"] = min(d["upper"], d["cap"])
+
+    for edit in (remove_leaf, lower_enclosure, lower_upper, drop_split, move_cut, raise_lower, lower_cap):
         assert _edited(cert_dict, edit) in ("tampered", "invalid"), edit.__name__
+
+
+def test_capped_certificate_replays_and_rejects_a_lowered_cap():
+    """A certificate whose upper is the U cap replays; lowering the cap is tampering."""
+    net = MLP((2, 2, 1), "tanh")
+    cert = certify("lip_grad", net, Region.box(1.0, 1.0), R=1.0, budget=5, max_boxes=3)
+    assert cert.cap is not None and cert.upper == cert.cap  # three boxes cannot beat U2
+    d = json.loads(json.dumps(cert.to_dict()))
+    assert replay_certificate(d).status == "certified"
+    assert _edited(d, lambda e: e.update(cap=e["cap"] * 0.999, upper=e["cap"] * 0.999)) == "tampered"
+    assert _edited(d, lambda e: e.update(cap="1.0")) == "invalid"
+
+
+TABLE = [((1, 2, 1), "lip_f"), ((2, 2, 1), "lip_f"), ((1, 2, 1), "lip_grad"), ((2, 2, 1), "lip_grad")]
+
+
+@pytest.mark.parametrize("widths,quantity", TABLE)
+def test_certified_upper_never_above_the_analytic_bound(widths, quantity):
+    """upper <= the U bound (float kernel, up to its rounding) on balls and boxes, even after a few boxes."""
+    from symlip.bounds.symbolic import derive
+
+    net = MLP(widths, "tanh")
+    for region in (Region.ball(net.init(0), 0.3), Region.ball(net.init(1), 0.1), Region.box(1.0, 1.0)):
+        cert = certify(quantity, net, region, R=1.0, budget=3, max_boxes=9)
+        u = derive(quantity, net.depth).evaluate(net, region, R=1.0)
+        assert cert.cap is not None and cert.cap <= u * (1 + 1e-12)
+        assert cert.lower <= cert.upper <= u * (1 + 1e-12), cert.message
+
+
+def test_u_cap_is_rigorous_and_refuses_unproven_constants():
+    """The arb cap encloses the mpmath value of U from above; a claimed constant gives no cap."""
+    from symlip.activations.registry import activation
+    from symlip.bounds.symbolic import derive
+    from symlip.certify.cap import u_cap
+
+    for act in ("tanh", "sigmoid", "softplus", "gelu"):
+        net = MLP((2, 3, 3, 1), act)
+        for region in (Region.ball(net.init(2), 0.2), Region.box((1.0, 0.5, 2.0), 0.3)):
+            for q in ("lip_f", "lip_grad", "lip_loss_grad", "lip_input"):
+                cap, note = u_cap(q, net, region, 1.3, 0.5)
+                b = derive(q, net.depth)
+                exact = b.evaluate_mp(b.values_for(net, region, R=1.3, Y=0.5), dps=40)
+                assert cap is not None, note
+                assert float(cap) >= float(exact) and float(cap) <= float(exact) * (1 + 1e-9)
+    claimed = MLP((1, 2, 1), activation("tanh").with_constants(S1=1.0))
+    cap, note = u_cap("lip_f", claimed, Region.box(1.0, 1.0), 1.0, None)
+    assert cap is None and "claimed" in note
+
+
+def test_incumbent_is_monotone_in_the_ball():
+    """The ascent's value on a ball containing another (same centre) is not lower
+    (here the plain ascent from the centre reached 2.71 on r = 0.1 but 1.56 on r = 0.3;
+    the continuation over r/8 … r follows the inner maximum)."""
+    from symlip.certify.bnb import Search
+    from symlip.certify.incumbent import continuation, starts
+
+    net = MLP((2, 2, 1), "tanh")
+    th = net.init(3)
+    for q in ("lip_f", "lip_grad"):
+        found = []
+        for r in (0.1, 0.3):
+            s = Search(Problem(q, net, Region.ball(th, r), R, None), budget=60, tol=0.01, max_boxes=None, seed=0)
+            continuation(s, starts(s)[0])
+            found.append(s.best.value)
+        assert found[1] >= found[0] * (1 - 1e-12), (q, found)
 
 
 def test_bad_inputs_are_named():
