@@ -230,7 +230,7 @@ class Search:
         lo, hi = self.prob.root()
         self.add(lo, hi)
         for p in starts(self):
-            if self.evals > self.eval_limit or time.monotonic() - t0 > self.budget / 4:
+            if self.evals > self.eval_limit or time.monotonic() - t0 > self.budget / 8:
                 break
             if self.prob.region.kind == "ball" and self.prob.region.radius > 0:
                 continuation(self, p)
@@ -259,7 +259,7 @@ class Search:
             if self.boxes % 64 == 0:
                 self.improve(8)
                 if self.best is not None:
-                    self.eval_limit = self.evals + 200
+                    self.eval_limit = self.evals + 60
                     ascend(self, np.concatenate([self.best.theta, self.best.x[:self.prob.dx]]), steps=5)
         for item in stuck:
             heapq.heappush(self.heap, item)
