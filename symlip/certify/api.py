@@ -18,8 +18,10 @@ import mpmath
 import numpy as np
 
 from symlip.certify.bnb import Search, confirm_lower, encode_tree
+from symlip.certify.cap import u_cap
 from symlip.certify.certificate import Certificate, problem_spec
 from symlip.certify.enclose import CERTIFY_QUANTITIES, Problem
+from symlip.certify.interval import float_up
 
 if TYPE_CHECKING:  # pragma: no cover
     from symlip.models.network import MLP
@@ -119,6 +121,10 @@ def certify(quantity_or_claim: Any, net: "MLP", region: "Region", *, R: float, Y
     t0 = time.monotonic()
     prob = Problem(quantity, net, region, R, Y)
     search = Search(prob, budget=budget, tol=tol, max_boxes=max_boxes, seed=int(seed))
+    cap_arb, cap_note = u_cap(quantity, net, region, R, Y)
+    cap = None if cap_arb is None else float_up(cap_arb)
+    if cap is not None:
+        search.cap = cap
     reason = search.run()
     upper = search.upper
     best = search.best
@@ -144,13 +150,15 @@ def certify(quantity_or_claim: Any, net: "MLP", region: "Region", *, R: float, Y
     w = {"theta": best.theta.tolist(), "x": best.x.tolist(), "y": best.y,
          "v": None if best.v is None else best.v.tolist()} if best is not None else {}
     seconds = time.monotonic() - t0
+    capped = cap is not None and cap <= search.tree_upper
     msg = (f"{quantity} in [{lower:.8g}, {upper:.8g}] (gap {gap:.6g}) after {search.boxes} boxes, "
-           f"stopped by {reason}" + (f"; U bound {u_bound:.6g}" if u_bound is not None else "") + note)
+           f"stopped by {reason}" + (f"; U bound {u_bound:.6g}" if u_bound is not None else "")
+           + ("; the upper is the U cap (the tree proves " + f"{search.tree_upper:.6g})" if capped else "") + note)
     return Certificate(quantity=quantity, lower=lower, upper=upper, gap=gap, status=status, boxes=search.boxes,
                        seconds=seconds, message=msg, seed=int(seed), witness=w, proof=encode_tree(search.nodes),
                        problem=problem_spec(quantity, net, region, R, Y), lower_mp=mpmath.nstr(lower_mp, 30),
                        bound=bound, bound_mp=bound_mp, claim=None if claim is None else claim.name,
-                       u_bound=u_bound, stop=reason)
+                       u_bound=u_bound, stop=reason, cap=cap, cap_note=cap_note)
 
 
 def _lower_is_lipschitz(prob: Problem, w: Any) -> bool:

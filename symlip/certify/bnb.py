@@ -26,6 +26,7 @@ import mpmath
 import numpy as np
 
 from symlip.certify.enclose import Problem
+from symlip.certify.incumbent import ascend, continuation, starts
 from symlip.certify.interval import float_up
 from symlip.core.precision import norm_mp
 from symlip.search.quantities import INSIDE
@@ -36,6 +37,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["Search", "Witnessed", "encode_tree", "local_value", "confirm_lower"]
 
 _LEAF, _OUT = -1, -2
+_ASCENT_EVALS = 20000  # points the initial ascent evaluates (100 per allowed box when max_boxes is set)
 
 
 @dataclass
@@ -117,6 +119,9 @@ class Search:
         self.heap: list[tuple[float, int]] = []
         self.best: Witnessed | None = None
         self.boxes = 0
+        self.evals = 0  # points evaluated by the incumbent search (its work, capped deterministically)
+        self.eval_limit = _ASCENT_EVALS if max_boxes is None else min(_ASCENT_EVALS, 100 * max_boxes)
+        self.cap = math.inf  # a certified cap of the upper (the analytic U bound in arb), if any
         lo, hi = prob.root()
         self.root_width = np.where(hi > lo, hi - lo, 1.0)
 
@@ -138,14 +143,24 @@ class Search:
             x *= lim / n
         return theta, x
 
-    def rate(self, p: np.ndarray) -> None:
+    def local(self, theta: np.ndarray, x: np.ndarray) -> Witnessed:
+        """:func:`local_value` of this problem."""
+        return local_value(self.prob, theta, x)
+
+    def rate(self, p: np.ndarray) -> float | None:
+        """Rate the domain point nearest ``p``; keep it if best; returns its value."""
         theta, x = self.pull_inside(p)
+        self.evals += 1
         try:
-            w = local_value(self.prob, theta, x)
+            with np.errstate(all="ignore"):
+                w = local_value(self.prob, theta, x)
         except (FloatingPointError, ValueError, np.linalg.LinAlgError):
-            return
-        if math.isfinite(w.value) and (self.best is None or w.value > self.best.value):
+            return None
+        if not math.isfinite(w.value):
+            return None
+        if self.best is None or w.value > self.best.value:
             self.best = w
+        return w.value
 
     def improve(self, steps: int = 40) -> None:
         """A short random local search around the incumbent (float64 ratings)."""
@@ -200,14 +215,27 @@ class Search:
         return True
 
     @property
-    def upper(self) -> float:
+    def tree_upper(self) -> float:
+        """The largest leaf enclosure (what the tree alone proves)."""
         return -self.heap[0][0] if self.heap else 0.0
+
+    @property
+    def upper(self) -> float:
+        """The certified upper: the tree's, capped by :attr:`cap`."""
+        return min(self.tree_upper, self.cap)
 
     def run(self) -> str:
         """Branch until a stopping rule holds; returns why it stopped."""
         t0 = time.monotonic()
         lo, hi = self.prob.root()
         self.add(lo, hi)
+        for p in starts(self):
+            if self.evals > self.eval_limit or time.monotonic() - t0 > self.budget / 8:
+                break
+            if self.prob.region.kind == "ball" and self.prob.region.radius > 0:
+                continuation(self, p)
+            else:
+                ascend(self, p)
         self.improve()
         stuck: list[tuple[float, int]] = []
         reason = "budget"
@@ -230,6 +258,9 @@ class Search:
                     break
             if self.boxes % 64 == 0:
                 self.improve(8)
+                if self.best is not None:
+                    self.eval_limit = self.evals + 60
+                    ascend(self, np.concatenate([self.best.theta, self.best.x[:self.prob.dx]]), steps=5)
         for item in stuck:
             heapq.heappush(self.heap, item)
         self.improve()

@@ -25,6 +25,7 @@ import numpy as np
 from flint import arb
 
 from symlip.certify.bnb import Witnessed, confirm_lower
+from symlip.certify.cap import u_cap
 from symlip.certify.enclose import CERTIFY_QUANTITIES, Problem
 from symlip.search.witness import Replay, activation_spec, load_witness_data, region_spec, write_json
 
@@ -71,6 +72,10 @@ class Certificate:
         The claim's bound (mpmath value rounded to a float), ``claim`` its name.
     u_bound : float or None
         The analytic bound U1–U4 (float evaluation, for comparison only).
+    cap : float or None
+        The analytic bound evaluated rigorously in arb and rounded up
+        (:func:`~symlip.certify.cap.u_cap`): ``upper = min(tree's upper, cap)``;
+        ``cap_note`` says how it was obtained or why there is none.
     """
 
     quantity: str
@@ -91,6 +96,8 @@ class Certificate:
     claim: str | None = None
     u_bound: float | None = None
     stop: str = ""
+    cap: float | None = None
+    cap_note: str = ""
 
     def __str__(self) -> str:
         return (f"{self.quantity}: {self.status}  [{self.lower:.8g}, {self.upper:.8g}]  gap {self.gap:.6g}  "
@@ -236,9 +243,20 @@ def replay_certificate(data_or_path: Any) -> Replay:
             return _result("invalid", f"unknown tree code {t}")
     if ti != len(tree) or ci != len(cuts) or ui != len(uppers):
         return _result("invalid", "the tree has entries beyond the boxes it covers")
+    cap = data.get("cap")
+    if cap is not None:
+        if isinstance(cap, bool) or not isinstance(cap, (int, float)) or math.isnan(cap):
+            return _result("invalid", "the field 'cap' must be a number or null")
+        cap_arb, why = u_cap(prob.quantity, prob.net, prob.region, prob.R, prob.Y)
+        if cap_arb is None:
+            return _result("tampered", f"the file records a U cap but none applies: {why}", upper)
+        if not cap_arb.upper() <= arb(cap):
+            return _result("tampered", f"the recorded U cap {cap!r} is below its rigorous value {cap_arb.upper()}",
+                           upper)
+        worst = min(worst, cap)
     if worst > upper:
-        return _result("tampered", f"a leaf claims {worst!r} > the recorded upper {upper!r}", upper)
-    msg = f"{len(uppers)} leaves re-derived; {prob.quantity} <= {upper!r}"
+        return _result("tampered", f"a leaf (or the U cap) claims {worst!r} > the recorded upper {upper!r}", upper)
+    msg = f"{len(uppers)} leaves re-derived{'' if cap is None else ', U cap re-evaluated'}; {prob.quantity} <= {upper!r}"
     lower_note = _check_lower(prob, data)
     if lower_note:
         return _result("tampered", lower_note, upper)

@@ -49,13 +49,15 @@ from flint import arb
 
 from symlip.activations.base import T
 from symlip.activations.constants import compile_interval
+from symlip.certify.hessian import block_bound
 from symlip.certify.interval import ONE, ZERO, float_down, float_up, hull, norm2_upper, to_arb, workprec
+from symlip.certify.jets import Jet, value
 
 if TYPE_CHECKING:  # pragma: no cover
     from symlip.models.network import MLP
     from symlip.models.region import Region
 
-__all__ = ["CERTIFY_QUANTITIES", "Jet", "Problem"]
+__all__ = ["CERTIFY_QUANTITIES", "Problem"]
 
 #: the quantities :func:`symlip.certify.certify` bounds
 CERTIFY_QUANTITIES = ("lip_f", "lip_grad", "lip_loss_grad", "lip_input")
@@ -63,54 +65,6 @@ CERTIFY_QUANTITIES = ("lip_f", "lip_grad", "lip_loss_grad", "lip_input")
 _EVERYTHING = arb(0).union(arb("inf"))
 _PIECE = 1.0  # activation arguments wider than this are cut into pieces of about this width
 _MAX_PIECES = 8
-
-
-class Jet:
-    """A number with partial derivatives: ``v`` (arb) and ``d`` (object array of arbs,
-    or None for a constant).  Arithmetic follows the product rule, so a computation on
-    jets whose values and partials are balls encloses both the function and its
-    gradient over the box the balls describe."""
-
-    __slots__ = ("v", "d")
-
-    def __init__(self, v: Any, d: Any = None) -> None:
-        self.v = v
-        self.d = d
-
-    def __add__(self, o: Any) -> "Jet":
-        if isinstance(o, Jet):
-            d = self.d if o.d is None else (o.d if self.d is None else self.d + o.d)
-            return Jet(self.v + o.v, d)
-        return Jet(self.v + o, self.d)
-
-    __radd__ = __add__
-
-    def __neg__(self) -> "Jet":
-        return Jet(-self.v, None if self.d is None else -self.d)
-
-    def __sub__(self, o: Any) -> "Jet":
-        return self + (-o)
-
-    def __rsub__(self, o: Any) -> "Jet":
-        return (-self) + o
-
-    def __mul__(self, o: Any) -> "Jet":
-        if isinstance(o, Jet):
-            if self.d is None:
-                d = None if o.d is None else o.d * self.v
-            elif o.d is None:
-                d = self.d * o.v
-            else:
-                d = self.d * o.v + o.d * self.v
-            return Jet(self.v * o.v, d)
-        return Jet(self.v * o, None if self.d is None else self.d * o)
-
-    __rmul__ = __mul__
-
-
-def value(u: Any) -> arb:
-    """The ball value of a number (a jet's value)."""
-    return u.v if isinstance(u, Jet) else u
 
 
 class Problem:
@@ -135,7 +89,7 @@ class Problem:
         self.reduced = region.kind == "box"
         self.dx = 1 if self.reduced else net.d_in
         self.n = self.P + self.dx
-        orders = {"lip_f": 2, "lip_input": 2, "lip_grad": 2, "lip_loss_grad": 2}[quantity]
+        orders = {"lip_f": 2, "lip_input": 2, "lip_grad": 3, "lip_loss_grad": 3}[quantity]
         self._sig: list[Callable] = [_compiled(act.expr if k == 0 else act.derivative(k)) for k in range(orders + 1)]
         self._groups = self._constraint_groups()
         self.mean_value = self.smooth and (quantity in ("lip_f",) or (quantity == "lip_input" and net.d_out == 1))
@@ -349,7 +303,7 @@ class Problem:
         half = np.array([max(to_arb(h) - to_arb(cc), to_arb(cc) - to_arb(lw)) for lw, cc, h in zip(lo, c, hi)],
                         dtype=object)
         rem = sum((t.rad() * h for t, h in zip(G, half)), ZERO)
-        lin = self._linear_sup(g0, c, half)
+        lin = self.linear_sup(g0, c, half)
         mv = phic + lin + rem
         best = mv.upper() if mv.upper() < nat.upper() else nat.upper()
         scores = np.array([float((abs(a.mid()) + a.rad()) * h) for a, h in zip(G, half)])
@@ -371,7 +325,7 @@ class Problem:
             total = total + sq(d) * (ONE + sq(out["z"][i]))
         return total.upper()
 
-    def _linear_sup(self, g0: np.ndarray, c: np.ndarray, half: np.ndarray) -> arb:
+    def linear_sup(self, g0: np.ndarray, c: np.ndarray, half: np.ndarray) -> arb:
         """``sup g0·(p - c)`` over the box ``c ± half`` intersected with each ball group."""
         covered = np.zeros(self.n, bool)
         total = ZERO
@@ -435,6 +389,9 @@ class Problem:
             cen = norm2_upper(Mc, E)
             up = cen if cen < nat else nat
             best = up if up > best else best
+        block, scores = block_bound(self, lo, hi, c, boxes, cents)
+        if block < best:
+            return block, scores + 1e-3 * (hi - lo)
         return best, hi - lo
 
 
