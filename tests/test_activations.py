@@ -421,3 +421,22 @@ def test_compile_interval_encloses_sampled_values(name):
                 with mpmath.workdps(40):
                     v = g(mpmath.mpf(float(t)))
                     assert ends[0] <= v <= ends[1], (name, k, a, b, t)
+
+
+@pytest.mark.parametrize("name", sorted(__import__("symlip.activations.registry", fromlist=["_KNOWN"])._KNOWN))
+def test_known_constants_are_derived(name):
+    """The built-ins' table of exact constants is what the exact tier derives (or, when the
+    tier runs out of time on a loaded machine, lies in the certified enclosure it derives)."""
+    from symlip.activations import registry
+
+    act = activation(name)
+    table = act.constants
+    assert all(c.provenance == "exact" for c in table.values())
+    for c in _constants._derive(act.expr):  # uncached, through the tiers
+        t = table[c.name]
+        if c.provenance == "exact":
+            assert sp.simplify(c.value - t.value) == 0 or (c.value == t.value == sp.oo), (name, c, t)
+        else:
+            assert c.provenance == "certified", (name, c)
+            assert c.lower <= t.upper and t.lower <= c.upper, (name, c, t)
+    assert set(table) == set(registry._KNOWN[name])

@@ -74,7 +74,7 @@ from symlip.activations.numeric import NUMERIC_SECONDS, Sampler, numeric_sup, sa
 from symlip.activations.timelimit import (CALL_SECONDS, Deadline, TierFailed, can_time_limit, guarded, hard_limit,
                                           sympy_step)
 
-__all__ = ["derive_constants", "exact_rationals", "singularity", "compile_interval"]
+__all__ = ["derive_constants", "exact_rationals", "exact_constant", "singularity", "compile_interval"]
 
 #: time budget (seconds) of all exact attempts of one activation
 _EXACT_BUDGET = 7.0
@@ -84,7 +84,8 @@ _EXACT_BUDGET = 7.0
 _TOTAL_SECONDS = 18.0
 
 
-def _exact_constant(name: str, value: sp.Expr, how: str) -> Constant:
+def exact_constant(name: str, value: sp.Expr, how: str) -> Constant:
+    """An ``exact`` :class:`Constant` of the closed form ``value`` with a rigorous float enclosure."""
     if value == sp.oo:
         return Constant(name, sp.oo, math.inf, math.inf, "exact", how)
     try:
@@ -142,9 +143,9 @@ def _sup_constant(name: str, pieces, order: int, deadline: Deadline, total: Dead
             with hard_limit(min(deadline.remaining(), total.remaining()) + 0.5, "the exact tier"):
                 value, how = exact_sup(pieces, order, deadline)
                 _sanity(pieces, order, value)
-                return _exact_constant(name, value, how)
+                return exact_constant(name, value, how)
         except InfiniteSup as inf:
-            return _exact_constant(name, sp.oo, f"|σ^({order})| -> oo as {inf.where}")
+            return exact_constant(name, sp.oo, f"|σ^({order})| -> oo as {inf.where}")
         except TierFailed as exc:
             reasons.append(f"exact: {exc}")
     else:
@@ -156,7 +157,7 @@ def _sup_constant(name: str, pieces, order: int, deadline: Deadline, total: Dead
     except TierFailed:
         where = None
     if where is not None:
-        return _exact_constant(name, sp.oo, f"|σ^({order})| -> oo as {where}")
+        return exact_constant(name, sp.oo, f"|σ^({order})| -> oo as {where}")
     seconds = min(CERT_SECONDS, total.remaining() - (later + 1) * NUMERIC_SECONDS)
     try:
         if seconds < 0.25:
@@ -172,7 +173,7 @@ def _sup_constant(name: str, pieces, order: int, deadline: Deadline, total: Dead
         with hard_limit(seconds + 1.0, "the numeric tier"):
             est, how = numeric_sup(pieces, order, seconds)
     except InfiniteSup as inf:
-        return _exact_constant(name, sp.oo, f"|σ^({order})| -> oo as {inf.where}")
+        return exact_constant(name, sp.oo, f"|σ^({order})| -> oo as {inf.where}")
     except TierFailed as exc:
         est, how = mpmath.inf, f"numeric: no estimate ({exc})"
     how = f"{how} ({'; '.join(reasons)})"
@@ -191,7 +192,7 @@ def _c0(expr: sp.Expr, total: Deadline) -> Constant:
             pass
     try:
         with hard_limit(seconds, "evaluating |σ(0)|"):
-            return _exact_constant("c0", v, "|σ(0)| by substitution")
+            return exact_constant("c0", v, "|σ(0)| by substitution")
     except TierFailed as exc:
         x = Sampler(expr).point(0.0)
         how = f"numeric: |σ(0)| in floating point ({exc})"

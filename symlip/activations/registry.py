@@ -23,7 +23,7 @@ import sympy as sp
 
 from symlip.activations.base import T, Constant
 from symlip.activations.arb import point_enclosure
-from symlip.activations.constants import derive_constants, singularity
+from symlip.activations.constants import derive_constants, exact_constant, singularity
 from symlip.activations.timelimit import call_with_time_limit, can_time_limit
 from symlip.core.expr import UnknownName, read_expr
 
@@ -135,7 +135,9 @@ class Activation:
     @functools.cached_property
     def constants(self) -> dict[str, Constant]:
         """``{"S0", "S1", "S2", "c0"}`` → :class:`Constant` (MATH.md §1)."""
-        consts = dict(derive_constants(self.expr))
+        known = _known_constants().get(self.expr)
+        consts = ({k: exact_constant(k, v, _KNOWN_HOW) for k, v in known.items()} if known is not None
+                  else dict(derive_constants(self.expr)))
         for k, v in self.claimed:
             consts[k] = Constant(k, sp.oo if math.isinf(v) else sp.Float(v, 17), v, v, "claimed",
                                  "stated by the user, not derived")
@@ -270,6 +272,34 @@ def _registry() -> dict[str, tuple[Callable[..., sp.Expr], dict[str, float]]]:
         "softsign": (lambda: t / (1 + sp.Abs(t)), {}),
         "sin": (lambda: sp.sin(t), {}),
     }
+
+
+#: The exact constants of the built-in activations at their default parameters, as the
+#: exact tier derives them (docs/theory.md §1.4).  Deriving takes seconds and runs under
+#: time limits, so on a loaded machine a value could come out ``certified`` instead; the
+#: table makes the built-ins' bounds the same on every machine.  The test suite re-derives
+#: every entry (tests/test_activations.py::test_known_constants_are_derived).
+_KNOWN = {
+    "identity": {"S0": sp.oo, "S1": 1, "S2": 0, "c0": 0},
+    "tanh": {"S0": 1, "S1": 1, "S2": 4 * sp.sqrt(3) / 9, "c0": 0},
+    "sigmoid": {"S0": 1, "S1": sp.Rational(1, 4), "S2": sp.sqrt(3) / 18, "c0": sp.Rational(1, 2)},
+    "softplus": {"S0": sp.oo, "S1": 1, "S2": sp.Rational(1, 4), "c0": sp.log(2)},
+    "relu": {"S0": sp.oo, "S1": 1, "S2": sp.oo, "c0": 0},
+    "leaky_relu": {"S0": sp.oo, "S1": 1, "S2": sp.oo, "c0": 0},
+    "elu": {"S0": sp.oo, "S1": 1, "S2": 1, "c0": 0},
+    "gelu": {"S0": sp.oo, "S1": sp.exp(-1) / sp.sqrt(sp.pi) + sp.erf(1) / 2 + sp.Rational(1, 2),
+             "S2": sp.sqrt(2) / sp.sqrt(sp.pi), "c0": 0},
+    "softsign": {"S0": 1, "S1": 1, "S2": 2, "c0": 0},
+    "sin": {"S0": 1, "S1": 1, "S2": 1, "c0": 0},
+}
+_KNOWN_HOW = "closed form of the built-in activation (derived by the exact tier; re-derived by the tests)"
+
+
+@functools.lru_cache(maxsize=1)
+def _known_constants() -> dict[sp.Expr, dict[str, sp.Expr]]:
+    """Built-in expressions (default parameters) -> their exact constants."""
+    return {_parse(_registry()[name][0](**_registry()[name][1])): {k: sp.sympify(v) for k, v in vals.items()}
+            for name, vals in _KNOWN.items()}
 
 
 def available_activations() -> tuple[str, ...]:
