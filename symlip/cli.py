@@ -358,9 +358,10 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     for folder in out.parents:
         if folder.exists() and not folder.is_dir():
             raise ValueError(f"--out {args.out!r}: {str(folder)!r} is a file, not a folder")
-    print(format_table(run_bench(out_path=args.out, quick=args.quick)))
+    results = run_bench(out_path=args.out, quick=args.quick)
+    print(format_table(results))
     print(f"wrote {args.out}")
-    return 0
+    return 1 if any(t["status"] == "fail" for t in results["targets"].values()) else 0
 
 
 def _progress_line(k: int, n: int, loaded: Any, outcome: Any) -> str:
