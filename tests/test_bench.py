@@ -72,6 +72,12 @@ def test_numbers_finite_and_ratios_consistent(quick):
         assert math.isfinite(x) and x >= 0
 
 
+def test_non_finite_values_are_nulled_and_listed():
+    data = {"a": [1.0, math.inf], "b": {"c": math.nan, "d": 2}}
+    assert bench._nulled_non_finite(data) == ["/a/1", "/b/c"]
+    assert data == {"a": [1.0, None], "b": {"c": None, "d": 2}}
+
+
 def test_kernel_matches_mpmath(quick):
     _, results = quick
     assert results["kernel"]["mp_check"]["max_rel_diff"] <= 1e-12

@@ -431,10 +431,25 @@ def run_bench(out_path: str | os.PathLike = "reports/bench.json", quick: bool = 
         "any_failed": any(t["status"] == "fail" for t in targets.values()),
         "total_s": time.perf_counter() - t_start,
     }
+    results["non_finite_values"] = _nulled_non_finite(results)
     path = Path(out_path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(results, indent=2, allow_nan=False) + "\n")
     return results
+
+
+def _nulled_non_finite(obj: Any, where: str = "") -> list[str]:
+    """Replace non-finite floats (JSON has none) by None in place; return their paths."""
+    found: list[str] = []
+    items = obj.items() if isinstance(obj, dict) else enumerate(obj) if isinstance(obj, list) else ()
+    for k, v in items:
+        path = f"{where}/{k}"
+        if isinstance(v, float) and not math.isfinite(v):
+            obj[k] = None
+            found.append(path)
+        elif isinstance(v, (dict, list)):
+            found += _nulled_non_finite(v, path)
+    return found
 
 
 def _fmt(x: float | None, spec: str = ".3g") -> str:

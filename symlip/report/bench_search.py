@@ -143,7 +143,8 @@ def time_to_first_violation(run: Callable[[float], Any], budgets: tuple[float, .
         spent += dt
         if v.status == "violated":
             return {"status": "violated", "budget_s": b, "seconds": dt, "spent_s": spent,
-                    "ratio": v.best_ratio, "confirmed_digits": v.confirmed_digits}
+                    "ratio": v.best_ratio if math.isfinite(v.best_ratio) else None,   # inf: bound <= 0
+                    "confirmed_digits": v.confirmed_digits}
     return {"status": None if v is None else v.status, "budget_s": None, "seconds": None, "spent_s": spent,
             "ratio": None if v is None or not math.isfinite(v.best_ratio) else v.best_ratio,
             "confirmed_digits": 0}
