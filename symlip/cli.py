@@ -461,10 +461,11 @@ def _cmd_bench(args: argparse.Namespace) -> int:
             raise ValueError(f"--out {args.out!r}: {str(folder)!r} is a file, not a folder")
     if args.quick:
         refuse_quick_over_reference(out.parent, [out.name])
-    print(format_table(run_bench(out_path=args.out, quick=args.quick)))
+    results = run_bench(out_path=args.out, quick=args.quick)
+    print(format_table(results))
     _record(args, out.parent, [out], quick=args.quick)
     print(f"wrote {args.out}")
-    return 0
+    return 1 if any(t["status"] == "fail" for t in results["targets"].values()) else 0
 
 
 def _progress_line(k: int, n: int, loaded: Any, outcome: Any) -> str:
