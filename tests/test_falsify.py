@@ -14,7 +14,8 @@ import pytest
 import symlip
 from symlip import Case, Claim, Inequality, MLP, Region, derive, falsify, replay
 from symlip.search import quantities
-from symlip.search.falsify import STRATEGIES, _Search
+from symlip.search.falsify import STRATEGIES
+from symlip.search.strategies.parameters import ParameterContext
 from symlip.testing import activation_cases, check_activation
 from symlip.search.witness import Witness, confirm
 
@@ -192,8 +193,7 @@ def test_top_eigenvalue_matches_dense_hessian(quantity, P_small):
     widths = [2, 3, 1] if P_small else [3, 6, 4, 1]
     net = MLP(widths, "tanh")
     claim = Claim("c", quantity, derive(quantity, net.depth))
-    s = _Search(claim, net, Region.box(2.0, 1.0), 1.0, 1.0, 1.0, None, 0, 50, None)
-    s._cur_evals, s._cur_max, s._cur_deadline = 0, math.inf, math.inf
+    s = ParameterContext(claim, net, Region.box(2.0, 1.0), 1.0, 1.0)  # no evaluation limit
     rng = np.random.default_rng(1)
     theta = rng.standard_normal(net.n_params)
     X, y = rng.standard_normal((1, net.d_in)), np.array([-1.0])
@@ -218,8 +218,7 @@ def test_local_ascent_directions_match_finite_differences():
     differences of λ itself."""
     net = MLP([2, 3, 1], "tanh")
     claim = Claim("c", "lip_grad", derive("lip_grad", 2))
-    s = _Search(claim, net, Region.box(2.0, 1.0), 1.0, None, 1.0, None, 0, 50, None)
-    s._cur_evals, s._cur_max, s._cur_deadline = 0, math.inf, math.inf
+    s = ParameterContext(claim, net, Region.box(2.0, 1.0), 1.0, None)  # no evaluation limit
     rng = np.random.default_rng(2)
     theta, X = rng.standard_normal(net.n_params), rng.standard_normal((1, 2))
     lam, v = s.top_eig(theta, X, None)
@@ -342,7 +341,7 @@ def test_lip_input_bound_just_below_the_supremum_is_violated_inside_the_ball():
 
 def _assert_every_pair_admissible(monkeypatch, claim, net, region, R, Y, **kw):
     seen = []
-    orig = _Search.rate_pair
+    orig = ParameterContext.rate_pair
 
     def checked(self, pair, strategy, origin=""):
         th, th2, X, x2, y = pair
@@ -353,7 +352,7 @@ def _assert_every_pair_admissible(monkeypatch, claim, net, region, R, Y, **kw):
         seen.append(strategy)
         return orig(self, pair, strategy, origin)
 
-    monkeypatch.setattr(_Search, "rate_pair", checked)
+    monkeypatch.setattr(ParameterContext, "rate_pair", checked)
     v = falsify(claim, net, region, R=R, Y=Y, max_evals=600, budget=60, seed=3, **kw)
     assert seen  # the pair builders ran
     w = v.witness
