@@ -400,3 +400,57 @@ def test_domain_problems_checks_every_constraint():
         assert quantities.domain_problems(lg, net2, Region.box(1, 1), {**w2, "y": bad_y}, 1.0, 2.0)
     assert quantities.domain_problems(lg, net2, Region.box(1, 1), {**w2, "y": np.array([1.0])}, 1.0, None)
     assert quantities.domain_problems(lg, net2, Region.box(1, 1), {**w2, "y": np.array([-2.0])}, 1.0, 2.0) == []
+
+
+def test_engine_schedules_a_registered_strategy_by_share_and_seed():
+    """A strategy is a small unit behind one interface: the engine gives it its share of
+    max_evals (at least 5), its own random stream ``default_rng([seed, index])``, stops it
+    when the share is spent, and runs share-free strategies once, afterwards."""
+    from symlip.search.strategies import INPUT_STRATEGIES, PARAMETER_STRATEGIES
+    from symlip.search.strategies.base import Meter, SearchContext, Strategy, run_search
+
+    class Ctx(SearchContext):
+        def __init__(self):
+            self.meter, self.log, self.draws = Meter(), [], {}
+
+        def begin(self, name):
+            self.log.append(("begin", name))
+
+        def end(self, name, evaluations, seconds):
+            self.log.append(("end", name, evaluations))
+
+    class Ticker(Strategy):
+        def run(self, ctx, rng):
+            ctx.draws[self.name] = rng.random()
+            while True:
+                ctx.meter.tick()
+
+    class A(Ticker):
+        name, share = "a", 3.0
+
+    class B(Ticker):
+        name, share = "b", 1.0
+
+    class Last(Strategy):
+        name = "last"
+
+        def run(self, ctx, rng):
+            ctx.log.append(("last", ctx.meter.limit))
+
+    ctx = Ctx()
+    run_search(ctx, [(A(), 0), (Last(), 7), (B(), 4)], seed=11, seconds=1e9, max_evals=100, time_limit=1e9)
+    # falsify's convention: the evaluation that reaches the share is refused but counted
+    assert ctx.log == [("begin", "a"), ("end", "a", 75), ("begin", "b"), ("end", "b", 25), ("begin", "last"),
+                       ("last", math.inf)]
+    assert ctx.meter.evals == 100
+    assert ctx.draws == {"a": np.random.default_rng([11, 0]).random(), "b": np.random.default_rng([11, 4]).random()}
+    # the audit's convention (spend_all): the whole share is spent, then one more is refused
+    ctx = Ctx()
+    ctx.meter = Meter(spend_all=True)
+    run_search(ctx, [(B(), 0)], seed=0, seconds=1e9, max_evals=10, time_limit=1e9)
+    assert ctx.log == [("begin", "b"), ("end", "b", 11)]
+    # the registries hold distinct names, in the order that seeds the streams
+    for reg in (PARAMETER_STRATEGIES, INPUT_STRATEGIES):
+        names = [s.name for s in reg]
+        assert len(set(names)) == len(names) and all(issubclass(s, Strategy) for s in reg)
+    assert list(STRATEGIES) == [s.name for s in PARAMETER_STRATEGIES]

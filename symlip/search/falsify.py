@@ -38,7 +38,6 @@ With ``max_evals`` the search is exactly reproducible for a given ``seed``; a
 time budget alone makes the amount of search depend on the machine's speed.
 """
 from __future__ import annotations
-from __future__ import annotations
 
 import math
 import time
