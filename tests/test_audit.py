@@ -8,8 +8,9 @@ import pytest
 from scipy.optimize import minimize
 
 from symlip import MLP
-from symlip.search.audit import (AuditVerdict, AuditWitness, InputLipschitzSearch, _Engine, _exit, audit_constant,
-                          exact_input_lipschitz, input_lipschitz_lower_bound, replay_audit)
+from symlip.search.audit import (AuditVerdict, AuditWitness, InputLipschitzSearch, audit_constant,
+                                 exact_input_lipschitz, input_lipschitz_lower_bound, replay_audit)
+from symlip.search.strategies.fixed_net import FixedNet, exit_distance
 from symlip.cli import main
 from symlip.verify import replay
 
@@ -341,7 +342,7 @@ def test_smooth_tanh_against_scipy_multistart():
 def test_engine_jacobian_norm_and_gradient(widths, act):
     net = MLP(widths, act)
     th = net.init(seed=0)
-    eng = _Engine(net, th)
+    eng = FixedNet(net, th)
     X = np.random.default_rng(1).standard_normal((6, widths[0]))
     J = eng.jac(X)
     ref = net.jac_x(th, X).reshape(J.shape)
@@ -374,7 +375,7 @@ def test_engine_jacobian_norm_and_gradient(widths, act):
 
 def test_ray_next_finds_the_first_region_boundary():
     net, th = _with_biases([3, 10, 10, 1], seed=7)
-    eng = _Engine(net, th)
+    eng = FixedNet(net, th)
     rng = np.random.default_rng(0)
     X = rng.standard_normal((40, 3))
     D = rng.standard_normal((40, 3))
@@ -387,7 +388,7 @@ def test_ray_next_finds_the_first_region_boundary():
     assert np.array_equal(p0, before)
     assert np.all(np.any(after != p0, axis=1))
     # the ball exit
-    ex = _exit(X * 0.1, D, 2.0)
+    ex = exit_distance(X * 0.1, D, 2.0)
     assert np.allclose(np.linalg.norm(X * 0.1 + ex[:, None] * D, axis=1), 2.0, rtol=1e-14)
 
 

@@ -14,7 +14,8 @@ import pytest
 import symlip
 from symlip import Case, Claim, Inequality, MLP, Region, derive, falsify, replay
 from symlip.search import quantities
-from symlip.search.falsify import STRATEGIES, _Search
+from symlip.search.falsify import STRATEGIES
+from symlip.search.strategies.parameters import ParameterContext
 from symlip.testing import activation_cases, check_activation
 from symlip.search.witness import Witness, confirm
 
@@ -192,8 +193,7 @@ def test_top_eigenvalue_matches_dense_hessian(quantity, P_small):
     widths = [2, 3, 1] if P_small else [3, 6, 4, 1]
     net = MLP(widths, "tanh")
     claim = Claim("c", quantity, derive(quantity, net.depth))
-    s = _Search(claim, net, Region.box(2.0, 1.0), 1.0, 1.0, 1.0, None, 0, 50, None)
-    s._cur_evals, s._cur_max, s._cur_deadline = 0, math.inf, math.inf
+    s = ParameterContext(claim, net, Region.box(2.0, 1.0), 1.0, 1.0)  # no evaluation limit
     rng = np.random.default_rng(1)
     theta = rng.standard_normal(net.n_params)
     X, y = rng.standard_normal((1, net.d_in)), np.array([-1.0])
@@ -218,8 +218,7 @@ def test_local_ascent_directions_match_finite_differences():
     differences of λ itself."""
     net = MLP([2, 3, 1], "tanh")
     claim = Claim("c", "lip_grad", derive("lip_grad", 2))
-    s = _Search(claim, net, Region.box(2.0, 1.0), 1.0, None, 1.0, None, 0, 50, None)
-    s._cur_evals, s._cur_max, s._cur_deadline = 0, math.inf, math.inf
+    s = ParameterContext(claim, net, Region.box(2.0, 1.0), 1.0, None)  # no evaluation limit
     rng = np.random.default_rng(2)
     theta, X = rng.standard_normal(net.n_params), rng.standard_normal((1, 2))
     lam, v = s.top_eig(theta, X, None)
@@ -342,7 +341,7 @@ def test_lip_input_bound_just_below_the_supremum_is_violated_inside_the_ball():
 
 def _assert_every_pair_admissible(monkeypatch, claim, net, region, R, Y, **kw):
     seen = []
-    orig = _Search.rate_pair
+    orig = ParameterContext.rate_pair
 
     def checked(self, pair, strategy, origin=""):
         th, th2, X, x2, y = pair
@@ -353,7 +352,7 @@ def _assert_every_pair_admissible(monkeypatch, claim, net, region, R, Y, **kw):
         seen.append(strategy)
         return orig(self, pair, strategy, origin)
 
-    monkeypatch.setattr(_Search, "rate_pair", checked)
+    monkeypatch.setattr(ParameterContext, "rate_pair", checked)
     v = falsify(claim, net, region, R=R, Y=Y, max_evals=600, budget=60, seed=3, **kw)
     assert seen  # the pair builders ran
     w = v.witness
@@ -401,3 +400,57 @@ def test_domain_problems_checks_every_constraint():
         assert quantities.domain_problems(lg, net2, Region.box(1, 1), {**w2, "y": bad_y}, 1.0, 2.0)
     assert quantities.domain_problems(lg, net2, Region.box(1, 1), {**w2, "y": np.array([1.0])}, 1.0, None)
     assert quantities.domain_problems(lg, net2, Region.box(1, 1), {**w2, "y": np.array([-2.0])}, 1.0, 2.0) == []
+
+
+def test_engine_schedules_a_registered_strategy_by_share_and_seed():
+    """A strategy is a small unit behind one interface: the engine gives it its share of
+    max_evals (at least 5), its own random stream ``default_rng([seed, index])``, stops it
+    when the share is spent, and runs share-free strategies once, afterwards."""
+    from symlip.search.strategies import INPUT_STRATEGIES, PARAMETER_STRATEGIES
+    from symlip.search.strategies.base import Meter, SearchContext, Strategy, run_search
+
+    class Ctx(SearchContext):
+        def __init__(self):
+            self.meter, self.log, self.draws = Meter(), [], {}
+
+        def begin(self, name):
+            self.log.append(("begin", name))
+
+        def end(self, name, evaluations, seconds):
+            self.log.append(("end", name, evaluations))
+
+    class Ticker(Strategy):
+        def run(self, ctx, rng):
+            ctx.draws[self.name] = rng.random()
+            while True:
+                ctx.meter.tick()
+
+    class A(Ticker):
+        name, share = "a", 3.0
+
+    class B(Ticker):
+        name, share = "b", 1.0
+
+    class Last(Strategy):
+        name = "last"
+
+        def run(self, ctx, rng):
+            ctx.log.append(("last", ctx.meter.limit))
+
+    ctx = Ctx()
+    run_search(ctx, [(A(), 0), (Last(), 7), (B(), 4)], seed=11, seconds=1e9, max_evals=100, time_limit=1e9)
+    # falsify's convention: the evaluation that reaches the share is refused but counted
+    assert ctx.log == [("begin", "a"), ("end", "a", 75), ("begin", "b"), ("end", "b", 25), ("begin", "last"),
+                       ("last", math.inf)]
+    assert ctx.meter.evals == 100
+    assert ctx.draws == {"a": np.random.default_rng([11, 0]).random(), "b": np.random.default_rng([11, 4]).random()}
+    # the audit's convention (spend_all): the whole share is spent, then one more is refused
+    ctx = Ctx()
+    ctx.meter = Meter(spend_all=True)
+    run_search(ctx, [(B(), 0)], seed=0, seconds=1e9, max_evals=10, time_limit=1e9)
+    assert ctx.log == [("begin", "b"), ("end", "b", 11)]
+    # the registries hold distinct names, in the order that seeds the streams
+    for reg in (PARAMETER_STRATEGIES, INPUT_STRATEGIES):
+        names = [s.name for s in reg]
+        assert len(set(names)) == len(names) and all(issubclass(s, Strategy) for s in reg)
+    assert list(STRATEGIES) == [s.name for s in PARAMETER_STRATEGIES]
