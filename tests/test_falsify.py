@@ -454,3 +454,20 @@ def test_engine_schedules_a_registered_strategy_by_share_and_seed():
         names = [s.name for s in reg]
         assert len(set(names)) == len(names) and all(issubclass(s, Strategy) for s in reg)
     assert list(STRATEGIES) == [s.name for s in PARAMETER_STRATEGIES]
+
+
+def test_lip_grad_search_is_reproducible_across_processes():
+    """Same seed and max_evals, two fresh interpreters: the same verdict to the last bit
+    (the Hessian's top eigenvalue at P <= DENSE_EIG_MAX comes from the dense Hessian)."""
+    import subprocess
+    import sys
+
+    code = ("from symlip import MLP, Claim, Region, derive, falsify\n"
+            "net = MLP([2, 6, 6, 1], 'gelu')\n"
+            "v = falsify(Claim('U2', 'lip_grad', derive('lip_grad', 3)), net, Region.box(1.2, 0.3), R=1.0,\n"
+            "            budget=30.0, max_evals=120, seed=4)\n"
+            "print(v.status, v.best_ratio.hex(), v.evaluations)\n")
+    runs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
+            for _ in range(2)]
+    assert all(r.returncode == 0 for r in runs), [r.stderr[-500:] for r in runs]
+    assert runs[0].stdout == runs[1].stdout

@@ -50,6 +50,11 @@ class Candidate:
             else self.strategy
 
 
+#: up to this many parameters the top Hessian eigenvalue comes from the dense Hessian (P Hessian-vector
+#: products, then eigh): exact and reproducible; above it, Lanczos (eigsh) from a fixed start.
+DENSE_EIG_MAX = 128
+
+
 class ParameterContext(SearchContext):
     """A claim on ``net`` over ``region`` (inputs ``|x| <= R``, targets ``|y| <= Y``).
 
@@ -243,7 +248,7 @@ class ParameterContext(SearchContext):
         x1 = X[:1]
         y1 = None if y is None else y[:1]
         hv = self.hvp_op(theta, x1, y1)
-        if P <= 40:
+        if P <= DENSE_EIG_MAX:
             dense = getattr(self.net, "hessian", None) if self.q == "lip_grad" else None
             if dense is not None:  # a network with a batched dense Hessian (CDNN: one ODE pass)
                 H = dense(theta, x1[0])
