@@ -510,3 +510,31 @@ def test_bad_arguments():
         audit_constant(net, th * 2, 1.0, R=1.0, search=s)
     with pytest.raises(ValueError, match="tool must be a non-empty string"):
         audit_constant(net, th, 1.0, R=1.0, search=s, tool="")
+
+
+def test_walk_reaches_a_needle_cap_of_the_sphere():
+    """A unit active only on the cap u·x > R(1 - 0.002) of a 100-dimensional ball: a ray from a
+    point near the sphere leaves the ball before the cap, so the walk also steps straight across
+    the unit's boundary inside the ball (walk.across_boundary) and reaches the exact constant."""
+    from symlip.report.bench_suite import needle_network
+
+    net, theta, truth = needle_network(100, 10, eps=0.002)
+    s = input_lipschitz_lower_bound(net, theta, R=1.0, budget=30.0, seed=0, max_evals=4000, use_exact=False,
+                                    strategies=["walk"])
+    assert s.value >= truth * (1 - 1e-9)
+
+
+def test_across_boundary_lands_in_the_ball_past_the_plane():
+    from symlip.search.strategies.walk import across_boundary
+
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((200, 5))
+    X *= (0.999 / np.linalg.norm(X, axis=1))[:, None]
+    n = rng.standard_normal((200, 5))
+    n /= np.linalg.norm(n, axis=1)[:, None]
+    h = rng.uniform(-1.2, 1.2, 200)
+    side = rng.choice([-1.0, 1.0], 200)
+    Y, ok = across_boundary(X, n, h, side, 1.0)
+    assert np.array_equal(ok, (side * (np.sum(X * n, axis=1) - h) > 0) | (1.0 - side * h > 0))
+    assert np.all(np.linalg.norm(Y[ok], axis=1) <= 1.0 + 1e-12)
+    assert np.all(side[ok] * (np.sum(Y[ok] * n[ok], axis=1) - h[ok]) > 0)

@@ -14,7 +14,7 @@ from symlip.search.strategies.base import Strategy
 from symlip.search.strategies.fixed_net import exit_distance, unit_rows
 from symlip.search.strategies.input_context import InputContext
 
-__all__ = ["RegionWalk", "neighbours"]
+__all__ = ["RegionWalk", "neighbours", "across_boundary"]
 
 
 class RegionWalk(Strategy):
@@ -64,6 +64,8 @@ def neighbours(ctx: InputContext, X: np.ndarray, rng: np.random.Generator, n_nor
     n, d = X.shape
     dirs = []
     W1, b1 = eng.layers[0]
+    across: list[np.ndarray] = []
+    across_owner: list[np.ndarray] = []
     if eng.m > 1 and eng.kinks.size:
         a1 = X @ W1.T + b1                                    # (n, d_1)
         wn = np.linalg.norm(W1, axis=1)
@@ -76,7 +78,14 @@ def neighbours(ctx: InputContext, X: np.ndarray, rng: np.random.Generator, n_nor
         for c in range(kn):
             k = near[:, c]
             w = W1[k] / np.where(wn[k] > 0, wn[k], 1.0)[:, None]
-            dirs.append(-np.sign(gap[np.arange(n), k])[:, None] * w)
+            side = -np.sign(gap[np.arange(n), k])
+            dirs.append(side[:, None] * w)
+            # the nearest point of the ball just across the unit's boundary: a ray from x may
+            # leave the ball first (a unit active only on a small cap of the sphere)
+            Y, ok = across_boundary(X, w, (eng.kinks[j[np.arange(n), k]] - b1[k]) / np.where(wn[k] > 0, wn[k], 1.0),
+                                    side, ctx.Rin)
+            across.append(Y[ok])
+            across_owner.append(np.flatnonzero(ok))
     J = eng.jac(X)
     _, _, v = eng.spec(J)
     dirs += [v, -v]
@@ -88,10 +97,36 @@ def neighbours(ctx: InputContext, X: np.ndarray, rng: np.random.Generator, n_nor
     tx = exit_distance(Xr, D, ctx.Rin)
     ok = np.isfinite(t1) & (t1 < tx)
     Xr, D, t1, tx, owner = Xr[ok], D[ok], t1[ok], tx[ok], owner[ok]
-    if not owner.size:
-        return np.zeros((0, d)), owner
-    step = t1 + 1e-9 * ctx.R
-    t2 = step + eng.ray_next(Xr + step[:, None] * D, D)
-    land = 0.5 * (t1 + np.minimum(t2, tx))
-    return Xr + land[:, None] * D, owner
+    points = np.zeros((0, d))
+    if owner.size:
+        step = t1 + 1e-9 * ctx.R
+        t2 = step + eng.ray_next(Xr + step[:, None] * D, D)
+        land = 0.5 * (t1 + np.minimum(t2, tx))
+        points = Xr + land[:, None] * D
+    if across:
+        points = np.concatenate([points, *across])
+        owner = np.concatenate([owner, *across_owner])
+    return points, owner
+
+
+def across_boundary(X: np.ndarray, n: np.ndarray, h: np.ndarray, side: np.ndarray,
+                    radius: float) -> tuple[np.ndarray, np.ndarray]:
+    """For each row: the point of the ball ``|y| <= radius`` nearest to ``x`` on the ``side``
+    (+1/-1 along the unit normal ``n``) of the plane ``n·y = h``, a little past the plane.
+
+    Returns the points and a mask of the rows where that side meets the ball.
+    """
+    across = side * (np.sum(X * n, axis=1) - h) > 0   # already on that side: x itself
+    room = radius - side * h                         # how far the ball reaches past the plane
+    ok = across | (room > 0)
+    target = h + side * 0.5 * np.minimum(np.maximum(room, 0.0), 1e-2 * radius)
+    Y = X + np.where(across, 0.0, target - np.sum(X * n, axis=1))[:, None] * n   # onto the shifted plane
+    r2 = radius ** 2 - target ** 2
+    out = (np.sum(Y * Y, axis=1) > radius ** 2) & ~across
+    if np.any(out & ok):
+        perp = Y - target[:, None] * n
+        pn = np.linalg.norm(perp, axis=1)
+        scale = np.sqrt(np.maximum(r2, 0.0)) * (1 - 1e-12) / np.where(pn > 0, pn, 1.0)
+        Y = np.where(out[:, None], target[:, None] * n + scale[:, None] * perp, Y)
+    return Y, ok
 
