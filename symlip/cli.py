@@ -9,7 +9,10 @@ check       attack every claim of catalogue files/folders (proofs/); write check
             witnesses/*.json; exit 0 iff every outcome is as expected, else 1
 replay      re-evaluate a witness file at high precision from its data alone (no code runs unless
             --trust); exit 0 iff it still violates, 1 when it does not, is inconclusive or the
-            file disagrees with itself (tampered), 2 when its claim is code and --trust is missing
+            file disagrees with itself (tampered), 2 when its claim is code and --trust is missing;
+            a certificate (``symlip certify``) is re-derived leaf by leaf: exit 0 iff it is
+            ``certified`` or ``proved``, 1 when ``tampered`` or ``invalid``
+certify     a certified sandwich lower <= true local constant <= upper (branch and bound in arb)
 growth      upper bound (U1/U2) and witnessed lower bound (docs/theory.md §4) on balls |θ| <= r
 demo        demonstrations that write reports: ``stepsize`` (§6) and ``cdnn`` (§5)
 dynamics    the Lipschitz bound under SGD (docs/theory.md §7)
@@ -370,12 +373,17 @@ def _build_parser() -> _Parser:
                     help="search seconds per network (default 5; quick 0.5)")
     _add_out(pe, "peers", "peers.md, peers.json")
 
-    r = _command(sub, "replay", "re-evaluate a witness file; exit 0 iff it still violates",
+    r = _command(sub, "replay", "re-evaluate a witness file; exit 0 iff it still violates (or a certificate holds)",
                  "Re-evaluate a witness file at high precision from its data alone (no code runs unless "
                  "--trust). Exit 0 iff it still violates; 1 when it does not, is inconclusive or the file "
-                 "disagrees with itself (tampered); 2 when its claim is code and --trust is missing.",
-                 ["symlip replay reports/witnesses/u1_mutants-04-M-U1-depth1-0.98.json --dps 80"])
-    r.add_argument("witness", metavar="WITNESS.json", help="a witness file (e.g. reports/witnesses/*.json)")
+                 "disagrees with itself (tampered); 2 when its claim is code and --trust is missing. "
+                 "A certificate (kind 'certificate', written by symlip certify) is re-checked from scratch: "
+                 "every leaf enclosure re-derived in arb and the leaves checked to cover the domain; exit 0 "
+                 "iff its status is certified or proved, 1 when tampered or invalid.",
+                 ["symlip replay reports/witnesses/u1_mutants-04-M-U1-depth1-0.98.json --dps 80",
+                  "symlip replay symlip-out/certify/lip_f_1-2-1_tanh.json   # a certificate"])
+    r.add_argument("witness", metavar="WITNESS.json", help="a witness or certificate file "
+                                                           "(e.g. reports/witnesses/*.json)")
     r.add_argument("--dps", type=_int_at_least(16, MAX_DPS), default=80, metavar="N",
                    help="decimal digits (also checked at N + 30)")
     r.add_argument("--trust", action="store_true",
@@ -529,8 +537,12 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     rep = replay(args.witness, dps=args.dps, trust=args.trust)
     if rep.status == "needs-trust":  # the claim is code: one line, as a usage error
         raise ValueError(rep.message)
-    print(rep.title)
+    print(rep.title + (f": {rep.status}" if rep.title == "certificate" else ""))
     print(rep.message)
+    if rep.title == "certificate":
+        if rep.value_mp:
+            print(f"  {rep.labels[0]} = {rep.value_mp}" + (f"\n  {rep.labels[1]} = {rep.bound_mp}" if rep.bound_mp else ""))
+        return 0 if rep.status in ("certified", "proved") else 1
     if rep.value_mp:
         ratio = f"{rep.ratio:.6g}" if rep.dps == 0 else f"{rep.ratio:.17g}"
         print(f"  {rep.labels[0]} = {rep.value_mp}\n  {rep.labels[1]} = {rep.bound_mp}\n  ratio = {ratio}")
