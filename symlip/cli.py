@@ -389,6 +389,49 @@ def _build_parser() -> _Parser:
     r.add_argument("--trust", action="store_true",
                    help="import the source file the witness names (this runs its code): needed for pointwise "
                         "claims, and compares the witness with its source case")
+
+    ce = _command(sub, "certify", "a certified sandwich lower <= true local constant <= upper",
+                  "Bound the true local constant (sup of |∇_θ f|, ||∇²_θ f||_2, ||∇²_θ ℓ||_2 or |∂f/∂x| over "
+                  "the region and |x| <= R) from above by branch and bound with rigorous arb enclosures, and "
+                  "from below by a witnessed point confirmed in mpmath; print the sandwich and write the "
+                  "certificate, which symlip replay re-checks leaf by leaf. With --bound, the claimed bound "
+                  "is proved (>= upper), violated (< lower, confirmed) or open. Exit 0 unless the bound is "
+                  "violated or open (1).",
+                  ["symlip certify --widths 1,2,1 --activation tanh --ball 0.3 --budget 10",
+                   "symlip certify --widths 2,2,1 --quantity lip_grad --omega 1 --beta 1 --bound 3",
+                   "symlip replay symlip-out/certify/lip_f_1-2-1_tanh.json"])
+    ce.add_argument("--quantity", default="lip_f", choices=["lip_f", "lip_grad", "lip_loss_grad", "lip_input"],
+                    help="lip_f: sup |∇_θ f|; lip_grad: sup ||∇²_θ f||_2; lip_loss_grad: of ½(f-y)² (uses -Y); "
+                         "lip_input: sup |∂f/∂x|")
+    ce.add_argument("--widths", type=_ints, required=True, help="layer widths d_0,...,d_m, e.g. 1,2,1")
+    ce.add_argument("--activation", default="tanh", help="registry name or expression in t")
+    ce.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                    help="activation parameter, e.g. alpha=0.1 (repeatable)")
+    ce.add_argument("--ball", type=lambda t: _positive_float(t, "a radius >= 0") if t.strip() not in ("0", "0.0")
+                    else 0.0, default=None, metavar="RADIUS",
+                    help="the ball |θ - θ0| <= RADIUS around θ0 (--center); 0 fixes the network")
+    ce.add_argument("--center", default="init", choices=["init", "zero"],
+                    help="θ0 of --ball: init = MLP.init(--init-seed), zero = the origin")
+    ce.add_argument("--init-seed", type=_int_at_least(0), default=0, metavar="N", help="seed of the init θ0")
+    ce.add_argument("--omega", type=_floats, help="spectral-norm bounds per layer (or one for all): the box "
+                                                   "region with --beta, instead of --ball")
+    ce.add_argument("--beta", type=_floats, help="bias-norm bounds per layer (or one for all)")
+    ce.add_argument("-R", "--R", dest="R", type=lambda t: _positive_float(t, "a positive radius"), default=1.0,
+                    help="input radius |x| <= R")
+    ce.add_argument("-Y", "--Y", dest="Y", type=float, default=None,
+                    help="target radius |y| <= Y (lip_loss_grad; no default)")
+    ce.add_argument("--budget", type=_positive_seconds, default=60.0, metavar="SECONDS",
+                    help="seconds of branch and bound")
+    ce.add_argument("--tol", type=lambda t: _positive_float(t, "a positive tolerance"), default=0.01,
+                    help="stop when upper <= (1 + tol) lower")
+    ce.add_argument("--seed", type=_int_at_least(0), default=0, metavar="N", help="seed of the incumbent search")
+    ce.add_argument("--max-boxes", type=_int_at_least(1), default=None, metavar="N",
+                    help="stop after N box enclosures (default: none, the budget decides)")
+    ce.add_argument("--bound", type=_floats, default=None, metavar="VALUE",
+                    help="a claimed upper bound: status proved / violated / open")
+    ce.add_argument("--out", default=None, metavar="FILE",
+                    help=f"the certificate JSON (default {DEFAULT_OUT}/certify/QUANTITY_WIDTHS_ACTIVATION.json)")
+    ce.add_argument("--quiet", action="store_true", help="no progress lines")
     return p
 
 
@@ -549,6 +592,56 @@ def _cmd_replay(args: argparse.Namespace) -> int:
         if rep.dps:
             print(f"  confirmed digits = {rep.confirmed_digits} (at {rep.dps} and {rep.dps + 30} digits)")
     return 0 if rep.status == "violated" else 1
+
+
+def _cmd_certify(args: argparse.Namespace) -> int:
+    from symlip.activations.registry import activation
+    from symlip.certify import certify
+    from symlip.models.network import MLP
+    from symlip.models.region import Region
+    from symlip.search.claims import Claim
+
+    widths = args.widths
+    if not 2 <= len(widths) <= MAX_DEPTH + 1:
+        raise ValueError(f"--widths needs at least two entries d_0,...,d_m and at most {MAX_DEPTH + 1}; "
+                         f"got {len(widths)}")
+    net = MLP(widths, activation(args.activation, **_params(args.param)))
+    if (args.omega is None) != (args.beta is None):
+        raise ValueError("give both --omega and --beta (the box region), or neither")
+    if args.omega is not None and args.ball is not None:
+        raise ValueError("give --ball or --omega/--beta, not both")
+    if args.omega is not None:
+        omega = args.omega[0] if len(args.omega) == 1 else args.omega
+        beta = args.beta[0] if len(args.beta) == 1 else args.beta
+        region, where = Region.box(omega, beta), f"box ω={args.omega} β={args.beta}"
+    else:
+        radius = 0.3 if args.ball is None else args.ball
+        center = net.init(args.init_seed) if args.center == "init" else [0.0] * net.n_params
+        region = Region.ball(center, radius)
+        where = f"ball |θ-θ0| <= {radius:g} (θ0 = {'init seed ' + str(args.init_seed) if args.center == 'init' else '0'})"
+    target: Any = args.quantity
+    if args.bound is not None:
+        if len(args.bound) != 1:
+            raise ValueError(f"--bound takes one number; got {args.bound}")
+        target = Claim(f"{args.quantity} <= {args.bound[0]:g}", args.quantity, float(args.bound[0]))
+
+    def progress(boxes: int, lower: float, upper: float) -> None:
+        print(f"  ... {boxes} boxes, lower {lower:.8g}, upper {upper:.8g}", flush=True)
+
+    cert = certify(target, net, region, R=args.R, Y=args.Y, budget=args.budget, tol=args.tol, seed=args.seed,
+                   max_boxes=args.max_boxes, progress=None if args.quiet else progress)
+    name = f"{args.quantity}_{'-'.join(map(str, widths))}_{net.activation.name}.json"
+    path = cert.save(args.out or Path(DEFAULT_OUT) / "certify" / "".join(c if c.isalnum() or c in "._-" else "_"
+                                                                          for c in name))
+    print(f"{args.quantity} of {list(widths)} {net.activation.name} on {where}, |x| <= {args.R:g}"
+          + ("" if args.Y is None else f", |y| <= {args.Y:g}") + f": true constant in [{cert.lower:.8g}, "
+          f"{cert.upper:.8g}] (gap {cert.gap:.6g}), {cert.status}, {cert.boxes} boxes, {cert.seconds:.1f} s")
+    if cert.bound is not None:
+        print(f"claimed bound {cert.bound:.8g}: looseness bound/true in [{cert.bound / cert.upper:.6g}, "
+              + (f"{cert.bound / cert.lower:.6g}]" if cert.lower > 0 else "inf]"))
+    print(cert.message)
+    print(f"certificate: {path} (re-check with symlip replay {path})")
+    return 0 if cert.status in ("certified", "proved") else 1
 
 
 def _cmd_growth(args: argparse.Namespace) -> int:
@@ -713,7 +806,8 @@ def _first_line(exc: BaseException) -> str:
 
 _COMMANDS = {"derive": _cmd_derive, "activation": _cmd_activation, "bench": _cmd_bench,
              "check": _cmd_check, "replay": _cmd_replay, "growth": _cmd_growth, "demo": _cmd_demo,
-             "dynamics": _cmd_dynamics, "audit": _cmd_audit, "peers": _cmd_peers}
+             "dynamics": _cmd_dynamics, "audit": _cmd_audit, "peers": _cmd_peers,
+             "certify": _cmd_certify}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

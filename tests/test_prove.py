@@ -2,6 +2,7 @@
 tightness table (issue 15, items 4-6)."""
 from __future__ import annotations
 
+import importlib
 import json
 
 import pytest
@@ -54,3 +55,44 @@ def test_from_dict_names_a_bad_field(cert):
     d = cert.to_dict() | {"kind": "lipschitz"}
     with pytest.raises(ValueError, match="kind"):
         Certificate.from_dict(d)
+
+
+def test_certify_cli_prints_the_sandwich_and_writes_a_replayable_certificate(tmp_path, capsys):
+    out = tmp_path / "c.json"
+    rc = main(["certify", "--widths", "1,1,1", "--ball", "0.1", "--budget", "5", "--max-boxes", "30",
+               "--bound", "100", "--out", str(out), "--quiet"])
+    text = capsys.readouterr().out
+    assert rc == 0, text
+    assert "lip_f of [1, 1, 1] tanh on ball" in text and "proved" in text
+    cert = read_witness(out)
+    assert cert.status == "proved" and cert.lower <= cert.upper <= 100
+    assert f"[{cert.lower:.8g}, {cert.upper:.8g}]" in text
+    assert main(["replay", str(out)]) == 0
+    assert "certificate: proved" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv", [
+    ["certify", "--widths", "1,2,1", "--ball", "-1"],
+    ["certify", "--widths", "1,2,1", "--quantity", "lip_loss_grad"],
+    ["certify", "--widths", "1,2,1", "--ball", "0.1", "--omega", "1", "--beta", "1"],
+    ["certify", "--widths", "1,2,1", "--omega", "1"],
+    ["certify", "--widths", "1", "--budget", "1"],
+    ["certify", "--widths", "1,2,1", "--quantity", "lip_grad", "--activation", "relu"],
+])
+def test_certify_cli_errors_are_one_line(argv, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("symlip: error:") and err.count("\n") == 1
+
+
+def test_progress_callback_reports_boxes_and_a_sandwich(monkeypatch):
+    bnb = importlib.import_module("symlip.certify.bnb")
+
+    monkeypatch.setattr(bnb, "PROGRESS_SECONDS", 0.0)
+    seen = []
+    net = MLP((1, 1, 1), "tanh")
+    cert = certify("lip_f", net, Region.ball(net.init(0), 0.3), R=1.0, budget=5.0, max_boxes=20,
+                   progress=lambda *a: seen.append(a))
+    assert seen and all(lo <= up for _, lo, up in seen)
+    assert [b for b, _, _ in seen] == sorted(b for b, _, _ in seen) and seen[-1][0] <= cert.boxes
+    assert min(up for _, _, up in seen) >= cert.upper * (1 - 1e-12)
