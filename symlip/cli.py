@@ -38,6 +38,7 @@ from typing import Any, Callable, Sequence
 from symlip.bounds.symbolic import MAX_DEPTH
 from symlip.search.falsify import MAX_BUDGET, MAX_DPS, MAX_EVALS
 from symlip.batch import MAX_JOBS, default_jobs
+from symlip.prove import DEFAULT_PROVE_BUDGET, MAX_PROVE_DIM
 from symlip.bounds.lower import MAX_POINTS
 from symlip.report.index import DEFAULT_OUT
 
@@ -59,6 +60,8 @@ class _Parser(argparse.ArgumentParser):
 #: caps on the size arguments without an API counterpart (the others: MAX_DEPTH,
 #: symlip.search.falsify.MAX_BUDGET, MAX_EVALS, MAX_DPS and symlip.bounds.lower.MAX_POINTS)
 MAX_WIDTH = 1_000_000       # one layer's width
+#: whether ``symlip check`` proves surviving claims by default (measured: see --prove's help)
+PROVE_DEFAULT = False
 
 
 def _fields(text: str, expected: str) -> list[str]:
@@ -285,6 +288,15 @@ def _build_parser() -> _Parser:
     c.add_argument("--allow-numeric", action="store_true",
                    help="let bounds rest on activation constants that are only numeric estimates (verdicts "
                         "marked 'not proven'); by default such a claim is an error")
+    c.add_argument("--prove", action=argparse.BooleanOptionalAction, default=PROVE_DEFAULT,
+                   help=f"after the falsifier, certify each surviving 'holds' claim on an MLP case of free "
+                        f"dimension (parameters + inputs; 0 parameters on a ball of radius 0) at most "
+                        f"{MAX_PROVE_DIM} whose quantity certify supports (lip_f, lip_grad, lip_loss_grad, "
+                        f"lip_input): status proved (bound >= certified upper), violated, or survived, with "
+                        f"the sandwich [lower, upper] of the true constant and the looseness bound/true. "
+                        f"PROVE_DEFAULT_WHY")
+    c.add_argument("--prove-budget", type=_positive_seconds, default=DEFAULT_PROVE_BUDGET, metavar="SECONDS",
+                   help="seconds of branch and bound per proved claim")
 
     g = _command(sub, "growth", "upper vs witnessed lower bound on balls |θ| <= r; log-log slopes",
                  "On balls |θ| <= r over radii r, compare the upper bound (U1 or U2) with the lower bound "
@@ -527,7 +539,9 @@ def _progress_line(k: int, n: int, loaded: Any, outcome: Any) -> str:
     head = f"[{k:>{width}}/{n}] {mark} {loaded.case.label}  {outcome.status}"
     if isinstance(outcome, CaseError):
         return f"{head}: {outcome.message}"
-    return f"{head}  ratio {format_ratio(outcome.best_ratio)}  {outcome.seconds:.1f} s"
+    cert = getattr(outcome, "certificate", None)  # symlip check --prove
+    proof = "" if cert is None else f"  true ∈ [{cert.lower:.6g}, {cert.upper:.6g}] (+{cert.seconds:.1f} s)"
+    return f"{head}  ratio {format_ratio(outcome.best_ratio)}{proof}  {outcome.seconds:.1f} s"
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
@@ -553,7 +567,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
     results = check_cases(loaded, budget=args.budget, seed=args.seed, max_evals=args.max_evals,
                           allow_numeric=args.allow_numeric, jobs=args.jobs, scheduler=args.scheduler,
-                          progress=progress)
+                          prove=args.prove_budget if args.prove else None, progress=progress)
     seconds = time.perf_counter() - t0
     command = reproduce_command(args.paths, args.budget, args.seed, args.max_evals)
     files = write_check_report(results, args.out, budget=args.budget, seed=args.seed, seconds=seconds,

@@ -96,3 +96,55 @@ def test_progress_callback_reports_boxes_and_a_sandwich(monkeypatch):
     assert seen and all(lo <= up for _, lo, up in seen)
     assert [b for b, _, _ in seen] == sorted(b for b, _, _ in seen) and seen[-1][0] <= cert.boxes
     assert min(up for _, _, up in seen) >= cert.upper * (1 - 1e-12)
+
+
+def _loaded(claim_bound, widths=(1, 1, 1), radius=0.1, quantity="lip_f"):
+    from symlip.search.catalogue import LoadedCase
+    from symlip.search.claims import Case, Claim
+
+    net = MLP(widths, "tanh")
+    case = Case(Claim(f"c{claim_bound}", quantity, claim_bound), net, Region.ball(net.init(0), radius), R=1.0)
+    return LoadedCase(case=case, source="test", index=0)
+
+
+def test_prove_verdict_proves_a_loose_bound_and_keeps_the_falsifier_verdict():
+    from symlip.prove import ProvedVerdict, provable, prove_verdict
+    from symlip.verify import check_case
+
+    lc = _loaded(50.0)
+    assert provable(lc.case) == ""
+    v = check_case(lc, budget=1.0, max_evals=200)
+    assert v.status == "survived"
+    p = prove_verdict(v, lc.case, budget=5.0)
+    assert isinstance(p, ProvedVerdict) and p.status == "proved" and p.as_expected
+    assert p.falsifier_status == "survived" and p.best_ratio == v.best_ratio
+    assert p.lower <= p.upper <= 50.0
+    lo, hi = p.looseness
+    assert lo == 50.0 / p.upper and hi == 50.0 / p.lower and lo <= hi
+    d = p.to_dict()
+    assert d["status"] == "proved" and d["upper"] == p.upper and d["falsifier_status"] == "survived"
+
+
+def test_prove_verdict_leaves_what_it_cannot_prove():
+    from symlip.prove import provable, prove_verdict
+
+    big = _loaded(50.0, widths=(3, 4, 1))
+    assert "free dimension" in provable(big.case)
+    sentinel = object()
+    assert prove_verdict(sentinel, big.case) is sentinel
+
+
+def test_check_report_shows_proved_claims(tmp_path):
+    from symlip.batch import check_cases
+    from symlip.report.check import write_check_report
+
+    results = check_cases([_loaded(50.0)], budget=1.0, max_evals=200, prove=5.0)
+    (lc, out), = results
+    assert out.status == "proved" and out.as_expected
+    files = write_check_report(results, tmp_path, budget=1.0, seed=0, seconds=1.0)
+    md = files["md"].read_text()
+    assert "true constant ∈" in md and "bound/true ∈" in md and "1 proved" in md
+    cert = [v for k, v in files.items() if k.startswith("certificate:")]
+    assert len(cert) == 1 and replay(cert[0]).status == "proved"
+    data = json.loads(files["json"].read_text())
+    assert data["summary"]["proved"] == 1 and data["summary"]["not_as_expected"] == 0

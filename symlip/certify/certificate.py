@@ -107,10 +107,7 @@ class Certificate:
         return (f"{self.quantity}: {self.status}  [{self.lower:.8g}, {self.upper:.8g}]  gap {self.gap:.6g}  "
                 f"({self.boxes} boxes, {self.seconds:.2f} s)")
 
-    @property
-    def kind(self) -> str:
-        """The witness kind of a certificate file (:data:`KIND`)."""
-        return KIND
+    kind = KIND  # the witness kind of a certificate file (not a field)
 
     def to_dict(self) -> dict[str, Any]:
         """The file's dictionary: the witness header
