@@ -13,6 +13,7 @@ replay      re-evaluate a witness file at high precision from its data alone (no
             a certificate (``symlip certify``) is re-derived leaf by leaf: exit 0 iff it is
             ``certified`` or ``proved``, 1 when ``tampered`` or ``invalid``
 certify     a certified sandwich lower <= true local constant <= upper (branch and bound in arb)
+tightness   how loose U1 and U2 are on small architectures: U / true constant, certified
 growth      upper bound (U1/U2) and witnessed lower bound (docs/theory.md §4) on balls |θ| <= r
 demo        demonstrations that write reports: ``stepsize`` (§6) and ``cdnn`` (§5)
 dynamics    the Lipschitz bound under SGD (docs/theory.md §7)
@@ -444,6 +445,20 @@ def _build_parser() -> _Parser:
     ce.add_argument("--out", default=None, metavar="FILE",
                     help=f"the certificate JSON (default {DEFAULT_OUT}/certify/QUANTITY_WIDTHS_ACTIVATION.json)")
     ce.add_argument("--quiet", action="store_true", help="no progress lines")
+
+    ti = _command(sub, "tightness", "how loose U1 and U2 are: U / true constant, certified",
+                  "For U1 (lip_f) and U2 (lip_grad) on small architectures ([1,1,1], [1,2,1], [2,2,1] tanh; "
+                  "[1,2,1] sigmoid and softplus) on balls of radius 0.1 and 0.3 around MLP.init(0) and the box "
+                  "ω = β = 1 (R = 1): the rigorous U value, the certified interval [lower, upper] of the true "
+                  "constant (symlip certify) and the looseness U/true ∈ [U/upper, U/lower]; writes "
+                  "tightness.md, tightness.tex and tightness.json.",
+                  ["symlip tightness --quick", "symlip tightness --out reports   # the reference (~3 min)"])
+    ti.add_argument("--budget", type=_positive_seconds, default=3.0, metavar="SECONDS",
+                    help="seconds of branch and bound per row (30 rows)")
+    ti.add_argument("--seed", type=_int_at_least(0), default=0, metavar="N", help="seed of the incumbent search")
+    ti.add_argument("--quick", action="store_true", help="two rows, 1 s each (for tests; marked "
+                                                          "'quick run: not a reference')")
+    _add_out(ti, "tightness", "tightness.md, tightness.tex, tightness.json", alias=False)
     return p
 
 
@@ -658,6 +673,28 @@ def _cmd_certify(args: argparse.Namespace) -> int:
     return 0 if cert.status in ("certified", "proved") else 1
 
 
+def _cmd_tightness(args: argparse.Namespace) -> int:
+    from symlip.report.index import refuse_quick_over_reference
+    from symlip.report.tightness import tightness_rows, write_tightness
+
+    _check_folder(args.out, "--out")
+    if args.quick:
+        refuse_quick_over_reference(args.out, ["tightness.md"])
+    budget = 1.0 if args.quick else args.budget
+
+    def progress(r: dict) -> None:
+        lo, hi = r["looseness"]
+        print(f"  {r['bound']} [{', '.join(map(str, r['widths']))}] {r['activation']} {r['region']}: "
+              f"U {r['U']:.6g}, true ∈ [{r['lower']:.6g}, {r['upper']:.6g}], U/true ∈ [{lo:.4g}, {hi:.4g}]",
+              flush=True)
+
+    rows = tightness_rows(budget=budget, seed=args.seed, quick=args.quick, progress=progress)
+    files = write_tightness(rows, args.out, budget=budget, command=args.command_line, quick=args.quick)
+    _record(args, args.out, files.values(), quick=args.quick)
+    print(f"report: {files['md']} (also tightness.tex, tightness.json)")
+    return 0
+
+
 def _cmd_growth(args: argparse.Namespace) -> int:
     import numpy as np
 
@@ -821,7 +858,7 @@ def _first_line(exc: BaseException) -> str:
 _COMMANDS = {"derive": _cmd_derive, "activation": _cmd_activation, "bench": _cmd_bench,
              "check": _cmd_check, "replay": _cmd_replay, "growth": _cmd_growth, "demo": _cmd_demo,
              "dynamics": _cmd_dynamics, "audit": _cmd_audit, "peers": _cmd_peers,
-             "certify": _cmd_certify}
+             "certify": _cmd_certify, "tightness": _cmd_tightness}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -148,3 +148,25 @@ def test_check_report_shows_proved_claims(tmp_path):
     assert len(cert) == 1 and replay(cert[0]).status == "proved"
     data = json.loads(files["json"].read_text())
     assert data["summary"]["proved"] == 1 and data["summary"]["not_as_expected"] == 0
+
+
+def test_tightness_quick_table(tmp_path, capsys):
+    out = tmp_path / "t"
+    assert main(["tightness", "--quick", "--out", str(out)]) == 0
+    md = (out / "tightness.md").read_text()
+    assert "quick run: not a reference" in md and "| [1, 1, 1] tanh | ball 0.1 | U1 |" in md
+    data = json.loads((out / "tightness.json").read_text())
+    assert [r["bound"] for r in data["rows"]] == ["U1", "U2"]
+    for r in data["rows"]:
+        assert r["lower"] <= r["upper"] <= r["U"] * (1 + 1e-12)  # the certified upper never exceeds U
+        lo, hi = r["looseness"]
+        assert lo == r["U"] / r["upper"] and hi == r["U"] / r["lower"] and 1 - 1e-12 <= lo <= hi
+    tex = (out / "tightness.tex").read_text()
+    assert r"\begin{tabular}" in tex and "{[1, 1, 1] tanh}" in tex
+    assert main(["tightness", "--quick", "--out", str(out)]) == 0  # a quick run may replace a quick run
+
+
+def test_tightness_is_a_reference_report():
+    from symlip.report.index import REFERENCE_RUNS
+
+    assert ("tightness", ("tightness", "--out", "reports")) in REFERENCE_RUNS
