@@ -624,71 +624,24 @@ def _cmd_replay(args: argparse.Namespace) -> int:
 
 
 def _cmd_certify(args: argparse.Namespace) -> int:
-    from symlip.activations.registry import activation
-    from symlip.certify import certify
-    from symlip.models.network import MLP
-    from symlip.models.region import Region
-    from symlip.search.claims import Claim
+    from symlip.report.certify_cmd import certify_command
 
-    widths = args.widths
-    if not 2 <= len(widths) <= MAX_DEPTH + 1:
+    if not 2 <= len(args.widths) <= MAX_DEPTH + 1:
         raise ValueError(f"--widths needs at least two entries d_0,...,d_m and at most {MAX_DEPTH + 1}; "
-                         f"got {len(widths)}")
-    net = MLP(widths, activation(args.activation, **_params(args.param)))
-    if (args.omega is None) != (args.beta is None):
-        raise ValueError("give both --omega and --beta (the box region), or neither")
-    if args.omega is not None and args.ball is not None:
-        raise ValueError("give --ball or --omega/--beta, not both")
-    if args.omega is not None:
-        omega = args.omega[0] if len(args.omega) == 1 else args.omega
-        beta = args.beta[0] if len(args.beta) == 1 else args.beta
-        region, where = Region.box(omega, beta), f"box ω={args.omega} β={args.beta}"
-    else:
-        radius = 0.3 if args.ball is None else args.ball
-        center = net.init(args.init_seed) if args.center == "init" else [0.0] * net.n_params
-        region = Region.ball(center, radius)
-        where = f"ball |θ-θ0| <= {radius:g} (θ0 = {'init seed ' + str(args.init_seed) if args.center == 'init' else '0'})"
-    target: Any = args.quantity
-    if args.bound is not None:
-        if len(args.bound) != 1:
-            raise ValueError(f"--bound takes one number; got {args.bound}")
-        target = Claim(f"{args.quantity} <= {args.bound[0]:g}", args.quantity, float(args.bound[0]))
-
-    def progress(boxes: int, lower: float, upper: float) -> None:
-        print(f"  ... {boxes} boxes, lower {lower:.8g}, upper {upper:.8g}", flush=True)
-
-    cert = certify(target, net, region, R=args.R, Y=args.Y, budget=args.budget, tol=args.tol, seed=args.seed,
-                   max_boxes=args.max_boxes, progress=None if args.quiet else progress)
-    name = f"{args.quantity}_{'-'.join(map(str, widths))}_{net.activation.name}.json"
-    path = cert.save(args.out or Path(DEFAULT_OUT) / "certify" / "".join(c if c.isalnum() or c in "._-" else "_"
-                                                                          for c in name))
-    print(f"{args.quantity} of {list(widths)} {net.activation.name} on {where}, |x| <= {args.R:g}"
-          + ("" if args.Y is None else f", |y| <= {args.Y:g}") + f": true constant in [{cert.lower:.8g}, "
-          f"{cert.upper:.8g}] (gap {cert.gap:.6g}), {cert.status}, {cert.boxes} boxes, {cert.seconds:.1f} s")
-    if cert.bound is not None:
-        print(f"claimed bound {cert.bound:.8g}: looseness bound/true in [{cert.bound / cert.upper:.6g}, "
-              + (f"{cert.bound / cert.lower:.6g}]" if cert.lower > 0 else "inf]"))
-    print(cert.message)
-    print(f"certificate: {path} (re-check with symlip replay {path})")
-    return 0 if cert.status in ("certified", "proved") else 1
+                         f"got {len(args.widths)}")
+    return certify_command(args, _params(args.param))
 
 
 def _cmd_tightness(args: argparse.Namespace) -> int:
     from symlip.report.index import refuse_quick_over_reference
-    from symlip.report.tightness import tightness_rows, write_tightness
+    from symlip.report.tightness import print_row, tightness_rows, write_tightness
 
     _check_folder(args.out, "--out")
     if args.quick:
         refuse_quick_over_reference(args.out, ["tightness.md"])
     budget = 1.0 if args.quick else args.budget
 
-    def progress(r: dict) -> None:
-        lo, hi = r["looseness"]
-        print(f"  {r['bound']} [{', '.join(map(str, r['widths']))}] {r['activation']} {r['region']}: "
-              f"U {r['U']:.6g}, true ∈ [{r['lower']:.6g}, {r['upper']:.6g}], U/true ∈ [{lo:.4g}, {hi:.4g}]",
-              flush=True)
-
-    rows = tightness_rows(budget=budget, seed=args.seed, quick=args.quick, progress=progress)
+    rows = tightness_rows(budget=budget, seed=args.seed, quick=args.quick, progress=print_row)
     files = write_tightness(rows, args.out, budget=budget, command=args.command_line, quick=args.quick)
     _record(args, args.out, files.values(), quick=args.quick)
     print(f"report: {files['md']} (also tightness.tex, tightness.json)")

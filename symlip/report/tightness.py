@@ -21,7 +21,7 @@ from typing import Any
 from symlip.report.check import jsonable
 from symlip.report.index import QUICK_NOTE, mark_quick
 
-__all__ = ["ARCHITECTURES", "REGIONS", "tightness_rows", "write_tightness"]
+__all__ = ["ARCHITECTURES", "REGIONS", "tightness_rows", "write_tightness", "print_row"]
 
 #: (widths, activation) of the table (the catalogue's small architectures)
 ARCHITECTURES = (((1, 1, 1), "tanh"), ((1, 2, 1), "tanh"), ((2, 2, 1), "tanh"), ((1, 2, 1), "sigmoid"),
@@ -75,6 +75,14 @@ def tightness_rows(*, budget: float = 3.0, seed: int = 0, quick: bool = False,
                 if progress is not None:
                     progress(row)
     return rows
+
+
+def print_row(r: dict[str, Any]) -> None:
+    """One progress line of a row of :func:`tightness_rows`."""
+    lo, hi = r["looseness"]
+    print(f"  {r['bound']} [{', '.join(map(str, r['widths']))}] {r['activation']} {r['region']}: "
+          f"U {_f(r['U'], 6)}, true ∈ [{_f(r['lower'], 6)}, {_f(r['upper'], 6)}], U/true ∈ [{_f(lo, 4)}, "
+          f"{_f(hi, 4)}]", flush=True)
 
 
 def _div(a: float | None, b: float) -> float | None:
