@@ -170,3 +170,21 @@ def test_tightness_is_a_reference_report():
     from symlip.report.index import REFERENCE_RUNS
 
     assert ("tightness", ("tightness", "--out", "reports")) in REFERENCE_RUNS
+
+
+def test_certified_step_is_at_least_the_u3_step_and_keeps_the_descent_lemma():
+    import mpmath
+    import numpy as np
+
+    from symlip.training.stepsize import descent_sides, local_step
+
+    net = MLP((1, 2, 1), "tanh")
+    rng = np.random.default_rng(0)
+    X, y = rng.uniform(-1, 1, (4, 1)), rng.uniform(-1, 1, 4)
+    theta, delta = net.init(0), 0.05
+    u3 = local_step(net, theta, X, y, delta)
+    cert = local_step(net, theta, X, y, delta, certified=True, budget=3.0)
+    assert cert.L <= u3.L * (1 + 1e-12)  # certify's upper is capped by the rigorous U3
+    assert cert.eta >= u3.eta * (1 - 1e-12)
+    guaranteed, actual = descent_sides(net, theta, X, y, delta, dps=50, eta=lambda st, dps: mpmath.mpf(cert.eta))
+    assert guaranteed <= actual
