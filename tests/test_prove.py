@@ -188,3 +188,19 @@ def test_certified_step_is_at_least_the_u3_step_and_keeps_the_descent_lemma():
     assert cert.eta >= u3.eta * (1 - 1e-12)
     guaranteed, actual = descent_sides(net, theta, X, y, delta, dps=50, eta=lambda st, dps: mpmath.mpf(cert.eta))
     assert guaranteed <= actual
+
+
+def test_check_cli_prove(tmp_path, capsys):
+    cat = tmp_path / "cat.py"
+    cat.write_text("from symlip import Case, Claim, MLP, Region\n"
+                   "net = MLP((1, 1, 1), 'tanh')\n"
+                   "CASES = [Case(Claim('loose', 'lip_f', 50.0), net, Region.ball(net.init(0), 0.1), R=1.0)]\n")
+    out = tmp_path / "r"
+    rc = main(["check", str(cat), "--max-evals", "200", "--prove", "--prove-budget", "3", "--jobs", "1",
+               "--out", str(out)])
+    text = capsys.readouterr().out
+    assert rc == 0, text
+    assert "proved" in text and "true ∈ [" in text
+    data = json.loads((out / "check.json").read_text())
+    assert data["summary"]["proved"] == 1 and "--prove --prove-budget 3" in data["summary"]["command"]
+    assert (out / "certificates").is_dir()
