@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import math
 import os
 import tempfile
 import time
@@ -35,6 +36,7 @@ from typing import Any, Callable, Sequence
 from symlip.core.messages import first_line
 from symlip.search.catalogue import LoadedCase, load_cases
 from symlip.search.claims import Claim
+from symlip.prove import prove_verdict
 from symlip.verify import check_case
 
 __all__ = ["CaseError", "check_cases", "default_jobs", "MAX_JOBS"]
@@ -85,7 +87,7 @@ def default_jobs() -> int:
 
 def check_cases(loaded: Sequence[LoadedCase], *, budget: float, seed: int = 0, max_evals: int | None = None,
                 allow_numeric: bool = False, jobs: int = 1, scheduler: str | None = None,
-                progress: Callable[[int, LoadedCase, Any], None] | None = None) -> list[tuple[LoadedCase, Any]]:
+                prove: float | None = None, progress: Callable[[int, LoadedCase, Any], None] | None = None) -> list[tuple[LoadedCase, Any]]:
     """Check every case; returns ``(loaded case, outcome)`` pairs in the order given.
 
     Parameters
@@ -98,6 +100,9 @@ def check_cases(loaded: Sequence[LoadedCase], *, budget: float, seed: int = 0, m
         Worker processes on this machine (1: in this process).  Ignored with ``scheduler``.
     scheduler : str, optional
         Address of a Dask distributed scheduler (``tcp://host:port``); needs ``dask[distributed]``.
+    prove : float, optional
+        Seconds of :func:`symlip.prove.prove_verdict` per surviving claim that it can prove
+        (None: no proofs).
     progress : callable, optional
         Called as ``progress(k, loaded_case, outcome)`` when the ``k``-th case
         (1-based, in the order given) is known; with workers the calls come in
@@ -117,7 +122,10 @@ def check_cases(loaded: Sequence[LoadedCase], *, budget: float, seed: int = 0, m
                          f"got {scheduler!r}")
     if isinstance(jobs, bool) or not isinstance(jobs, int) or not 1 <= jobs <= MAX_JOBS:
         raise ValueError(f"jobs must be an integer in [1, {MAX_JOBS}]; got {jobs!r}")
-    kw = dict(budget=budget, seed=seed, max_evals=max_evals, allow_numeric=allow_numeric)
+    if prove is not None and (isinstance(prove, bool) or not isinstance(prove, (int, float))
+                              or not (math.isfinite(prove) and prove > 0)):
+        raise ValueError(f"prove must be a positive number of seconds or None; got {prove!r}")
+    kw = dict(budget=budget, seed=seed, max_evals=max_evals, allow_numeric=allow_numeric, prove=prove)
     outcomes: list[Any] = [None] * len(loaded)
 
     def done(k: int, outcome: Any) -> None:
@@ -136,11 +144,15 @@ def check_cases(loaded: Sequence[LoadedCase], *, budget: float, seed: int = 0, m
     return list(zip(loaded, outcomes))
 
 
-def check_one(lc: LoadedCase, **kw: Any) -> Any:
-    """One case, with an error turned into a :class:`CaseError` (a broken case must not end the run)."""
+def check_one(lc: LoadedCase, prove: float | None = None, **kw: Any) -> Any:
+    """One case, with an error turned into a :class:`CaseError` (a broken case must not end the run);
+    with ``prove`` (seconds), a surviving claim is then proved where it can be (:mod:`symlip.prove`)."""
     ts = time.perf_counter()
     try:
-        return check_case(lc, **kw)
+        outcome = check_case(lc, **kw)
+        if prove is not None:
+            outcome = prove_verdict(outcome, lc.case, budget=prove, seed=kw.get("seed", 0))
+        return outcome
     except ValueError as exc:  # the claim does not apply here: reported, not as expected
         return CaseError(lc.case.claim, first_line(exc), time.perf_counter() - ts)
     except Exception as exc:  # noqa: BLE001 - reported as an error of this case

@@ -9,7 +9,11 @@ check       attack every claim of catalogue files/folders (proofs/); write check
             witnesses/*.json; exit 0 iff every outcome is as expected, else 1
 replay      re-evaluate a witness file at high precision from its data alone (no code runs unless
             --trust); exit 0 iff it still violates, 1 when it does not, is inconclusive or the
-            file disagrees with itself (tampered), 2 when its claim is code and --trust is missing
+            file disagrees with itself (tampered), 2 when its claim is code and --trust is missing;
+            a certificate (``symlip certify``) is re-derived leaf by leaf: exit 0 iff it is
+            ``certified`` or ``proved``, 1 when ``tampered`` or ``invalid``
+certify     a certified sandwich lower <= true local constant <= upper (branch and bound in arb)
+tightness   how loose U1 and U2 are on small architectures: U / true constant, certified
 growth      upper bound (U1/U2) and witnessed lower bound (docs/theory.md §4) on balls |θ| <= r
 demo        demonstrations that write reports: ``stepsize`` (§6) and ``cdnn`` (§5)
 dynamics    the Lipschitz bound under SGD (docs/theory.md §7)
@@ -35,6 +39,7 @@ from typing import Any, Callable, Sequence
 from symlip.bounds.symbolic import MAX_DEPTH
 from symlip.search.falsify import MAX_BUDGET, MAX_DPS, MAX_EVALS
 from symlip.batch import MAX_JOBS, default_jobs
+from symlip.prove import DEFAULT_PROVE_BUDGET, MAX_PROVE_DIM
 from symlip.bounds.lower import MAX_POINTS
 from symlip.report.index import DEFAULT_OUT
 
@@ -56,6 +61,8 @@ class _Parser(argparse.ArgumentParser):
 #: caps on the size arguments without an API counterpart (the others: MAX_DEPTH,
 #: symlip.search.falsify.MAX_BUDGET, MAX_EVALS, MAX_DPS and symlip.bounds.lower.MAX_POINTS)
 MAX_WIDTH = 1_000_000       # one layer's width
+#: whether ``symlip check`` proves surviving claims by default (measured: see --prove's help)
+PROVE_DEFAULT = False
 
 
 def _fields(text: str, expected: str) -> list[str]:
@@ -258,8 +265,8 @@ def _build_parser() -> _Parser:
     c = _command(sub, "check", "attack the claims of catalogue files/folders and write a report",
                  "Attack every claim (the CASES of the Python files under the paths) with the falsifier and "
                  "write check.md, check.json, check.tex and a witness file per violation. Exit 0 iff every "
-                 "claim comes out as expected (holds -> survived/witnessed, fails -> violated/refuted), "
-                 "else 1.",
+                 "claim comes out as expected (holds -> survived/witnessed/proved, fails -> "
+                 "violated/refuted), else 1. With --prove, surviving claims on small networks are certified.",
                  ["symlip check proofs/ --out reports            # the main job: the reference report",
                   "symlip check proofs/mutants --max-evals 3000  # reproducible, into symlip-out/check"])
     c.add_argument("paths", nargs="+", metavar="PATH", help="catalogue .py files or folders (defining CASES)")
@@ -282,6 +289,18 @@ def _build_parser() -> _Parser:
     c.add_argument("--allow-numeric", action="store_true",
                    help="let bounds rest on activation constants that are only numeric estimates (verdicts "
                         "marked 'not proven'); by default such a claim is an error")
+    c.add_argument("--prove", action=argparse.BooleanOptionalAction, default=PROVE_DEFAULT,
+                   help=f"after the falsifier, certify each surviving 'holds' claim on an MLP case of free "
+                        f"dimension (parameters + inputs; 0 parameters on a ball of radius 0) at most "
+                        f"{MAX_PROVE_DIM} whose quantity certify supports (lip_f, lip_grad, lip_loss_grad, "
+                        f"lip_input): status proved (bound >= certified upper), violated, or survived, with "
+                        f"the sandwich [lower, upper] of the true constant and the looseness bound/true. "
+                        f"Off by default: measured on 2 shared cores, the main job (check proofs/ --jobs 2) "
+                        f"takes 4:24 without and 5:18 with --prove (10 of 126 claims qualify; 4 proved), too "
+                        f"close to its 6-minute limit, and a time-budgeted proof is not reproducible under "
+                        f"--max-evals")
+    c.add_argument("--prove-budget", type=_positive_seconds, default=DEFAULT_PROVE_BUDGET, metavar="SECONDS",
+                   help="seconds of branch and bound per proved claim")
 
     g = _command(sub, "growth", "upper vs witnessed lower bound on balls |θ| <= r; log-log slopes",
                  "On balls |θ| <= r over radii r, compare the upper bound (U1 or U2) with the lower bound "
@@ -370,17 +389,79 @@ def _build_parser() -> _Parser:
                     help="search seconds per network (default 5; quick 0.5)")
     _add_out(pe, "peers", "peers.md, peers.json")
 
-    r = _command(sub, "replay", "re-evaluate a witness file; exit 0 iff it still violates",
+    r = _command(sub, "replay", "re-evaluate a witness file; exit 0 iff it still violates (or a certificate holds)",
                  "Re-evaluate a witness file at high precision from its data alone (no code runs unless "
                  "--trust). Exit 0 iff it still violates; 1 when it does not, is inconclusive or the file "
-                 "disagrees with itself (tampered); 2 when its claim is code and --trust is missing.",
-                 ["symlip replay reports/witnesses/u1_mutants-04-M-U1-depth1-0.98.json --dps 80"])
-    r.add_argument("witness", metavar="WITNESS.json", help="a witness file (e.g. reports/witnesses/*.json)")
+                 "disagrees with itself (tampered); 2 when its claim is code and --trust is missing. "
+                 "A certificate (kind 'certificate', written by symlip certify) is re-checked from scratch: "
+                 "every leaf enclosure re-derived in arb and the leaves checked to cover the domain; exit 0 "
+                 "iff its status is certified or proved, 1 when tampered or invalid.",
+                 ["symlip replay reports/witnesses/u1_mutants-04-M-U1-depth1-0.98.json --dps 80",
+                  "symlip replay symlip-out/certify/lip_f_1-2-1_tanh.json   # a certificate"])
+    r.add_argument("witness", metavar="WITNESS.json", help="a witness or certificate file "
+                                                           "(e.g. reports/witnesses/*.json)")
     r.add_argument("--dps", type=_int_at_least(16, MAX_DPS), default=80, metavar="N",
                    help="decimal digits (also checked at N + 30)")
     r.add_argument("--trust", action="store_true",
                    help="import the source file the witness names (this runs its code): needed for pointwise "
                         "claims, and compares the witness with its source case")
+
+    ce = _command(sub, "certify", "a certified sandwich lower <= true local constant <= upper",
+                  "Bound the true local constant (sup of |∇_θ f|, ||∇²_θ f||_2, ||∇²_θ ℓ||_2 or |∂f/∂x| over "
+                  "the region and |x| <= R) from above by branch and bound with rigorous arb enclosures, and "
+                  "from below by a witnessed point confirmed in mpmath; print the sandwich and write the "
+                  "certificate, which symlip replay re-checks leaf by leaf. With --bound, the claimed bound "
+                  "is proved (>= upper), violated (< lower, confirmed) or open. Exit 0 unless the bound is "
+                  "violated or open (1).",
+                  ["symlip certify --widths 1,2,1 --activation tanh --ball 0.3 --budget 10",
+                   "symlip certify --widths 2,2,1 --quantity lip_grad --omega 1 --beta 1 --bound 3",
+                   "symlip replay symlip-out/certify/lip_f_1-2-1_tanh.json"])
+    ce.add_argument("--quantity", default="lip_f", choices=["lip_f", "lip_grad", "lip_loss_grad", "lip_input"],
+                    help="lip_f: sup |∇_θ f|; lip_grad: sup ||∇²_θ f||_2; lip_loss_grad: of ½(f-y)² (uses -Y); "
+                         "lip_input: sup |∂f/∂x|")
+    ce.add_argument("--widths", type=_ints, required=True, help="layer widths d_0,...,d_m, e.g. 1,2,1")
+    ce.add_argument("--activation", default="tanh", help="registry name or expression in t")
+    ce.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                    help="activation parameter, e.g. alpha=0.1 (repeatable)")
+    ce.add_argument("--ball", type=lambda t: _positive_float(t, "a radius >= 0") if t.strip() not in ("0", "0.0")
+                    else 0.0, default=None, metavar="RADIUS",
+                    help="the ball |θ - θ0| <= RADIUS around θ0 (--center); 0 fixes the network")
+    ce.add_argument("--center", default="init", choices=["init", "zero"],
+                    help="θ0 of --ball: init = MLP.init(--init-seed), zero = the origin")
+    ce.add_argument("--init-seed", type=_int_at_least(0), default=0, metavar="N", help="seed of the init θ0")
+    ce.add_argument("--omega", type=_floats, help="spectral-norm bounds per layer (or one for all): the box "
+                                                   "region with --beta, instead of --ball")
+    ce.add_argument("--beta", type=_floats, help="bias-norm bounds per layer (or one for all)")
+    ce.add_argument("-R", "--R", dest="R", type=lambda t: _positive_float(t, "a positive radius"), default=1.0,
+                    help="input radius |x| <= R")
+    ce.add_argument("-Y", "--Y", dest="Y", type=float, default=None,
+                    help="target radius |y| <= Y (lip_loss_grad; no default)")
+    ce.add_argument("--budget", type=_positive_seconds, default=60.0, metavar="SECONDS",
+                    help="seconds of branch and bound")
+    ce.add_argument("--tol", type=lambda t: _positive_float(t, "a positive tolerance"), default=0.01,
+                    help="stop when upper <= (1 + tol) lower")
+    ce.add_argument("--seed", type=_int_at_least(0), default=0, metavar="N", help="seed of the incumbent search")
+    ce.add_argument("--max-boxes", type=_int_at_least(1), default=None, metavar="N",
+                    help="stop after N box enclosures (default: none, the budget decides)")
+    ce.add_argument("--bound", type=_floats, default=None, metavar="VALUE",
+                    help="a claimed upper bound: status proved / violated / open")
+    ce.add_argument("--out", default=None, metavar="FILE",
+                    help=f"the certificate JSON (default {DEFAULT_OUT}/certify/QUANTITY_WIDTHS_ACTIVATION.json)")
+    ce.add_argument("--quiet", action="store_true", help="no progress lines")
+
+    ti = _command(sub, "tightness", "how loose U1 and U2 are: U / true constant, certified",
+                  "For U1 (lip_f) and U2 (lip_grad) on small architectures ([1,1,1], [1,2,1], [2,2,1] tanh; "
+                  "[1,2,1] sigmoid and softplus) on balls of radius 0.1 and 0.3 around MLP.init(0) and the box "
+                  "ω = β = 1 (R = 1): the rigorous U value, the certified interval [lower, upper] of the true "
+                  "constant (symlip certify) and the looseness U/true ∈ [U/upper, U/lower]; writes "
+                  "tightness.md, tightness.tex and tightness.json.",
+                  ["symlip tightness --quick", "symlip tightness --out reports   # the reference (~3 min)"])
+    ti.add_argument("--budget", type=_positive_seconds, default=3.0, metavar="SECONDS",
+                    help="seconds of branch and bound per row (30 rows)")
+    ti.add_argument("--seed", type=_int_at_least(0), default=0, metavar="N", help="seed of the incumbent search")
+    ti.add_argument("--quick", action="store_true", help="two rows, 1 s each (for tests; marked "
+                                                          "'quick run: not a reference')")
+    _add_out(ti, "tightness", "tightness.md, tightness.tex, tightness.json", alias=False)
     return p
 
 
@@ -477,7 +558,9 @@ def _progress_line(k: int, n: int, loaded: Any, outcome: Any) -> str:
     head = f"[{k:>{width}}/{n}] {mark} {loaded.case.label}  {outcome.status}"
     if isinstance(outcome, CaseError):
         return f"{head}: {outcome.message}"
-    return f"{head}  ratio {format_ratio(outcome.best_ratio)}  {outcome.seconds:.1f} s"
+    cert = getattr(outcome, "certificate", None)  # symlip check --prove
+    proof = "" if cert is None else f"  true ∈ [{cert.lower:.6g}, {cert.upper:.6g}] (+{cert.seconds:.1f} s)"
+    return f"{head}  ratio {format_ratio(outcome.best_ratio)}{proof}  {outcome.seconds:.1f} s"
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
@@ -503,9 +586,11 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
     results = check_cases(loaded, budget=args.budget, seed=args.seed, max_evals=args.max_evals,
                           allow_numeric=args.allow_numeric, jobs=args.jobs, scheduler=args.scheduler,
-                          progress=progress)
+                          prove=args.prove_budget if args.prove else None, progress=progress)
     seconds = time.perf_counter() - t0
     command = reproduce_command(args.paths, args.budget, args.seed, args.max_evals)
+    if args.prove != PROVE_DEFAULT or args.prove:
+        command += f" --prove --prove-budget {args.prove_budget:g}" if args.prove else " --no-prove"
     files = write_check_report(results, args.out, budget=args.budget, seed=args.seed, seconds=seconds,
                                max_evals=args.max_evals, command=command)
     if args.json:
@@ -530,14 +615,43 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     rep = replay(args.witness, dps=args.dps, trust=args.trust)
     if rep.status == "needs-trust":  # the claim is code: one line, as a usage error
         raise ValueError(rep.message)
-    print(rep.title)
+    print(rep.title + (f": {rep.status}" if rep.title == "certificate" else ""))
     print(rep.message)
+    if rep.title == "certificate":
+        if rep.value_mp:
+            print(f"  {rep.labels[0]} = {rep.value_mp}" + (f"\n  {rep.labels[1]} = {rep.bound_mp}" if rep.bound_mp else ""))
+        return 0 if rep.status in ("certified", "proved") else 1
     if rep.value_mp:
         ratio = f"{rep.ratio:.6g}" if rep.dps == 0 else f"{rep.ratio:.17g}"
         print(f"  {rep.labels[0]} = {rep.value_mp}\n  {rep.labels[1]} = {rep.bound_mp}\n  ratio = {ratio}")
         if rep.dps:
             print(f"  confirmed digits = {rep.confirmed_digits} (at {rep.dps} and {rep.dps + 30} digits)")
     return 0 if rep.status == "violated" else 1
+
+
+def _cmd_certify(args: argparse.Namespace) -> int:
+    from symlip.report.certify_cmd import certify_command
+
+    if not 2 <= len(args.widths) <= MAX_DEPTH + 1:
+        raise ValueError(f"--widths needs at least two entries d_0,...,d_m and at most {MAX_DEPTH + 1}; "
+                         f"got {len(args.widths)}")
+    return certify_command(args, _params(args.param))
+
+
+def _cmd_tightness(args: argparse.Namespace) -> int:
+    from symlip.report.index import refuse_quick_over_reference
+    from symlip.report.tightness import print_row, tightness_rows, write_tightness
+
+    _check_folder(args.out, "--out")
+    if args.quick:
+        refuse_quick_over_reference(args.out, ["tightness.md"])
+    budget = 1.0 if args.quick else args.budget
+
+    rows = tightness_rows(budget=budget, seed=args.seed, quick=args.quick, progress=print_row)
+    files = write_tightness(rows, args.out, budget=budget, command=args.command_line, quick=args.quick)
+    _record(args, args.out, files.values(), quick=args.quick)
+    print(f"report: {files['md']} (also tightness.tex, tightness.json)")
+    return 0
 
 
 def _cmd_growth(args: argparse.Namespace) -> int:
@@ -702,7 +816,8 @@ def _first_line(exc: BaseException) -> str:
 
 _COMMANDS = {"derive": _cmd_derive, "activation": _cmd_activation, "bench": _cmd_bench,
              "check": _cmd_check, "replay": _cmd_replay, "growth": _cmd_growth, "demo": _cmd_demo,
-             "dynamics": _cmd_dynamics, "audit": _cmd_audit, "peers": _cmd_peers}
+             "dynamics": _cmd_dynamics, "audit": _cmd_audit, "peers": _cmd_peers,
+             "certify": _cmd_certify, "tightness": _cmd_tightness}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from symlip.certify.certificate import Certificate, replay_certificate
 from symlip.core.precision import check_dps
 from symlip.search.audit_witness import AuditWitness, replay_audit
 from symlip.search.catalogue import LoadedCase
@@ -50,6 +51,9 @@ WITNESS_KINDS: dict[str, WitnessKind] = {
                                    "an input pair exceeding a tool's claimed input-Lipschitz constant"),
     "sgd-moment": WitnessKind(MomentWitness, replay_moment,
                               "a statistical violation of a one-step SGD moment (two Monte-Carlo runs)"),
+    "certificate": WitnessKind(Certificate, lambda data, dps, *, trust, base: replay_certificate(data),
+                               "a certified upper bound of a local constant: its branch-and-bound proof, "
+                               "re-derived leaf by leaf (dps and trust do not apply)"),
 }
 
 

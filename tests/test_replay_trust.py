@@ -314,7 +314,7 @@ def each_kind(genuine, tmp_path_factory):
 
 
 def test_kind_table_names_each_class():
-    assert sorted(WITNESS_KINDS) == ["input-lipschitz", "lipschitz", "sgd-moment"]
+    assert sorted(WITNESS_KINDS) == ["certificate", "input-lipschitz", "lipschitz", "sgd-moment"]
     for kind, row in WITNESS_KINDS.items():
         assert row.cls.kind == kind and callable(row.replay)
 
@@ -337,10 +337,11 @@ def test_v3_file_of_each_kind_round_trips(each_kind, kind, tmp_path):
 
 @pytest.mark.parametrize("kind, changes, needle", [
     ("lipschitz", {"kind": "bogus"},
-     "witness field 'kind' 'bogus' is unknown; allowed: 'lipschitz', 'input-lipschitz', 'sgd-moment'"),
-    ("sgd-moment", {"kind": "certificate"}, "witness field 'kind' 'certificate' is unknown; allowed:"),
+     "witness field 'kind' 'bogus' is unknown; allowed: 'lipschitz', 'input-lipschitz', 'sgd-moment', "
+     "'certificate'"),
+    ("sgd-moment", {"kind": "proof"}, "witness field 'kind' 'proof' is unknown; allowed:"),
     ("lipschitz", {"kind": _DELETE}, "witness field 'kind' is missing; a symlip-witness/3 file states one of "
-                                     "'lipschitz', 'input-lipschitz', 'sgd-moment'"),
+                                     "'lipschitz', 'input-lipschitz', 'sgd-moment', 'certificate'"),
     ("input-lipschitz", {"kind": None}, "witness field 'kind' is missing"),
     ("lipschitz", {"format": "symlip-witness/9"}, "witness field 'format' 'symlip-witness/9' is unknown; allowed: "
                                                   "'symlip-witness/3' (or the older 'symlip-witness/2', "

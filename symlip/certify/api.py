@@ -42,7 +42,8 @@ def _positive(name: str, v: Any, allow_zero: bool = False) -> float:
 
 
 def certify(quantity_or_claim: Any, net: "MLP", region: "Region", *, R: float, Y: float | None = None,
-            budget: float = 60.0, tol: float = 0.01, seed: int = 0, max_boxes: int | None = None) -> Certificate:
+            budget: float = 60.0, tol: float = 0.01, seed: int = 0, max_boxes: int | None = None,
+            progress: Any = None) -> Certificate:
     """Sandwich the true local constant: ``lower <= sup (local quantity) <= upper``.
 
     Parameters
@@ -67,6 +68,9 @@ def certify(quantity_or_claim: Any, net: "MLP", region: "Region", *, R: float, Y
         Seed of the incumbent search.
     max_boxes : int, optional
         Stop after this many box enclosures.
+    progress : callable, optional
+        Called as ``progress(boxes, lower, upper)`` every few seconds of branching
+        (:data:`symlip.certify.bnb.PROGRESS_SECONDS`), e.g. for a progress line.
 
     Returns
     -------
@@ -125,6 +129,7 @@ def certify(quantity_or_claim: Any, net: "MLP", region: "Region", *, R: float, Y
     cap = None if cap_arb is None else float_up(cap_arb)
     if cap is not None:
         search.cap = cap
+    search.progress = progress
     reason = search.run()
     upper = search.upper
     best = search.best

@@ -37,6 +37,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["Search", "Witnessed", "encode_tree", "local_value", "confirm_lower"]
 
 _LEAF, _OUT = -1, -2
+PROGRESS_SECONDS = 5.0  # interval of the optional progress callback of Search.run
 _ASCENT_EVALS = 20000  # points the initial ascent evaluates (100 per allowed box when max_boxes is set)
 
 
@@ -122,6 +123,7 @@ class Search:
         self.evals = 0  # points evaluated by the incumbent search (its work, capped deterministically)
         self.eval_limit = _ASCENT_EVALS if max_boxes is None else min(_ASCENT_EVALS, 100 * max_boxes)
         self.cap = math.inf  # a certified cap of the upper (the analytic U bound in arb), if any
+        self.progress: Any = None  # optional callback (boxes, lower, upper), every PROGRESS_SECONDS of branching
         lo, hi = prob.root()
         self.root_width = np.where(hi > lo, hi - lo, 1.0)
 
@@ -239,6 +241,7 @@ class Search:
         self.improve()
         stuck: list[tuple[float, int]] = []
         reason = "budget"
+        last = time.monotonic()
         while self.heap:
             lower = self.best.value if self.best else 0.0
             if self.upper <= lower * (1 + self.tol) and lower > 0:
@@ -250,6 +253,9 @@ class Search:
             if self.max_boxes is not None and self.boxes + 2 > self.max_boxes:
                 reason = "max_boxes"
                 break
+            if self.progress is not None and time.monotonic() - last >= PROGRESS_SECONDS:
+                last = time.monotonic()
+                self.progress(self.boxes, lower, self.upper)
             neg, k = heapq.heappop(self.heap)
             if not self.split(k):
                 stuck.append((neg, k))  # cannot be split (a point): stays a leaf

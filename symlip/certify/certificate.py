@@ -16,7 +16,7 @@ lowered) is rejected as ``"tampered"`` or ``"invalid"``.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +27,9 @@ from flint import arb
 from symlip.certify.bnb import Witnessed, confirm_lower
 from symlip.certify.cap import u_cap
 from symlip.certify.enclose import CERTIFY_QUANTITIES, Problem
-from symlip.search.witness import Replay, activation_spec, load_witness_data, region_spec, write_json
+from symlip.core.version import VERSION
+from symlip.search.witness import Replay, activation_spec, load_witness_data, region_spec
+from symlip.search.witness_format import header, read_header, write_witness
 
 if TYPE_CHECKING:  # pragma: no cover
     from symlip.models.network import MLP
@@ -39,6 +41,8 @@ FORMAT = "symlip-witness/3"
 KIND = "certificate"
 _LEAF, _OUT = -1, -2
 _MAX_NODES = 10_000_000
+_REQUIRED = ("quantity", "lower", "upper", "gap", "status", "boxes", "seconds", "message", "witness", "proof",
+             "problem")
 
 
 @dataclass(frozen=True)
@@ -103,15 +107,43 @@ class Certificate:
         return (f"{self.quantity}: {self.status}  [{self.lower:.8g}, {self.upper:.8g}]  gap {self.gap:.6g}  "
                 f"({self.boxes} boxes, {self.seconds:.2f} s)")
 
+    kind = KIND  # the witness kind of a certificate file (not a field)
+
     def to_dict(self) -> dict[str, Any]:
+        """The file's dictionary: the witness header
+        (:func:`~symlip.search.witness_format.header`), then the fields."""
         d = asdict(self)
-        for k in ("gap",):
-            d[k] = d[k] if math.isfinite(d[k]) else repr(d[k])
-        return {"format": FORMAT, "kind": KIND, **d}
+        d["gap"] = d["gap"] if math.isfinite(d["gap"]) else repr(d["gap"])
+        head = header(KIND, self.claim, self.seed, "symlip.certify", VERSION)
+        return head | {k: v for k, v in d.items() if k not in head}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Certificate":
+        """A certificate from its file's dictionary (``ValueError`` naming a bad field).
+        Reading does not check the proof: :func:`replay_certificate` does."""
+        h = read_header(d, (KIND,), "Certificate")
+        names = [f.name for f in fields(cls)]
+        missing = [n for n in _REQUIRED if n not in d]
+        if missing:
+            raise ValueError(f"certificate field {missing[0]!r} is missing")
+        kw = {n: d[n] for n in names if n in d and n not in ("claim", "seed")}
+        for n in ("lower", "upper"):
+            if isinstance(kw[n], bool) or not isinstance(kw[n], (int, float)):
+                raise ValueError(f"certificate field {n!r} must be a number; got {kw[n]!r}")
+        gap = kw["gap"]
+        if isinstance(gap, str) and gap in ("inf", "nan"):
+            kw["gap"] = float(gap)
+        elif isinstance(gap, bool) or not isinstance(gap, (int, float)):
+            raise ValueError(f"certificate field 'gap' must be a number or 'inf'; got {gap!r}")
+        for n in ("witness", "proof", "problem"):
+            if not isinstance(kw[n], dict):
+                raise ValueError(f"certificate field {n!r} must be an object")
+        return cls(**kw, claim=h.claim, seed=h.seed)
 
     def save(self, path: str | Path) -> Path:
-        """Write the certificate as JSON (folders created); returns the path."""
-        return write_json(path, self.to_dict())
+        """Write the certificate as a witness file (folders created; ``symlip replay``
+        re-checks it); returns the path."""
+        return write_witness(self, path)
 
 
 def problem_spec(quantity: str, net: "MLP", region: "Region", R: float, Y: float | None) -> dict[str, Any]:

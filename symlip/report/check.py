@@ -45,7 +45,7 @@ __all__ = ["CaseError", "Outcome", "write_check_report", "write_index", "format_
            "reproduce_command"]
 
 _FORMAT = "symlip-check/1"
-_STATUSES = ("violated", "survived", "witnessed", "refuted", "inconclusive", "error")
+_STATUSES = ("violated", "survived", "proved", "witnessed", "refuted", "inconclusive", "error")
 _WITNESS_STATUSES = ("violated", "inconclusive")
 
 
@@ -108,7 +108,7 @@ def case_slug(loaded: LoadedCase) -> str:
 
 def summary_counts(outcomes: Sequence[Outcome]) -> dict[str, int]:
     """Counts of a check: ``claims``, ``as_expected``, ``not_as_expected`` and one
-    per status (``violated``, ``survived``, ``inconclusive``, ``error``).
+    per status (``violated``, ``survived``, ``proved``, ``inconclusive``, ``error``, ...).
 
     Parameters
     ----------
@@ -216,6 +216,16 @@ def _build_rows(results: Sequence[tuple[LoadedCase, Outcome]]
     return rows, bounds
 
 
+def _sandwich(o: Outcome) -> tuple[str, str] | None:
+    """``("[lower, upper]", "[bound/upper, bound/lower]")`` of a proved verdict
+    (:class:`symlip.prove.ProvedVerdict`), else None."""
+    cert = getattr(o, "certificate", None)
+    if cert is None:
+        return None
+    lo, hi = o.looseness
+    return f"[{cert.lower:.6g}, {cert.upper:.6g}]", f"[{lo:.4g}, {hi:.4g}]"
+
+
 def _ratio_text(o: Outcome) -> str:
     return "—" if isinstance(o, CaseError) else format_ratio(o.best_ratio)
 
@@ -286,7 +296,7 @@ def reproduce_command(paths: Sequence[str], budget: float, seed: int, max_evals:
 def status_counts(counts: dict[str, int]) -> str:
     """``"14 violated, 45 survived, ..."`` (lower-bound statuses only when present)."""
     parts = [f"{counts['violated']} violated", f"{counts['survived']} survived"]
-    parts += [f"{counts[s]} {s}" for s in ("witnessed", "refuted") if counts.get(s)]
+    parts += [f"{counts[s]} {s}" for s in ("proved", "witnessed", "refuted") if counts.get(s)]
     parts += [f"{counts['inconclusive']} inconclusive", f"{counts['error']} errors"]
     return ", ".join(parts)
 
@@ -347,6 +357,9 @@ def _markdown(rows: list[_Row], bounds: list[tuple[Claim, str, list[int]]], coun
     out += ["## Claims", ""]
     header = ["#", "claim", "source", "architecture", "region", "R", "expect", "status", "best ratio",
               "strategy", "evaluations", "seconds", "as expected"]
+    proofs = any(_sandwich(r.outcome) for r in rows)
+    if proofs:  # symlip check --prove: the certified sandwich and the bound's looseness
+        header[9:9] = ["true constant ∈", "bound/true ∈"]
     out.append("| " + " | ".join(header) + " |")
     out.append("|" + "|".join("---:" if h in ("#", "R", "best ratio", "evaluations", "seconds") else "---"
                               for h in header) + "|")
@@ -359,6 +372,8 @@ def _markdown(rows: list[_Row], bounds: list[tuple[Claim, str, list[int]]], coun
                  _md_cell(r.case.region.describe()), _fmt_num(r.case.R), r.claim.expect, status,
                  _ratio_text(o), v.strategy if v else "—", str(v.evaluations) if v else "—",
                  _fmt_seconds(o.seconds), "✓" if o.as_expected else "✗"]
+        if proofs:
+            cells[9:9] = list(_sandwich(o) or ("—", "—"))
         out.append("| " + " | ".join(cells) + " |")
     out.append("")
 
@@ -614,8 +629,10 @@ def write_check_report(results: Sequence[tuple[LoadedCase, Outcome]], out_dir: s
         ``"md"``, ``"json"`` and ``"tex"`` for ``check.md``, ``check.json`` and
         ``check.tex``, and ``"witness:<slug>"`` for each witness file
         ``witnesses/<slug>.json`` (one per ``violated`` or ``inconclusive``
-        verdict).  Witness files of an earlier report in the same folder that
-        this one does not rewrite are removed, so the folder matches the report.
+        verdict), and ``"certificate:<slug>"`` for each certificate
+        ``certificates/<slug>.json`` (``symlip check --prove``).  Witness files
+        of an earlier report in the same folder that this one does not rewrite
+        are removed, so the folder matches the report.
 
     Raises
     ------
@@ -642,6 +659,13 @@ def write_check_report(results: Sequence[tuple[LoadedCase, Outcome]], out_dir: s
             written[f"witness:{r.slug}"] = path
             keep.add(path.name)
     _remove_stale_witnesses(wdir, keep)
+    keep = set()
+    for r in rows:
+        if getattr(r.outcome, "certificate", None) is not None:  # symlip check --prove
+            path = r.outcome.certificate.save(out / "certificates" / f"{r.slug}.json")
+            written[f"certificate:{r.slug}"] = path
+            keep.add(path.name)
+    _remove_stale_witnesses(out / "certificates", keep)
 
     md = _markdown(rows, bounds, counts, strategies, budget, seed, max_evals, seconds, cmd)
     written["md"] = out / "check.md"
@@ -662,7 +686,7 @@ def write_check_report(results: Sequence[tuple[LoadedCase, Outcome]], out_dir: s
                               encoding="utf-8")
     write_index(out)
     return {k: written[k] for k in ("md", "json", "tex")} | {k: v for k, v in written.items()
-                                                              if k.startswith("witness:")}
+                                                              if k.startswith(("witness:", "certificate:"))}
 
 
 def _remove_stale_witnesses(wdir: Path, keep: set[str]) -> None:

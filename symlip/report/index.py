@@ -36,6 +36,7 @@ REFERENCE_RUNS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("dynamics", ("dynamics", "--out", "reports")),
     ("peers", ("peers", "--out", "reports")),
     ("bench", ("bench", "--out", "reports/bench.json")),
+    ("tightness", ("tightness", "--out", "reports")),
 )
 
 #: (glob, title, what it shows), in the order of the index
@@ -53,6 +54,8 @@ _INDEX = (
     ("peers.md", "Peer certificates", "other tools' Lipschitz constants (AutoLip product, ECLipsE, "
      "ECLipsE-Fast, Gen-Local) beside symlip's best attack lower bound on seeded networks, with their "
      "failure signals"),
+    ("tightness.md", "Tightness", "how loose U1 and U2 are: the certified interval of the true constant and "
+     "U / true on small architectures (also tightness.tex)"),
     ("audit.md", "Audit", "claimed constants of one model attacked by symlip"),
     ("bench.json", "Benchmarks", "derive/compile times, kernel throughput, mpmath agreement, falsifier "
      "figures"),

@@ -114,7 +114,7 @@ class LocalStep:
 
 
 def local_step(net: "MLP", theta: Any, X: Any, y: Any, delta: float, *, R: float | None = None,
-               Y: float | None = None) -> LocalStep:
+               Y: float | None = None, certified: bool = False, budget: float = 10.0) -> LocalStep:
     """The local rule ``η = min(1/L, δ/|∇ℓ(θ)|)`` at ``theta`` in float64 (MATH.md §6).
 
     Parameters
@@ -132,6 +132,14 @@ def local_step(net: "MLP", theta: Any, X: Any, y: Any, delta: float, *, R: float
     R, Y : float, optional
         Input and target radii; default ``max_n |x_n|`` and ``max_n |y_n|``.
         Given values must be at least those (else the bound would not cover the data).
+    certified : bool
+        Use for ``L`` the certified upper bound of ``sup ||∇²_θ ½(f - y)²||_2`` over
+        ``B(θ, δ)``, ``|x| <= R``, ``|y| <= Y`` (:func:`symlip.certify.certify`,
+        ``lip_loss_grad``; never above the rigorous U3) instead of U3 itself.  It bounds
+        the Hessian of the mean loss too, so the step ``1/((1+κ)L)`` stays safe
+        (docs/theory.md §6); it is never smaller than the U3 step (up to U3's rounding).
+    budget : float
+        Seconds of branch and bound when ``certified``.
 
     Returns
     -------
@@ -158,7 +166,12 @@ def local_step(net: "MLP", theta: Any, X: Any, y: Any, delta: float, *, R: float
     loss = net.loss(th, X2, yv)
     g = net.loss_grad(th, X2, yv)
     gn = float(np.linalg.norm(g))
-    L = derive("lip_loss_grad", net.depth).evaluate(net, Region.ball(th, delta), R=R, Y=Y)
+    if certified:
+        from symlip.certify import certify
+
+        L = certify("lip_loss_grad", net, Region.ball(th, delta), R=R, Y=Y, budget=budget).upper
+    else:
+        L = derive("lip_loss_grad", net.depth).evaluate(net, Region.ball(th, delta), R=R, Y=Y)
     return _assemble(L, gn, delta, loss, R, Y, g, inf=math.inf)
 
 
