@@ -218,9 +218,10 @@ class PatternProblem:
             return bool(s + self.Ra * g2.sqrt() < 0)
 
     # -- LP heuristics (never trusted) ----------------------------------------
-    def lp(self, G: list[list[arb]], h: list[arb]) -> tuple[str, Any]:
-        """("point", x) strictly inside ``G x <= h`` and the ball, ("farkas", y) a proposed
-        certificate of emptiness, or ("?", None)."""
+    def lp(self, G: list[list[arb]], h: list[arb], point: bool = True) -> tuple:
+        """("point", x) strictly inside ``G x <= h`` and the ball, ("farkas", y, cuts) a
+        proposed certificate of emptiness, or ("?", None) (``point=False``: only look for
+        a certificate; "?" then means none was found)."""
         from scipy.optimize import linprog
 
         d0 = self.net.d_in
@@ -228,34 +229,51 @@ class PatternProblem:
             return "point", np.zeros(d0)
         Gf = np.array([[float(e.mid()) for e in row] for row in G])
         hf = np.array([float(e.mid()) for e in h])
+        m, R = len(hf), self.R
+        # phase 1 on the box |x_k| <= R (it holds the ball): min Σ s, G x - s <= h, s >= 0
+        r1 = linprog(np.r_[np.zeros(d0), np.ones(m)], A_ub=np.hstack([Gf, -np.eye(m)]), b_ub=hf,
+                     bounds=[(-R, R)] * d0 + [(0, None)] * m, method="highs")
+        if r1.status == 0 and r1.fun > 0:
+            y = np.maximum(-np.asarray(r1.ineqlin.marginals), 0.0)
+            return "farkas", [float(v) for v in y], []
+        if not point or r1.status != 0:
+            return "?", None
         nrm = np.linalg.norm(Gf, axis=1)
-        R = self.R
         cuts: list[np.ndarray] = []
-        for _ in range(30):
+        for it in range(10):
             Gc = np.vstack([Gf] + cuts) if cuts else Gf
             hc = np.concatenate([hf, np.full(len(cuts), R)])
-            nc = np.concatenate([nrm, np.ones(len(cuts))])
-            # max t: G x + t |G_i| <= h, |x_k| <= R, t <= R
-            A = np.hstack([Gc, nc[:, None]])
-            res = linprog(np.r_[np.zeros(d0), -1.0], A_ub=A, b_ub=hc,
+            nc = np.concatenate([nrm, np.zeros(len(cuts))])
+            # max t: G x + t |G_i| <= h, tangent cuts of the ball, |x_k| <= R, t <= R
+            res = linprog(np.r_[np.zeros(d0), -1.0], A_ub=np.hstack([Gc, nc[:, None]]), b_ub=hc,
                           bounds=[(-R, R)] * d0 + [(None, R)], method="highs")
-            if res.status != 0:
-                return "?", None
-            x, t = res.x[:d0], res.x[d0]
-            if t <= 0:
-                # phase 1 for multipliers: min Σ s, G x - s <= h, s >= 0, on the polytope of cuts
-                m = len(hc)
-                A1 = np.hstack([Gc, -np.eye(m)])
-                r1 = linprog(np.r_[np.zeros(d0), np.ones(m)], A_ub=A1, b_ub=hc,
-                             bounds=[(-R, R)] * d0 + [(0, None)] * m, method="highs")
-                if r1.status != 0 or r1.fun <= 0:
-                    return "?", None
-                y = np.maximum(-np.asarray(r1.ineqlin.marginals), 0.0)
-                return "farkas", [float(v) for v in y[:len(hf)]], [(c, float(v)) for c, v in zip(cuts, y[len(hf):])]
+            if res.status != 0 or res.x[d0] <= 0:
+                break
+            x = res.x[:d0]
             nx = np.linalg.norm(x)
             if nx <= R * (1 - 1e-12):
                 return "point", x
             cuts.append(x / nx)
+        # the Chebyshev problem in the ball itself (SLSQP): max t, G x + t |G_i| <= h, |x|^2 <= R^2
+        from scipy.optimize import minimize
+
+        x0 = np.zeros(d0 + 1)
+        cons = [{"type": "ineq", "fun": lambda z: hf - Gf @ z[:d0] - z[d0] * nrm, "jac": lambda z: -np.hstack([Gf, nrm[:, None]])},
+                {"type": "ineq", "fun": lambda z: R * R - z[:d0] @ z[:d0], "jac": lambda z: np.r_[-2 * z[:d0], 0.0]}]
+        res = minimize(lambda z: -z[d0], x0, jac=lambda z: np.r_[np.zeros(d0), -1.0], constraints=cons,
+                       method="SLSQP", options={"maxiter": 200})
+        x, t = res.x[:d0], res.x[d0]
+        x = x * min(1.0, R * (1 - 1e-9) / max(np.linalg.norm(x), 1e-300))
+        if t > 0 and np.all(Gf @ x < hf) and np.linalg.norm(x) < R:
+            return "point", x
+        # inside the l1 ball of radius R (inside the Euclidean ball): x = p - q
+        n = len(hf)
+        A = np.hstack([Gf, -Gf, nrm[:, None]])
+        A = np.vstack([A, np.r_[np.ones(2 * d0), 0.0][None, :]])
+        res = linprog(np.r_[np.zeros(2 * d0), -1.0], A_ub=A, b_ub=np.r_[hf, R * (1 - 1e-9)],
+                      bounds=[(0, None)] * (2 * d0) + [(None, R)], method="highs")
+        if res.status == 0 and res.x[-1] > 0 and n:
+            return "point", res.x[:d0] - res.x[d0:2 * d0]
         return "?", None
 
     def pattern_at(self, x: np.ndarray) -> list[np.ndarray] | None:
@@ -340,22 +358,36 @@ def pattern_search(net: "MLP", theta: Any, R: float, *, budget: float = 60.0, to
     best_val, best = -math.inf, None
     stop = "budget"
     count = 0
+    done: set[int] = set()   # popped by a dive (their heap entries are stale)
+    dive: int | None = None  # depth-first until the first confirmed leaf (an early incumbent)
     while heap:
+        while heap and heap[0][1] in done:
+            done.discard(heapq.heappop(heap)[1])
+        if not heap:
+            break
         negup, i = heap[0]
+        if nodes[i].get("stuck") and dive is None:
+            stop = "unconfirmed leaf"   # the top bound is a leaf with no point found nor emptiness proved
+            break
         if -negup <= best_val * (1 + tol) and best is not None:
             stop = "tol"
             break
         if time.monotonic() - t0 > budget or (max_nodes is not None and count >= max_nodes):
             stop = "budget"
             break
-        heapq.heappop(heap)
+        if dive is not None:
+            i, negup = dive, -nodes[dive]["up"]
+            done.add(i)
+            dive = None
+        else:
+            heapq.heappop(heap)
         node = nodes[i]
         count += 1
         sides = node["info"]["sides"]
         split = _next_split(pp, sides)
         if split is None:   # a leaf: exact Jacobian; find a point for the lower bound
             node["leaf"] = True
-            if node.get("x") is None and node["info"]["lin"]:
+            if not node.get("stuck") and node["info"]["lin"]:
                 r = pp.lp(node["info"]["G"], node["info"]["h"])
                 if r[0] == "point":
                     pat = pp.pattern_at(r[1])
@@ -368,10 +400,9 @@ def pattern_search(net: "MLP", theta: Any, R: float, *, budget: float = 60.0, to
                 elif r[0] == "farkas" and _farkas_with_cuts(pp, node["info"]["G"], node["info"]["h"], r[1], r[2]):
                     node["farkas"] = _pack_farkas(r)
                     continue
+            done.discard(i)
+            node["stuck"] = True
             heapq.heappush(heap, (negup, i))   # an unconfirmed leaf stays open with its bound
-            if best is None or -negup > best_val * (1 + tol):
-                stop = "unconfirmed leaf"
-                break
             continue
         li, j = split
         kids = []
@@ -381,7 +412,7 @@ def pattern_search(net: "MLP", theta: Any, R: float, *, budget: float = 60.0, to
             inf = pp.analyse(dec)
             kid = {"dec": dec, "info": inf, "up": float_up(inf["bound"])}
             if inf["lin"] and len(inf["G"]):
-                r = pp.lp(inf["G"], inf["h"])
+                r = pp.lp(inf["G"], inf["h"], point=False)
                 if r[0] == "farkas" and _farkas_with_cuts(pp, inf["G"], inf["h"], r[1], r[2]):
                     kid["farkas"] = _pack_farkas(r)
             nodes[nid] = kid
@@ -391,6 +422,9 @@ def pattern_search(net: "MLP", theta: Any, R: float, *, budget: float = 60.0, to
             nid += 1
         node["split"] = (li, j)
         node["kids"] = kids
+        open_kids = [k for k in kids if "farkas" not in nodes[k]]
+        if best is None and open_kids:
+            dive = max(open_kids, key=lambda k: nodes[k]["up"])
     upper = max([-u for u, _ in heap], default=-math.inf)
     if best is not None:
         upper = max(upper, best_val) if upper == -math.inf else upper
