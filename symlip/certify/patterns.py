@@ -193,7 +193,34 @@ class PatternProblem:
             bound = self._jac_bound(sides)
         return {"sides": sides, "G": G, "h": h, "lin": lin_ok, "bound": bound, "empty": empty}
 
+    def _gram(self) -> tuple[arb_mat, arb_mat]:
+        """``G_jk = w2_j w2_k W1_j·W1_k`` (one hidden layer, scalar output) and ``|G|`` (upper ends)."""
+        if not hasattr(self, "_G"):
+            V = arb_mat([[self.Wa[1][0, j] * self.Wa[0][j, k] for k in range(self.Wa[0].ncols())]
+                         for j in range(self.Wa[0].nrows())])
+            G = V * V.transpose()
+            self._G = (G, arb_mat([[G[i, j].abs_upper() for j in range(G.ncols())] for i in range(G.nrows())]))
+        return self._G
+
     def _jac_bound(self, sides: list[np.ndarray]) -> arb:
+        b = self._jac_bound_product(sides)
+        if len(sides) == 1 and self.net.d_out == 1 and np.any(sides[0] < 0):
+            # J = Σ_j (m_j + δ_j) v_j, |δ_j| <= r_j: |J|² <= mᵀGm + 2 Σ r_j |(Gm)_j| + rᵀ|G|r
+            G, aG = self._gram()
+            half = (self.sa[1] - self.sa[0]) / 2
+            mid = (self.sa[1] + self.sa[0]) / 2
+            m = arb_mat([[self.sa[int(t)] if t >= 0 else mid] for t in sides[0]])
+            r = arb_mat([[ZERO if t >= 0 else half.abs_upper()] for t in sides[0]])
+            Gm = G * m
+            q = (m.transpose() * Gm)[0, 0] + (r.transpose() * (aG * r))[0, 0]
+            q = q + 2 * sum((r[j, 0] * Gm[j, 0].abs_upper() for j in range(Gm.nrows())), ZERO)
+            q2 = q.upper()
+            b2 = (q2 if q2 > 0 else ZERO).sqrt().upper()
+            if b2 < b:
+                return b2
+        return b
+
+    def _jac_bound_product(self, sides: list[np.ndarray]) -> arb:
         J = self.Wa[0]
         for li, side in enumerate(sides):
             d = [self.sa[int(t)] if t >= 0 else self.hulla for t in side]
@@ -266,6 +293,25 @@ class PatternProblem:
         x = x * min(1.0, R * (1 - 1e-9) / max(np.linalg.norm(x), 1e-300))
         if t > 0 and np.all(Gf @ x < hf) and np.linalg.norm(x) < R:
             return "point", x
+        # phase 1 with tangent cuts of the ball (at the closest points found) for a certificate
+        if np.linalg.norm(res.x[:d0]) > 0:
+            cuts.append(res.x[:d0] / np.linalg.norm(res.x[:d0]))
+        for it in range(12):
+            k = len(cuts)
+            Gc = np.vstack([Gf] + cuts) if cuts else Gf
+            hc = np.concatenate([hf, np.full(k, R)])
+            A1 = np.hstack([Gc, -np.vstack([np.eye(m), np.zeros((k, m))])])
+            r2 = linprog(np.r_[np.zeros(d0), np.ones(m)], A_ub=A1, b_ub=hc,
+                         bounds=[(-R, R)] * d0 + [(0, None)] * m, method="highs")
+            if r2.status != 0:
+                break
+            if r2.fun > 0:
+                y = np.maximum(-np.asarray(r2.ineqlin.marginals), 0.0)
+                return "farkas", [float(v) for v in y[:m]], [(c, float(v)) for c, v in zip(cuts, y[m:])]
+            xs = r2.x[:d0]
+            if np.linalg.norm(xs) <= R:
+                break
+            cuts.append(xs / np.linalg.norm(xs))
         # inside the l1 ball of radius R (inside the Euclidean ball): x = p - q
         n = len(hf)
         A = np.hstack([Gf, -Gf, nrm[:, None]])
