@@ -471,9 +471,6 @@ def pattern_search(net: "MLP", theta: Any, R: float, *, budget: float = 60.0, to
         open_kids = [k for k in kids if "farkas" not in nodes[k]]
         if best is None and open_kids:
             dive = max(open_kids, key=lambda k: nodes[k]["up"])
-    upper = max([-u for u, _ in heap], default=-math.inf)
-    if best is not None:
-        upper = max(upper, best_val) if upper == -math.inf else upper
     proof = _encode(nodes)
     closed = [n["up"] for n in nodes.values() if "kids" not in n and "farkas" not in n]
     upper = max(closed) if closed else 0.0
