@@ -193,24 +193,33 @@ class PatternProblem:
             bound = self._jac_bound(sides)
         return {"sides": sides, "G": G, "h": h, "lin": lin_ok, "bound": bound, "empty": empty}
 
-    def _gram(self) -> tuple[arb_mat, arb_mat]:
-        """``G_jk = w2_j w2_k W1_j·W1_k`` (one hidden layer, scalar output) and ``|G|`` (upper ends)."""
-        if not hasattr(self, "_G"):
-            V = arb_mat([[self.Wa[1][0, j] * self.Wa[0][j, k] for k in range(self.Wa[0].ncols())]
-                         for j in range(self.Wa[0].nrows())])
+    def _gram(self, sides: list[np.ndarray]) -> tuple[arb_mat, arb_mat]:
+        """``G_jk = v_j·v_k``, ``v_j = w_out_j ∂a_L[j]/∂x`` for the last hidden layer ``L`` (scalar
+        output, every earlier unit fixed: ``∂a_L/∂x`` is one matrix) and ``|G|`` (upper ends)."""
+        key = b"".join(sd.tobytes() for sd in sides[:-1])
+        cache = self.__dict__.setdefault("_grams", {})
+        if key not in cache:
+            P = self.Wa[0]
+            for li, side in enumerate(sides[:-1]):
+                P = self.Wa[li + 1] * arb_mat([[self.sa[int(side[j])] * P[j, k] for k in range(P.ncols())]
+                                               for j in range(P.nrows())])
+            w = self.Wa[-1]
+            V = arb_mat([[w[0, j] * P[j, k] for k in range(P.ncols())] for j in range(P.nrows())])
             G = V * V.transpose()
-            self._G = (G, arb_mat([[G[i, j].abs_upper() for j in range(G.ncols())] for i in range(G.nrows())]))
-        return self._G
+            if len(cache) > 4096:
+                cache.clear()
+            cache[key] = (G, arb_mat([[G[i, j].abs_upper() for j in range(G.ncols())] for i in range(G.nrows())]))
+        return cache[key]
 
     def _jac_bound(self, sides: list[np.ndarray]) -> arb:
         b = self._jac_bound_product(sides)
-        if len(sides) == 1 and self.net.d_out == 1 and np.any(sides[0] < 0):
+        if self.net.d_out == 1 and np.any(sides[-1] < 0) and all(np.all(sd >= 0) for sd in sides[:-1]):
             # J = Σ_j (m_j + δ_j) v_j, |δ_j| <= r_j: |J|² <= mᵀGm + 2 Σ r_j |(Gm)_j| + rᵀ|G|r
-            G, aG = self._gram()
+            G, aG = self._gram(sides)
             half = (self.sa[1] - self.sa[0]) / 2
             mid = (self.sa[1] + self.sa[0]) / 2
-            m = arb_mat([[self.sa[int(t)] if t >= 0 else mid] for t in sides[0]])
-            r = arb_mat([[ZERO if t >= 0 else half.abs_upper()] for t in sides[0]])
+            m = arb_mat([[self.sa[int(t)] if t >= 0 else mid] for t in sides[-1]])
+            r = arb_mat([[ZERO if t >= 0 else half.abs_upper()] for t in sides[-1]])
             Gm = G * m
             q = (m.transpose() * Gm)[0, 0] + (r.transpose() * (aG * r))[0, 0]
             q = q + 2 * sum((r[j, 0] * Gm[j, 0].abs_upper() for j in range(Gm.nrows())), ZERO)
