@@ -12,16 +12,18 @@ from __future__ import annotations
 
 import math
 import time
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 import mpmath
 import numpy as np
 
-from symlip.certify.bnb import Search, confirm_lower, encode_tree
+from symlip.certify.bnb import Search, Witnessed, confirm_lower, encode_tree
 from symlip.certify.cap import u_cap
 from symlip.certify.certificate import Certificate, problem_spec
 from symlip.certify.enclose import CERTIFY_QUANTITIES, Problem
 from symlip.certify.interval import float_up
+from symlip.certify.patterns import pattern_search, pl_slopes
 
 if TYPE_CHECKING:  # pragma: no cover
     from symlip.models.network import MLP
@@ -124,15 +126,27 @@ def certify(quantity_or_claim: Any, net: "MLP", region: "Region", *, R: float, Y
 
     t0 = time.monotonic()
     prob = Problem(quantity, net, region, R, Y)
-    search = Search(prob, budget=budget, tol=tol, max_boxes=max_boxes, seed=int(seed))
-    cap_arb, cap_note = u_cap(quantity, net, region, R, Y)
-    cap = None if cap_arb is None else float_up(cap_arb)
-    if cap is not None:
-        search.cap = cap
-    search.progress = progress
-    reason = search.run()
-    upper = search.upper
-    best = search.best
+    if (quantity == "lip_input" and region.kind == "ball" and region.radius == 0
+            and pl_slopes(net.activation) is not None):
+        # a fixed piecewise-linear network: branch and bound over activation patterns
+        pat = pattern_search(net, region.center, R, budget=budget, tol=tol, max_nodes=max_boxes)
+        w0 = pat["witness"]
+        best = None if w0 is None else Witnessed(pat["lower_est"], region.center.copy(), np.asarray(w0["x"]),
+                                                   v=np.asarray(w0["v"]))
+        search = SimpleNamespace(upper=pat["upper"], best=best, boxes=pat["nodes"], tree_upper=pat["upper"],
+                                 nodes=None)
+        reason, upper, cap, cap_note = pat["stop"], pat["upper"], None, "not used by the pattern search"
+    else:
+        pat = None
+        search = Search(prob, budget=budget, tol=tol, max_boxes=max_boxes, seed=int(seed))
+        cap_arb, cap_note = u_cap(quantity, net, region, R, Y)
+        cap = None if cap_arb is None else float_up(cap_arb)
+        if cap is not None:
+            search.cap = cap
+        search.progress = progress
+        reason = search.run()
+        upper = search.upper
+        best = search.best
     lower_mp = confirm_lower(prob, best) if best is not None else mpmath.mpf(0)
     lower = float(lower_mp)
     if lower > upper:  # the two implementations disagree: a bug, never a result
@@ -160,7 +174,8 @@ def certify(quantity_or_claim: Any, net: "MLP", region: "Region", *, R: float, Y
            f"stopped by {reason}" + (f"; U bound {u_bound:.6g}" if u_bound is not None else "")
            + ("; the upper is the U cap (the tree proves " + f"{search.tree_upper:.6g})" if capped else "") + note)
     return Certificate(quantity=quantity, lower=lower, upper=upper, gap=gap, status=status, boxes=search.boxes,
-                       seconds=seconds, message=msg, seed=int(seed), witness=w, proof=encode_tree(search.nodes),
+                       seconds=seconds, message=msg, seed=int(seed), witness=w,
+                       proof=encode_tree(search.nodes) if pat is None else pat["proof"],
                        problem=problem_spec(quantity, net, region, R, Y), lower_mp=mpmath.nstr(lower_mp, 30),
                        bound=bound, bound_mp=bound_mp, claim=None if claim is None else claim.name,
                        u_bound=u_bound, stop=reason, cap=cap, cap_note=cap_note)

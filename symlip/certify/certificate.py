@@ -27,6 +27,7 @@ from flint import arb
 from symlip.certify.bnb import Witnessed, confirm_lower
 from symlip.certify.cap import u_cap
 from symlip.certify.enclose import CERTIFY_QUANTITIES, Problem
+from symlip.certify.patterns import replay_patterns
 from symlip.core.version import VERSION
 from symlip.search.witness import Replay, activation_spec, load_witness_data, region_spec
 from symlip.search.witness_format import header, read_header, write_witness
@@ -220,6 +221,8 @@ def replay_certificate(data_or_path: Any) -> Replay:
         proof = data.get("proof")
         if not isinstance(proof, dict):
             raise ValueError("the field 'proof' must be an object")
+        if proof.get("method") == "patterns":
+            return _replay_patterns(prob, data, proof)
         tree = proof.get("tree")
         if not isinstance(tree, list) or any(isinstance(t, bool) or not isinstance(t, int) for t in tree):
             raise ValueError("proof.tree must be a list of integers")
@@ -289,6 +292,26 @@ def replay_certificate(data_or_path: Any) -> Replay:
     if worst > upper:
         return _result("tampered", f"a leaf (or the U cap) claims {worst!r} > the recorded upper {upper!r}", upper)
     msg = f"{len(uppers)} leaves re-derived{'' if cap is None else ', U cap re-evaluated'}; {prob.quantity} <= {upper!r}"
+    lower_note = _check_lower(prob, data)
+    if lower_note:
+        return _result("tampered", lower_note, upper)
+    bound = data.get("bound")
+    if isinstance(bound, (int, float)) and not isinstance(bound, bool) and bound >= upper:
+        return _result("proved", msg + f" <= the recorded bound {bound!r}", upper, bound)
+    return _result("certified", msg, upper, bound)
+
+
+def _replay_patterns(prob: Problem, data: dict[str, Any], proof: dict[str, Any]) -> Replay:
+    """Replay a pattern tree (:func:`symlip.certify.patterns.replay_patterns`)."""
+    upper = data.get("upper")
+    if isinstance(upper, bool) or not isinstance(upper, (int, float)) or math.isnan(upper):
+        return _result("invalid", "malformed certificate: the field 'upper' must be a number")
+    reg = prob.region
+    if prob.quantity != "lip_input" or reg.kind != "ball" or reg.radius != 0:
+        return _result("invalid", "a pattern proof needs lip_input on a fixed network (Region.ball(theta, 0))")
+    status, msg = replay_patterns(prob.net, reg.center, prob.R, proof, float(upper))
+    if status != "certified":
+        return _result(status, msg, upper)
     lower_note = _check_lower(prob, data)
     if lower_note:
         return _result("tampered", lower_note, upper)
