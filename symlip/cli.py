@@ -34,191 +34,37 @@ import shlex
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 from symlip.bounds.symbolic import MAX_DEPTH
-from symlip.search.falsify import MAX_BUDGET, MAX_DPS, MAX_EVALS
+from symlip.search.falsify import MAX_DPS, MAX_EVALS
 from symlip.batch import MAX_JOBS, default_jobs
 from symlip.prove import DEFAULT_PROVE_BUDGET, MAX_PROVE_DIM
 from symlip.bounds.lower import MAX_POINTS
 from symlip.report.index import DEFAULT_OUT
+from symlip.cli_args import (MAX_WIDTH, Formatter, Parser, UsageError, add_command, add_out, floats, int_at_least,
+                              ints, parse_params, positive_float, positive_seconds, radius, tool_name)
 
 __all__ = ["main"]
 
 
-class _UsageError(Exception):
-    """A bad command-line argument: one line, exit code 2."""
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, not usage + message
-        if message.startswith("argument --") and message.endswith(": expected one argument"):
-            opt = message[len("argument "):].split(":")[0].split("/")[0]
-            message += f" (a value starting with '-' is written {opt}=VALUE, e.g. {opt}=-1)"
-        raise _UsageError(f"symlip: error: {message} (see '{self.prog} --help')")
-
-
-#: caps on the size arguments without an API counterpart (the others: MAX_DEPTH,
-#: symlip.search.falsify.MAX_BUDGET, MAX_EVALS, MAX_DPS and symlip.bounds.lower.MAX_POINTS)
-MAX_WIDTH = 1_000_000       # one layer's width
 #: whether ``symlip check`` proves surviving claims by default (measured: see --prove's help)
 PROVE_DEFAULT = False
 
 
-def _fields(text: str, expected: str) -> list[str]:
-    """The comma-separated fields of ``text``; an empty or blank field is an error."""
-    if not text.strip():
-        raise argparse.ArgumentTypeError(f"empty value {text!r}; expected {expected}")
-    fields = text.split(",")
-    if any(not f.strip() for f in fields):
-        raise argparse.ArgumentTypeError(f"empty field in {text!r}; expected {expected}")
-    return [f.strip() for f in fields]
-
-
-def _number_list(kind: type, expected: str, ok: Callable[[Any], bool], bad: str) -> Callable[[str], list]:
-    """A parser of comma-separated ``kind`` values each passing ``ok`` (no empty fields);
-    ``bad`` words a value that fails ``ok``."""
-    word = "a number" if kind is float else "an integer"
-
-    def parse(text: str) -> list:
-        out = []
-        for f in _fields(text, expected):
-            try:
-                v = kind(f)
-            except ValueError:
-                raise argparse.ArgumentTypeError(f"{f!r} in {text!r} is not {word}; expected {expected}") from None
-            if not ok(v):
-                raise argparse.ArgumentTypeError(f"{f!r} in {text!r} is {bad}; expected {expected}")
-            out.append(v)
-        return out
-
-    return parse
-
-
-#: comma-separated finite numbers (no empty fields, no nan or inf)
-_floats = _number_list(float, "comma-separated finite numbers such as 2 or 2,1.5", math.isfinite, "not finite")
-#: comma-separated integers from 1 to MAX_WIDTH (layer widths)
-_ints = _number_list(int, f"comma-separated positive integers such as 3,16,1 (each at most {MAX_WIDTH})",
-                     lambda v: 1 <= v <= MAX_WIDTH, "out of range")
-
-
-def _positive_float(text: str, expected: str, bad_value: str | None = None) -> float:
-    """``float(text)`` when finite and > 0, else an ArgumentTypeError ``expected ..., got ...``
-    (``bad_value`` words the error for a number that is not positive and finite)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"{bad_value or 'expected ' + expected}, got {text!r}")
-    return value
-
-
-def _positive_seconds(text: str) -> float:
-    value = _positive_float(text, "a positive number of seconds")
-    if value > MAX_BUDGET:
-        raise argparse.ArgumentTypeError(f"expected a positive number of seconds up to {MAX_BUDGET:g} "
-                                         f"(one day), got {text!r}")
-    return value
-
-
-def _radius(text: str) -> float | None:
-    """A positive input radius, or None for 'inf'/'all' (all of R^d)."""
-    if text.strip().lower() == "all":
-        return None
-    try:
-        if float(text) == math.inf:
-            return None
-    except ValueError:
-        pass  # worded by _positive_float
-    return _positive_float(text, "a positive radius or 'inf'")
-
-
-def _tool(text: str) -> str:
-    """A tool name of :data:`symlip.peers.TOOLS` (lower-cased) or a claimed constant, checked by
-    :func:`symlip.peers.check_tool`."""
-    from symlip.peers import check_tool
-
-    name = text.strip()
-    try:
-        kind = check_tool(name)
-    except (TypeError, ValueError) as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-    return name.lower() if kind == "name" else name
-
-
-def _int_at_least(low: int, high: int | None = None) -> Callable[[str], int]:
-    allowed = f"an integer >= {low}" + ("" if high is None else f" and <= {high}")
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected {allowed}, got {text!r}") from None
-        if value < low or (high is not None and value > high):
-            raise argparse.ArgumentTypeError(f"expected {allowed}, got {text!r}")
-        return value
-
-    parse.__name__ = allowed
-    return parse
-
-
-def _params(items: Sequence[str]) -> dict[str, float]:
-    out = {}
-    for item in items:
-        key, sep, val = item.partition("=")
-        if not sep or not key.strip():
-            raise _UsageError(f"symlip: error: --param expects NAME=VALUE, got {item!r}")
-        try:
-            out[key.strip()] = float(val)
-        except ValueError:
-            raise _UsageError(f"symlip: error: --param {key.strip()} expects a number, got {val!r}") from None
-    return out
-
-
-class _Formatter(argparse.HelpFormatter):
-    """Descriptions wrapped, examples (an epilog starting ``examples:``) as written; every
-    option's default in its help."""
-
-    def _fill_text(self, text: str, width: int, indent: str) -> str:
-        if text.startswith("examples:"):
-            return "".join(indent + line for line in text.splitlines(keepends=True))
-        return super()._fill_text(text, width, indent)
-
-    def _get_help_string(self, action: argparse.Action) -> str:
-        text = action.help or ""
-        if ("default" in text or action.default is None or action.default is False or action.default == []
-                or action.default is argparse.SUPPRESS or not action.option_strings):
-            return text
-        return text + " (default: %(default)s)"
-
-
-def _command(sub: Any, name: str, help: str, description: str, examples: Sequence[str]) -> _Parser:
-    """A subcommand with a help line, a description paragraph and examples."""
-    return sub.add_parser(name, help=help, description=description, formatter_class=_Formatter,
-                          epilog="examples:\n" + "\n".join(f"  {e}" for e in examples))
-
-
-def _add_out(parser: _Parser, command: str, what: str, *, alias: bool = True) -> None:
-    """``--out DIR`` (also ``--report DIR``), default ``symlip-out/COMMAND``: never the committed reports/."""
-    names = ("--out", "--report") if alias else ("--out",)
-    parser.add_argument(*names, dest="out", default=f"{DEFAULT_OUT}/{command}", metavar="DIR",
-                        help=f"output folder: {what}; the reference reports are written with --out reports")
-
-
-def _build_parser() -> _Parser:
+def _build_parser() -> Parser:
     from symlip.bounds.symbolic import QUANTITIES
 
-    p = _Parser(prog="symlip", formatter_class=_Formatter,
+    p = Parser(prog="symlip", formatter_class=Formatter,
                 description="Derive, compile and attack Lipschitz bounds of neural networks with respect to "
                             "their parameters (docs/theory.md). Every command writes its reports where --out "
                             f"says (default {DEFAULT_OUT}/COMMAND in the current folder).",
                 epilog="examples:\n  symlip derive --widths 3,16,1 --quantity lip_f\n"
                        "  symlip check proofs/ --out reports\n  symlip COMMAND --help")
     p.add_argument("--version", action="version", version=_version())
-    sub = p.add_subparsers(dest="command", parser_class=_Parser, metavar="COMMAND")
+    sub = p.add_subparsers(dest="command", parser_class=Parser, metavar="COMMAND")
 
-    d = _command(sub, "derive", "print a bound (docs/theory.md §3) or its value on a region",
+    d = add_command(sub, "derive", "print a bound (docs/theory.md §3) or its value on a region",
                  "Print the upper bound U1-U4 of docs/theory.md §3 for networks of the given widths: the "
                  "per-layer recursion and the unrolled formula (general in omega_i, beta_i, R), or with "
                  "--latex the general-depth closed form too. With --omega and --beta the bound is evaluated "
@@ -226,7 +72,7 @@ def _build_parser() -> _Parser:
                  ["symlip derive --widths 3,16,1 --quantity lip_f",
                   "symlip derive --widths 3,16,16,1 --quantity lip_grad --omega 2 --beta 1 --R 1",
                   "symlip derive --widths 3,16,16,1 --quantity lip_grad --latex"])
-    d.add_argument("--widths", type=_ints, required=True, help="layer widths d_0,...,d_m, e.g. 3,16,16,1")
+    d.add_argument("--widths", type=ints, required=True, help="layer widths d_0,...,d_m, e.g. 3,16,16,1")
     d.add_argument("--activation", default="tanh", help="registry name or expression in t")
     d.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                    help="activation parameter, e.g. alpha=0.1 (repeatable)")
@@ -234,16 +80,16 @@ def _build_parser() -> _Parser:
                    help="lip_f: U1, Lipschitz constant of θ ↦ f(x;θ); lip_grad: U2, of θ ↦ ∇_θ f; "
                         "lip_loss_grad: U3, of the squared-loss gradient (uses --Y); lip_input: U4, of x ↦ f(x;θ)")
     d.add_argument("--latex", action="store_true", help="print LaTeX")
-    d.add_argument("--omega", type=_floats, help="spectral-norm bounds per layer (or one for all); without "
+    d.add_argument("--omega", type=floats, help="spectral-norm bounds per layer (or one for all); without "
                                                   "--omega and --beta the general formula is printed")
-    d.add_argument("--beta", type=_floats, help="bias-norm bounds per layer (or one for all)")
+    d.add_argument("--beta", type=floats, help="bias-norm bounds per layer (or one for all)")
     d.add_argument("--R", type=float, default=1.0, help="input radius |x| <= R")
     d.add_argument("--Y", type=float, default=None, help="target radius |y| <= Y (lip_loss_grad; no default)")
     d.add_argument("--allow-numeric", action="store_true",
                    help="let the bound rest on activation constants that are only numeric estimates "
                         "(marked 'not proven'); by default such a bound is refused")
 
-    a = _command(sub, "activation", "print S0, S1, S2, c0 with provenance",
+    a = add_command(sub, "activation", "print S0, S1, S2, c0 with provenance",
                  "Derive an activation's constants S0 = sup|σ|, S1 = sup|σ'|, S2 = sup|σ''| and c0 = |σ(0)| "
                  "(docs/theory.md §1) and print each with its provenance: exact (sympy), certified (an arb "
                  "enclosure) or numeric (an estimate); then the classes it belongs to.",
@@ -253,7 +99,7 @@ def _build_parser() -> _Parser:
     a.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                    help="parameter of a registry activation, e.g. alpha=0.1 for leaky_relu (repeatable)")
 
-    b = _command(sub, "bench", "run the benchmarks and write bench.json",
+    b = add_command(sub, "bench", "run the benchmarks and write bench.json",
                  "Time the derivation and compilation, the kernels against sympy evalf and mpmath, the "
                  "network derivatives (against torch.func when installed), the falsifier on known constants "
                  "and the SGD-moment path; print a table and write the JSON.",
@@ -262,7 +108,7 @@ def _build_parser() -> _Parser:
                                                          "'quick run: not a reference')")
     b.add_argument("--out", default=f"{DEFAULT_OUT}/bench/bench.json", metavar="FILE", help="JSON output path")
 
-    c = _command(sub, "check", "attack the claims of catalogue files/folders and write a report",
+    c = add_command(sub, "check", "attack the claims of catalogue files/folders and write a report",
                  "Attack every claim (the CASES of the Python files under the paths) with the falsifier and "
                  "write check.md, check.json, check.tex and a witness file per violation. Exit 0 iff every "
                  "claim comes out as expected (holds -> survived/witnessed/proved, fails -> "
@@ -270,16 +116,16 @@ def _build_parser() -> _Parser:
                  ["symlip check proofs/ --out reports            # the main job: the reference report",
                   "symlip check proofs/mutants --max-evals 3000  # reproducible, into symlip-out/check"])
     c.add_argument("paths", nargs="+", metavar="PATH", help="catalogue .py files or folders (defining CASES)")
-    c.add_argument("--budget", type=_positive_seconds, default=3.0, metavar="SECONDS",
+    c.add_argument("--budget", type=positive_seconds, default=3.0, metavar="SECONDS",
                    help="search seconds per case, times the case's weight")
-    c.add_argument("--seed", type=_int_at_least(0), default=0, metavar="N", help="seed")
-    c.add_argument("--max-evals", type=_int_at_least(10, MAX_EVALS), default=None, metavar="N",
+    c.add_argument("--seed", type=int_at_least(0), default=0, metavar="N", help="seed")
+    c.add_argument("--max-evals", type=int_at_least(10, MAX_EVALS), default=None, metavar="N",
                    help="evaluation budget per case (makes the search exactly reproducible; default: none, "
                         "the time budget decides)")
-    _add_out(c, "check", "check.md, check.json, check.tex, witnesses/")
+    add_out(c, "check", "check.md, check.json, check.tex, witnesses/")
     c.add_argument("--json", default=None, metavar="FILE", help="also write the JSON report to FILE")
     c.add_argument("--quiet", action="store_true", help="no progress line per claim")
-    c.add_argument("--jobs", type=_int_at_least(1, MAX_JOBS), default=default_jobs(), metavar="N",
+    c.add_argument("--jobs", type=int_at_least(1, MAX_JOBS), default=default_jobs(), metavar="N",
                    help="worker processes on this machine (default: its cores); verdicts are those of --jobs 1 "
                         "(identical under --max-evals)")
     c.add_argument("--scheduler", default=None, metavar="ADDRESS",
@@ -299,10 +145,10 @@ def _build_parser() -> _Parser:
                         f"takes 4:24 without and 5:18 with --prove (10 of 126 claims qualify; 4 proved), too "
                         f"close to its 6-minute limit, and a time-budgeted proof is not reproducible under "
                         f"--max-evals")
-    c.add_argument("--prove-budget", type=_positive_seconds, default=DEFAULT_PROVE_BUDGET, metavar="SECONDS",
+    c.add_argument("--prove-budget", type=positive_seconds, default=DEFAULT_PROVE_BUDGET, metavar="SECONDS",
                    help="seconds of branch and bound per proved claim")
 
-    g = _command(sub, "growth", "upper vs witnessed lower bound on balls |θ| <= r; log-log slopes",
+    g = add_command(sub, "growth", "upper vs witnessed lower bound on balls |θ| <= r; log-log slopes",
                  "On balls |θ| <= r over radii r, compare the upper bound (U1 or U2) with the lower bound "
                  "witnessed by the chain construction of docs/theory.md §4, fit log-log slopes and write a "
                  "table, Markdown, JSON and PNG. Exit 0 iff both slopes are within 0.05 of m-1 (lip_f) or "
@@ -312,41 +158,41 @@ def _build_parser() -> _Parser:
     g.add_argument("--activation", default="tanh", help="registry name or expression in t")
     g.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                    help="activation parameter, e.g. alpha=0.1 (repeatable)")
-    g.add_argument("--depth", type=_int_at_least(1, MAX_DEPTH), default=4, metavar="M", help="depth m")
+    g.add_argument("--depth", type=int_at_least(1, MAX_DEPTH), default=4, metavar="M", help="depth m")
     g.add_argument("--quantity", default="lip_f", choices=["lip_f", "lip_grad"],
                    help="lip_f: U1 vs |∇_θ f| (slope m-1); lip_grad: U2 vs the top Hessian eigenvalue "
                         "(slope 2m-3)")
-    g.add_argument("--width", type=_int_at_least(1, MAX_WIDTH), default=1, metavar="N",
+    g.add_argument("--width", type=int_at_least(1, MAX_WIDTH), default=1, metavar="N",
                    help="hidden width (1: the scalar chain); input width too")
     g.add_argument("--R", type=float, default=1.0, help="input radius")
-    g.add_argument("--radii", type=_floats, default=None, metavar="R0,R1",
+    g.add_argument("--radii", type=floats, default=None, metavar="R0,R1",
                    help="smallest and largest radius, at least two decades apart (default: 1,1e4)")
-    g.add_argument("--points", type=_int_at_least(3, MAX_POINTS), default=17, metavar="N",
+    g.add_argument("--points", type=int_at_least(3, MAX_POINTS), default=17, metavar="N",
                    help="number of radii")
-    _add_out(g, "growth", "growth_<activation>_m<depth>_<quantity>.md, .json, .png", alias=False)
+    add_out(g, "growth", "growth_<activation>_m<depth>_<quantity>.md, .json, .png", alias=False)
 
-    dm = _command(sub, "demo", "demonstrations that write reports (stepsize, cdnn)",
+    dm = add_command(sub, "demo", "demonstrations that write reports (stepsize, cdnn)",
                   "stepsize: gradient descent with the local step-size rule of docs/theory.md §6 beside fixed "
                   "steps (stepsize.md, .json, .png); cdnn: the N-convergence table of continuously deep "
                   "networks, docs/theory.md §5 (cdnn.md, .json, .png).",
                   ["symlip demo stepsize", "symlip demo cdnn --quick"])
     dm.add_argument("name", choices=["stepsize", "cdnn"], help="stepsize (docs/theory.md §6) or cdnn (§5)")
-    dm.add_argument("--seed", type=_int_at_least(0), default=0, metavar="N", help="seed")
+    dm.add_argument("--seed", type=int_at_least(0), default=0, metavar="N", help="seed")
     dm.add_argument("--quick", action="store_true", help="small sizes (seconds, for smoke tests; marked "
                                                           "'quick run: not a reference')")
-    _add_out(dm, "demo", "<name>.md, .json, .png", alias=False)
+    add_out(dm, "demo", "<name>.md, .json, .png", alias=False)
 
-    dy = _command(sub, "dynamics", "SGD dynamics of the Lipschitz bound: predicted vs observed (docs/theory.md §7)",
+    dy = add_command(sub, "dynamics", "SGD dynamics of the Lipschitz bound: predicted vs observed (docs/theory.md §7)",
                   "The Lipschitz bound under SGD (docs/theory.md §7): one-step moments against Monte-Carlo "
                   "over η, trajectories with predicted bands, factor studies; writes dynamics.md, .json and "
                   "plots. Exit 0 iff the one-step targets hold (5% at the smallest η, slope ~2).",
                   ["symlip dynamics --quick", "symlip dynamics --out reports   # the reference (minutes)"])
     dy.add_argument("--quick", action="store_true", help="small sizes (seconds, for CI; marked "
                                                           "'quick run: not a reference')")
-    dy.add_argument("--seed", type=_int_at_least(0), default=0, metavar="N", help="seed")
-    _add_out(dy, "dynamics", "dynamics.md, dynamics.json, dynamics_*.png")
+    dy.add_argument("--seed", type=int_at_least(0), default=0, metavar="N", help="seed")
+    add_out(dy, "dynamics", "dynamics.md, dynamics.json, dynamics_*.png")
 
-    au = _command(sub, "audit", "check other tools' Lipschitz constants of a saved torch network",
+    au = add_command(sub, "audit", "check other tools' Lipschitz constants of a saved torch network",
                   "Check other tools' input-Lipschitz constants of a torch.save'd network (product of "
                   "spectral norms, ECLipsE, ECLipsE-Fast, ECLipsE-Gen-Local, stated values) against symlip's "
                   "best lower bound on |x|_2 <= R; a table on stdout, audit.md, audit.json and a witness per "
@@ -356,40 +202,40 @@ def _build_parser() -> _Parser:
                    "symlip audit weights.pt --activation tanh --input-radius 1"])
     au.add_argument("model", metavar="MODEL",
                     help="a torch.save file: a state dict (with --activation) or, with --trust, an nn.Sequential")
-    au.add_argument("--input-radius", required=True, type=_radius, metavar="R",
+    au.add_argument("--input-radius", required=True, type=radius, metavar="R",
                     help="audit on the input ball |x|_2 <= R; 'inf' for all of R^d (bias-free relu, "
                          "leaky_relu or identity networks)")
-    au.add_argument("--tool", action="append", type=_tool, default=None, metavar="TOOL",
+    au.add_argument("--tool", action="append", type=tool_name, default=None, metavar="TOOL",
                     help="product, eclipse, eclipse-fast, eclipse-local, or a claimed constant; repeatable "
                          "(default: the four tools)")
-    au.add_argument("--budget", type=_positive_seconds, default=5.0, metavar="SECONDS",
+    au.add_argument("--budget", type=positive_seconds, default=5.0, metavar="SECONDS",
                     help="seconds of symlip's lower-bound search, shared by all tools")
-    au.add_argument("--seed", type=_int_at_least(0), default=0, metavar="N", help="seed")
-    au.add_argument("--max-evals", type=_int_at_least(10, MAX_EVALS), default=None, metavar="N",
+    au.add_argument("--seed", type=int_at_least(0), default=0, metavar="N", help="seed")
+    au.add_argument("--max-evals", type=int_at_least(10, MAX_EVALS), default=None, metavar="N",
                     help="evaluation budget of the search instead of --budget (makes it exactly reproducible; "
                          "default: none, the time budget decides)")
     au.add_argument("--trust", action="store_true",
                     help="unpickle a whole saved module (this runs code from the file: only for files you trust)")
-    au.add_argument("--widths", type=_ints, default=None, help="check the state dict's widths d_0,...,d_m")
+    au.add_argument("--widths", type=ints, default=None, help="check the state dict's widths d_0,...,d_m")
     au.add_argument("--activation", default=None, help="the activation of a state dict (registry name or "
                                                         "expression in t)")
     au.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                     help="activation parameter, e.g. alpha=0.1 (repeatable)")
-    _add_out(au, "audit", "audit.md, audit.json, audit-witnesses/")
+    add_out(au, "audit", "audit.md, audit.json, audit-witnesses/")
 
-    pe = _command(sub, "peers", "every tool on a fixed set of seeded networks beside symlip's lower bound",
+    pe = add_command(sub, "peers", "every tool on a fixed set of seeded networks beside symlip's lower bound",
                   "The peer comparison: every tool's constant on 12 seeded networks beside symlip's best "
                   "lower bound, with the tools' failure signals; peers.md and peers.json. Exit 0 iff no "
                   "tool's claim was violated. Needs the peers extra (torch, eclipse-nn).",
                   ["symlip peers --quick", "symlip peers --out reports   # the reference (minutes)"])
     pe.add_argument("--quick", action="store_true", help="two small networks, 0.5 s each (for tests; marked "
                                                           "'quick run: not a reference')")
-    pe.add_argument("--seed", type=_int_at_least(0), default=0, metavar="N", help="seed")
-    pe.add_argument("--budget", type=_positive_seconds, default=None, metavar="SECONDS",
+    pe.add_argument("--seed", type=int_at_least(0), default=0, metavar="N", help="seed")
+    pe.add_argument("--budget", type=positive_seconds, default=None, metavar="SECONDS",
                     help="search seconds per network (default 5; quick 0.5)")
-    _add_out(pe, "peers", "peers.md, peers.json")
+    add_out(pe, "peers", "peers.md, peers.json")
 
-    r = _command(sub, "replay", "re-evaluate a witness file; exit 0 iff it still violates (or a certificate holds)",
+    r = add_command(sub, "replay", "re-evaluate a witness file; exit 0 iff it still violates (or a certificate holds)",
                  "Re-evaluate a witness file at high precision from its data alone (no code runs unless "
                  "--trust). Exit 0 iff it still violates; 1 when it does not, is inconclusive or the file "
                  "disagrees with itself (tampered); 2 when its claim is code and --trust is missing. "
@@ -400,13 +246,13 @@ def _build_parser() -> _Parser:
                   "symlip replay symlip-out/certify/lip_f_1-2-1_tanh.json   # a certificate"])
     r.add_argument("witness", metavar="WITNESS.json", help="a witness or certificate file "
                                                            "(e.g. reports/witnesses/*.json)")
-    r.add_argument("--dps", type=_int_at_least(16, MAX_DPS), default=80, metavar="N",
+    r.add_argument("--dps", type=int_at_least(16, MAX_DPS), default=80, metavar="N",
                    help="decimal digits (also checked at N + 30)")
     r.add_argument("--trust", action="store_true",
                    help="import the source file the witness names (this runs its code): needed for pointwise "
                         "claims, and compares the witness with its source case")
 
-    ce = _command(sub, "certify", "a certified sandwich lower <= true local constant <= upper",
+    ce = add_command(sub, "certify", "a certified sandwich lower <= true local constant <= upper",
                   "Bound the true local constant (sup of |∇_θ f|, ||∇²_θ f||_2, ||∇²_θ ℓ||_2 or |∂f/∂x| over "
                   "the region and |x| <= R) from above by branch and bound with rigorous arb enclosures, and "
                   "from below by a witnessed point confirmed in mpmath; print the sandwich and write the "
@@ -419,49 +265,49 @@ def _build_parser() -> _Parser:
     ce.add_argument("--quantity", default="lip_f", choices=["lip_f", "lip_grad", "lip_loss_grad", "lip_input"],
                     help="lip_f: sup |∇_θ f|; lip_grad: sup ||∇²_θ f||_2; lip_loss_grad: of ½(f-y)² (uses -Y); "
                          "lip_input: sup |∂f/∂x|")
-    ce.add_argument("--widths", type=_ints, required=True, help="layer widths d_0,...,d_m, e.g. 1,2,1")
+    ce.add_argument("--widths", type=ints, required=True, help="layer widths d_0,...,d_m, e.g. 1,2,1")
     ce.add_argument("--activation", default="tanh", help="registry name or expression in t")
     ce.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                     help="activation parameter, e.g. alpha=0.1 (repeatable)")
-    ce.add_argument("--ball", type=lambda t: _positive_float(t, "a radius >= 0") if t.strip() not in ("0", "0.0")
+    ce.add_argument("--ball", type=lambda t: positive_float(t, "a radius >= 0") if t.strip() not in ("0", "0.0")
                     else 0.0, default=None, metavar="RADIUS",
                     help="the ball |θ - θ0| <= RADIUS around θ0 (--center); 0 fixes the network")
     ce.add_argument("--center", default="init", choices=["init", "zero"],
                     help="θ0 of --ball: init = MLP.init(--init-seed), zero = the origin")
-    ce.add_argument("--init-seed", type=_int_at_least(0), default=0, metavar="N", help="seed of the init θ0")
-    ce.add_argument("--omega", type=_floats, help="spectral-norm bounds per layer (or one for all): the box "
+    ce.add_argument("--init-seed", type=int_at_least(0), default=0, metavar="N", help="seed of the init θ0")
+    ce.add_argument("--omega", type=floats, help="spectral-norm bounds per layer (or one for all): the box "
                                                    "region with --beta, instead of --ball")
-    ce.add_argument("--beta", type=_floats, help="bias-norm bounds per layer (or one for all)")
-    ce.add_argument("-R", "--R", dest="R", type=lambda t: _positive_float(t, "a positive radius"), default=1.0,
+    ce.add_argument("--beta", type=floats, help="bias-norm bounds per layer (or one for all)")
+    ce.add_argument("-R", "--R", dest="R", type=lambda t: positive_float(t, "a positive radius"), default=1.0,
                     help="input radius |x| <= R")
     ce.add_argument("-Y", "--Y", dest="Y", type=float, default=None,
                     help="target radius |y| <= Y (lip_loss_grad; no default)")
-    ce.add_argument("--budget", type=_positive_seconds, default=60.0, metavar="SECONDS",
+    ce.add_argument("--budget", type=positive_seconds, default=60.0, metavar="SECONDS",
                     help="seconds of branch and bound")
-    ce.add_argument("--tol", type=lambda t: _positive_float(t, "a positive tolerance"), default=0.01,
+    ce.add_argument("--tol", type=lambda t: positive_float(t, "a positive tolerance"), default=0.01,
                     help="stop when upper <= (1 + tol) lower")
-    ce.add_argument("--seed", type=_int_at_least(0), default=0, metavar="N", help="seed of the incumbent search")
-    ce.add_argument("--max-boxes", type=_int_at_least(1), default=None, metavar="N",
+    ce.add_argument("--seed", type=int_at_least(0), default=0, metavar="N", help="seed of the incumbent search")
+    ce.add_argument("--max-boxes", type=int_at_least(1), default=None, metavar="N",
                     help="stop after N box enclosures (default: none, the budget decides)")
-    ce.add_argument("--bound", type=_floats, default=None, metavar="VALUE",
+    ce.add_argument("--bound", type=floats, default=None, metavar="VALUE",
                     help="a claimed upper bound: status proved / violated / open")
     ce.add_argument("--out", default=None, metavar="FILE",
                     help=f"the certificate JSON (default {DEFAULT_OUT}/certify/QUANTITY_WIDTHS_ACTIVATION.json)")
     ce.add_argument("--quiet", action="store_true", help="no progress lines")
 
-    ti = _command(sub, "tightness", "how loose U1 and U2 are: U / true constant, certified",
+    ti = add_command(sub, "tightness", "how loose U1 and U2 are: U / true constant, certified",
                   "For U1 (lip_f) and U2 (lip_grad) on small architectures ([1,1,1], [1,2,1], [2,2,1] tanh; "
                   "[1,2,1] sigmoid and softplus) on balls of radius 0.1 and 0.3 around MLP.init(0) and the box "
                   "ω = β = 1 (R = 1): the rigorous U value, the certified interval [lower, upper] of the true "
                   "constant (symlip certify) and the looseness U/true ∈ [U/upper, U/lower]; writes "
                   "tightness.md, tightness.tex and tightness.json.",
                   ["symlip tightness --quick", "symlip tightness --out reports   # the reference (~3 min)"])
-    ti.add_argument("--budget", type=_positive_seconds, default=3.0, metavar="SECONDS",
+    ti.add_argument("--budget", type=positive_seconds, default=3.0, metavar="SECONDS",
                     help="seconds of branch and bound per row (30 rows)")
-    ti.add_argument("--seed", type=_int_at_least(0), default=0, metavar="N", help="seed of the incumbent search")
+    ti.add_argument("--seed", type=int_at_least(0), default=0, metavar="N", help="seed of the incumbent search")
     ti.add_argument("--quick", action="store_true", help="two rows, 1 s each (for tests; marked "
                                                           "'quick run: not a reference')")
-    _add_out(ti, "tightness", "tightness.md, tightness.tex, tightness.json", alias=False)
+    add_out(ti, "tightness", "tightness.md, tightness.tex, tightness.json", alias=False)
     return p
 
 
@@ -483,7 +329,7 @@ def _cmd_derive(args: argparse.Namespace) -> int:
     if not 2 <= len(widths) <= MAX_DEPTH + 1:
         raise ValueError(f"--widths needs at least two entries d_0,...,d_m and at most {MAX_DEPTH + 1} "
                          f"(depth <= {MAX_DEPTH}); got {len(widths)}")
-    act = activation(args.activation, **_params(args.param))
+    act = activation(args.activation, **parse_params(args.param))
     depth = len(widths) - 1
     bound = derive(args.quantity, depth)
     if (args.omega is None) != (args.beta is None):
@@ -521,7 +367,7 @@ def _cmd_derive(args: argparse.Namespace) -> int:
 def _cmd_activation(args: argparse.Namespace) -> int:
     from symlip.activations.registry import activation
 
-    act = activation(args.spec, **_params(args.param))
+    act = activation(args.spec, **parse_params(args.param))
     print(f"{act.name}: σ(t) = {act.expr}")
     for c in act.constants.values():
         print(f"  {c}" + (f"  [{c.how}]" if c.how else ""))
@@ -635,7 +481,7 @@ def _cmd_certify(args: argparse.Namespace) -> int:
     if not 2 <= len(args.widths) <= MAX_DEPTH + 1:
         raise ValueError(f"--widths needs at least two entries d_0,...,d_m and at most {MAX_DEPTH + 1}; "
                          f"got {len(args.widths)}")
-    return certify_command(args, _params(args.param))
+    return certify_command(args, parse_params(args.param))
 
 
 def _cmd_tightness(args: argparse.Namespace) -> int:
@@ -662,7 +508,7 @@ def _cmd_growth(args: argparse.Namespace) -> int:
     from symlip.models.network import MLP
 
     _check_folder(args.out, "--out")
-    act = activation(args.activation, **_params(args.param))
+    act = activation(args.activation, **parse_params(args.param))
     if args.quantity == "lip_grad" and args.depth < 2:
         raise ValueError("--quantity lip_grad needs --depth >= 2 (at depth 1, f is affine in θ)")
     radii = None
@@ -734,7 +580,7 @@ def _cmd_audit(args: argparse.Namespace) -> int:
     _check_folder(args.out, "--out")
     if args.param and args.activation is None:
         raise ValueError("--param needs --activation")
-    act = activation(args.activation, **_params(args.param)) if args.activation is not None else None
+    act = activation(args.activation, **parse_params(args.param)) if args.activation is not None else None
     try:
         model = load_model(args.model, trust=args.trust, widths=args.widths, activation=act)
     except ImportError as exc:  # torch missing: one line saying how to install it
@@ -832,7 +678,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.print_help()
             return 2
         return _COMMANDS[args.command](args)
-    except _UsageError as exc:
+    except UsageError as exc:
         print(str(exc), file=sys.stderr)
         return 2
     except (ValueError, TypeError, OverflowError) as exc:
