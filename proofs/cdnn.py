@@ -1,4 +1,4 @@
-"""Continuously deep networks — Grönwall bounds of lip_f and lip_grad (MATH.md §5).
+"""Continuously deep networks — Grönwall bounds of lip_f and lip_grad (docs/theory.md §5).
 
 Setting
 -------
@@ -25,7 +25,7 @@ Both increase in ``t``: ``Z = min(R + √d S0 T, R e^{aT} + q (e^{aT}-1)/a)``.
 Euler: ``|z_{k+1}| <= (1 + ha)|z_k| + hq`` and ``|z_{k+1}| <= |z_k| + h√d S0``, so the
 same with ``(1 + ha)^N`` for ``e^{aT}`` (``Z_Euler <= Z_ODE`` since ``(1+ha)^N <= e^{aT}``).
 
-2. lip_f (MATH.md §5's statement, confirmed)
+2. lip_f (docs/theory.md §5's statement, confirmed)
 --------------------------------------------
 ``e(t) = z(t) - z'(t)``:  ``|ė| <= S1|W(z - z') + ΔW z' + Δb| <= a|e| + S1 Q φ(t)``
 (Cauchy–Schwarz on ``|ΔW z' + Δb| <= |ΔW|_F |z'| + |Δb|``).  Grönwall and Cauchy–Schwarz:
@@ -37,7 +37,7 @@ Cauchy–Schwarz over the three parts,
 
     L_f = √( γ^2 S1^2 Q^2 E2 + Z^2 + 1 ).
 
-This is MATH.md §5's ``|Δz(T)| <= S1 √(1+Z^2) √((e^{2S1ωT} - 1)/(2S1ω)) ||Δθ||_{L2}`` —
+This is docs/theory.md §5's ``|Δz(T)| <= S1 √(1+Z^2) √((e^{2S1ωT} - 1)/(2S1ω)) ||Δθ||_{L2}`` —
 the falsifier found no violation of it (nor of the other three bounds).
 Euler: ``|e_{k+1}| <= (1 + ha)|e_k| + h S1 Q φ_k`` gives
 ``|e_N| <= S1 Q Σ_k h (1+ha)^{N-1-k} φ_k <= S1 Q √E2_N ρ`` with
@@ -95,9 +95,9 @@ from symlip.search.claims import Case, Claim
 __all__ = ["CLAIMS", "CASES"]
 
 _WHY = {
-    "lip_f": "MATH.md §5: Grönwall on e = z - z' gives |Δz(T)| <= S1 sqrt(1+Z^2) sqrt(E2) ||Δθ||_L2; "
+    "lip_f": "docs/theory.md §5: Grönwall on e = z - z' gives |Δz(T)| <= S1 sqrt(1+Z^2) sqrt(E2) ||Δθ||_L2; "
              "|Δf| <= γ|Δz(T)| + Z|Δc| + |Δe| and Cauchy-Schwarz (derivation in proofs/cdnn.py).",
-    "lip_grad": "MATH.md §5: first and second variation (sensitivity equation) bounded by Grönwall twice; "
+    "lip_grad": "docs/theory.md §5: first and second variation (sensitivity equation) bounded by Grönwall twice; "
                 "|vᵀ∇²f v| <= 2A|v_c|ρ + γ C2 ρ^2, maximised over the unit sphere (proofs/cdnn.py).",
 }
 
@@ -132,5 +132,5 @@ def _cases() -> list[Case]:
     ]
 
 
-#: the CDNN catalogue: 10 cases (MATH.md §5)
+#: the CDNN catalogue: 10 cases (docs/theory.md §5)
 CASES: list[Case] = _cases()

@@ -1,4 +1,4 @@
-"""One SGD step's moments of the spectral norms and of log K (MATH.md §7), checked statistically.
+"""One SGD step's moments of the spectral norms and of log K (docs/theory.md §7), checked statistically.
 
 Each case takes a network at a generic point θ (30 seeded SGD steps from its
 initialisation on teacher-student data), predicts a statistic of one SGD step
@@ -24,9 +24,9 @@ claims below use small ``η`` (0.002–0.005) and tolerances of 5–10 %.
     E[Δ log K]   = Σ_ℓ E[Δs_ℓ]/s_ℓ - Σ_ℓ (Var[Δs_ℓ] + E[Δs_ℓ]²)/(2 s_ℓ²) + O(η³),
     Var[Δ log K] = Σ_{ℓ,k} Cov[Δs_ℓ, Δs_k]/(s_ℓ s_k) + O(η³).
 
-Finding (MATH.md §7 corrected)
+Finding (docs/theory.md §7 corrected)
 ------------------------------
-MATH.md states ``d log K = Σ_ℓ ds_ℓ/s_ℓ - ½ Σ_{ℓ,k} d<s_ℓ, s_k>/(s_ℓ s_k)``.  Since
+The working spec we started from (docs/theory.md, Appendix A) states ``d log K = Σ_ℓ ds_ℓ/s_ℓ - ½ Σ_{ℓ,k} d<s_ℓ, s_k>/(s_ℓ s_k)``.  Since
 ``log K`` is a *sum* of ``log s_ℓ``, Itô's formula applies term by term:
 ``d log K = Σ_ℓ ( ds_ℓ/s_ℓ - ½ d<s_ℓ>/s_ℓ² )`` — no cross terms in the drift.  The
 cross-layer covariations enter the *variance* of ``d log K`` (and the drift of
@@ -50,7 +50,7 @@ def _mean(rel_tol: float, flow_error: str) -> MomentClaim:
     """E[Δs_ℓ] to second order, with a tolerance below the error of gradient flow alone at the point
     (so the first-order term alone fails it: mutant M-flow-only-mean)."""
     return MomentClaim("E[ds]", "mean", rel_tol=rel_tol,
-                       why=f"MATH.md §7 one-step mean of Δs_ℓ to second order; error O(η³), relative O(η²). "
+                       why=f"docs/theory.md §7 one-step mean of Δs_ℓ to second order; error O(η³), relative O(η²). "
                            f"The tolerance {rel_tol:.2%} is below the error of gradient flow alone here "
                            f"({flow_error}), so this tests the second-order terms.")
 
@@ -62,7 +62,7 @@ _VAR = MomentClaim("Var[ds]", "var", rel_tol=0.10,
                    why="Var[Δs_ℓ] = η² J:Σ_B:J (gradient noise projected on the Jacobian u v^T); error O(η³).")
 _LOGK = MomentClaim("logK-drift", "log_K_second_order", rel_tol=0.10,
                     why="E[Δ log K] beyond gradient flow: Σ_ℓ [second-order part of E[Δs_ℓ]]/s_ℓ - Σ_ℓ "
-                        "E[Δs_ℓ²]/(2 s_ℓ²) — per layer, no cross-layer terms (MATH.md §7 corrected).")
+                        "E[Δs_ℓ²]/(2 s_ℓ²) — per layer, no cross-layer terms (docs/theory.md §7 corrected).")
 _LOGK_VAR = MomentClaim("Var[dlogK]", "log_K_var", rel_tol=0.10,
                         why="Var[Δ log K] = Σ_{ℓ,k} η² J_ℓ:Σ_B:J_k/(s_ℓ s_k), cross-layer terms included.")
 

@@ -1,4 +1,4 @@
-"""Lower bounds: no global bound exists (MATH.md §4) — witnessed claims.
+"""Lower bounds: no global bound exists (docs/theory.md §4) — witnessed claims.
 
 Each claim says ``sup_{|θ| <= r} Q >= c r^e`` on the ball of radius ``r`` around
 ``θ = 0``, for ``Q = |∇_θ f|`` (``e = m - 1``, a lower bound of the Lipschitz
@@ -7,7 +7,7 @@ with inputs ``|x| <= R``.  ``symlip check`` builds the witness of
 :mod:`symlip.bounds.lower`, checks in mpmath that it lies in the ball and evaluates ``Q``
 at two precisions; the claim is *witnessed* when both beat the formula.
 
-Proof sketch (MATH.md §4).  Carry a scalar chain on unit 0 of every layer (all
+Proof sketch (docs/theory.md §4).  Carry a scalar chain on unit 0 of every layer (all
 other weights and biases 0; they only add to ``|∇_θ f|``), with input
 ``x = R e_0``, weights ``w_j = w`` and biases ``b_1 = t0 - wR``,
 ``b_j = t0 - w σ(t0)`` (``1 < j < m``), ``b_m = 0``.  Every hidden pre-activation
@@ -49,8 +49,8 @@ from symlip.bounds.lower import LowerFormula
 
 __all__ = ["CASES", "CLAIMS"]
 
-_WHY = {"lip_f": "MATH.md §4: the chain construction gives sup |∇_θ f| >= c r^(m-1) on |θ| <= r.",
-        "lip_grad": "MATH.md §4: the chain construction gives sup ||∇²_θ f||_2 >= c' r^(2m-3) on |θ| <= r."}
+_WHY = {"lip_f": "docs/theory.md §4: the chain construction gives sup |∇_θ f| >= c r^(m-1) on |θ| <= r.",
+        "lip_grad": "docs/theory.md §4: the chain construction gives sup ||∇²_θ f||_2 >= c' r^(2m-3) on |θ| <= r."}
 
 #: the two lower-bound claims (the formula adapts to depth, activation and R)
 CLAIMS = {q: Claim(name=f"L4-{q}", quantity=q, bound=LowerFormula(q), direction="lower",

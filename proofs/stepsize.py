@@ -1,11 +1,11 @@
-"""Step sizes from local constants: the descent lemma for the local rule (MATH.md §6).
+"""Step sizes from local constants: the descent lemma for the local rule (docs/theory.md §6).
 
 Claim
 -----
 Let ``ℓ(θ) = (1/N) Σ_n ½ (f(x_n; θ) - y_n)^2`` with a smooth activation
-(MATH.md §1), ``R = max_n |x_n|``, ``Y = max_n |y_n|``, ``δ > 0``, and let
-``L`` be U3 (MATH.md §3) on the box ``ω_i = ||W_i||_2 + δ``, ``β_i = |b_i| + δ``
-that contains the ball ``B(θ, δ)`` (MATH.md §2).  With ``g = ∇ℓ(θ)`` and the
+(docs/theory.md §1), ``R = max_n |x_n|``, ``Y = max_n |y_n|``, ``δ > 0``, and let
+``L`` be U3 (docs/theory.md §3) on the box ``ω_i = ||W_i||_2 + δ``, ``β_i = |b_i| + δ``
+that contains the ball ``B(θ, δ)`` (docs/theory.md §2).  With ``g = ∇ℓ(θ)`` and the
 step of :func:`symlip.training.stepsize.local_step`
 
     η = min( 1/((1+κ) L), (1-κ) δ/|g| ),     κ = 2^-30,
@@ -25,7 +25,7 @@ Proof sketch
    second cap; this is SS-ball, and the segment ``[θ, θ⁺]`` lies in the convex
    ball ``B(θ, δ)``.
 2. *U3 on the ball.*  ``B(θ, δ)`` lies in the box ``ω_i = ||W_i||_2 + δ``,
-   ``β_i = |b_i| + δ`` (MATH.md §2, triangle inequality for the spectral and
+   ``β_i = |b_i| + δ`` (docs/theory.md §2, triangle inequality for the spectral and
    Euclidean norms), and every ``|x_n| <= R``, ``|y_n| <= Y``; so by U3
    ``|∇ℓ(u) - ∇ℓ(v)| <= L |u - v|`` for all ``u, v`` in the ball.
 3. *Taylor with integral remainder along the segment.*  With ``u(t) = θ - t η g``,
@@ -98,10 +98,10 @@ def ball_inequality(delta: float, n_samples: int) -> Inequality:
                       text=rf"|\theta_{{k+1}} - \theta_k| \le \delta = {delta:g}")
 
 
-_WHY_DESCENT = ("MATH.md §6 with U3 (§3): η <= δ/|g| keeps the segment in B(θ, δ) where ∇ℓ is L-Lipschitz "
+_WHY_DESCENT = ("docs/theory.md §6 with U3 (§3): η <= δ/|g| keeps the segment in B(θ, δ) where ∇ℓ is L-Lipschitz "
                 "(U3 on the box ω_i = ||W_i|| + δ); Taylor with integral remainder and η <= 1/L give "
                 "ℓ(θ - ηg) <= ℓ(θ) - (η/2)|g|^2.")
-_WHY_BALL = "MATH.md §6: η <= (1-κ) δ/|g| by the rule's second cap, so |θ⁺ - θ| = η|g| < δ."
+_WHY_BALL = "docs/theory.md §6: η <= (1-κ) δ/|g| by the rule's second cap, so |θ⁺ - θ| = η|g| < δ."
 
 
 #: the claims, keyed by (kind, δ, n_samples); filled by :func:`_cases`

@@ -1,17 +1,17 @@
-"""U1 — a Lipschitz constant of θ ↦ f(x; θ) on a parameter region (MATH.md §3).
+"""U1 — a Lipschitz constant of θ ↦ f(x; θ) on a parameter region (docs/theory.md §3).
 
 Claim
 -----
-For a depth-``m`` network (MATH.md §1) with a Lipschitz activation, every input
+For a depth-``m`` network (docs/theory.md §1) with a Lipschitz activation, every input
 ``|x| <= R`` and all θ, θ' in the box ``||W_i||_2 <= ω_i``, ``|b_i| <= β_i``
-(or any region inside it, e.g. a ball, MATH.md §2)::
+(or any region inside it, e.g. a ball, docs/theory.md §2)::
 
     |f(x; θ) - f(x; θ')| <= L_f |θ - θ'|,
     L_f = sqrt( Σ_{i=1}^{m} G_i^2 (1 + B_{i-1}^2) ).
 
 Proof sketch
 ------------
-1. *Forward bound B_i >= |z_i| (MATH.md §3).*  B_0 = R = sup |x|.  For 0 < i < m,
+1. *Forward bound B_i >= |z_i| (docs/theory.md §3).*  B_0 = R = sup |x|.  For 0 < i < m,
    componentwise |σ(t)| <= |σ(0)| + S1 |t|, so by the triangle inequality in
    R^{d_i}: |z_i| <= sqrt(d_i) c0 + S1 |a_i|, and
    |a_i| <= ||W_i||_2 |z_{i-1}| + |b_i| <= ω_i B_{i-1} + β_i.  Independently
@@ -33,7 +33,7 @@ Proof sketch
 4. *Assembly.*  Walk from θ to θ' through the hybrids
    θ^{(k)} = (θ'_1, ..., θ'_k, θ_{k+1}, ..., θ_m), k = 0..m.  The box is a
    product of per-layer constraints, so every hybrid stays in it (for a ball
-   region, in its enclosing box of MATH.md §2, on which the bound is
+   region, in its enclosing box of docs/theory.md §2, on which the bound is
    evaluated).  Telescoping and Cauchy–Schwarz:
    |f(θ) - f(θ')| <= Σ_k c_k |Δθ_k| <= sqrt(Σ_k c_k^2) sqrt(Σ_k |Δθ_k|^2) = L_f |θ - θ'|.
 5. *Scope.*  Only S1 < ∞ was used (S0 and c0 enter B_i and may be infinite /
@@ -45,7 +45,7 @@ exact Lipschitz constant (attained at |x| = R for every θ).  For ReLU, leaky
 ReLU and ELU on a box (c0 = 0, σ(t) = t for t > 0) U1 is attained at every
 depth: rank-one weights aligned along one unit chain, W_1 x and b_i pointing
 the same way, keep every pre-activation of that chain positive, so
-|z_i| = B_i and |δ_i| = G_i simultaneously.  MATH.md §4 shows
+|z_i| = B_i and |δ_i| = G_i simultaneously.  docs/theory.md §4 shows
 that the exponent of ω in L_f (growth r^{m-1} on a ball of radius r) is
 attained, so no region-free (global) bound exists.
 
@@ -63,10 +63,10 @@ from symlip.search.claims import Case, Claim
 
 __all__ = ["CLAIMS", "CASES"]
 
-#: U1 for depths 1..5 (MATH.md §3), valid for every Lipschitz activation.
+#: U1 for depths 1..5 (docs/theory.md §3), valid for every Lipschitz activation.
 CLAIMS: dict[int, Claim] = derived_claims(
     "U1", "lip_f", assumptions=("lipschitz",),
-    why="MATH.md §3 U1: changing layer i alone moves f by at most G_i sqrt(1 + B_{i-1}^2) |Δθ_i|; "
+    why="docs/theory.md §3 U1: changing layer i alone moves f by at most G_i sqrt(1 + B_{i-1}^2) |Δθ_i|; "
             "telescoping over the layers and Cauchy-Schwarz give L_f = sqrt(Σ_i G_i^2 (1 + B_{i-1}^2)).",
 )
 

@@ -1,14 +1,14 @@
-"""U2 — a Lipschitz constant of θ ↦ ∇_θ f(x; θ) on a parameter region (MATH.md §3).
+"""U2 — a Lipschitz constant of θ ↦ ∇_θ f(x; θ) on a parameter region (docs/theory.md §3).
 
 Claim
 -----
 For a depth-``m`` network with a *smooth* activation (S2 = Lip(σ') < ∞,
-MATH.md §1), every input ``|x| <= R`` and all θ, θ' in the box
-``||W_i||_2 <= ω_i``, ``|b_i| <= β_i`` (or a ball inside it, MATH.md §2)::
+docs/theory.md §1), every input ``|x| <= R`` and all θ, θ' in the box
+``||W_i||_2 <= ω_i``, ``|b_i| <= β_i`` (or a ball inside it, docs/theory.md §2)::
 
     |∇_θ f(x; θ) - ∇_θ f(x; θ')| <= L_∇f |θ - θ'|,   L_∇f = sqrt( Σ_i K_i^2 ),
 
-with B_i, G_i of U1 and the recursions of MATH.md §3 for A_i, Λ_i, Γ_i, K_i.
+with B_i, G_i of U1 and the recursions of docs/theory.md §3 for A_i, Λ_i, Γ_i, K_i.
 
 Proof sketch
 ------------
@@ -38,7 +38,7 @@ C^1 and ∇_θ f exists everywhere; no second derivative of σ is needed.
 5. *Assembly.*  |Δ∇_θ f|^2 = Σ_i |Δ∇_{θ_i} f|^2 <= Σ_i K_i^2 ε^2.  No segment
    is used, so the bound holds for any two points of the box.
 
-Checks (MATH.md §3): m = 1 gives 0 (f is affine in θ; exactly true); m = 2
+Checks (docs/theory.md §3): m = 1 gives 0 (f is affine in θ; exactly true); m = 2
 gives K_1 = S1 sqrt(1+R^2) + S2 ω_2 (1+R^2), K_2 = S1 sqrt(1+R^2).  Every step
 needs only S1, S2 < ∞: activations whose σ'' jumps (ELU at 0, softsign at 0)
 are covered, ReLU (σ' discontinuous) is not — ∇_θ f jumps across a kink, so
@@ -57,10 +57,10 @@ from symlip.search.claims import Case, Claim
 
 __all__ = ["CLAIMS", "CASES"]
 
-#: U2 for depths 1..5 (MATH.md §3); needs a smooth activation.
+#: U2 for depths 1..5 (docs/theory.md §3); needs a smooth activation.
 CLAIMS: dict[int, Claim] = derived_claims(
     "U2", "lip_grad", assumptions=("smooth",),
-    why="MATH.md §3 U2: perturbation bounds |Δa_i| <= A_i ε, |Δz_i| <= Λ_i ε forward and "
+    why="docs/theory.md §3 U2: perturbation bounds |Δa_i| <= A_i ε, |Δz_i| <= Λ_i ε forward and "
             "|Δδ_i| <= Γ_i ε backward give |Δ∇_{θ_i} f| <= K_i ε per layer.",
 )
 

@@ -1,10 +1,10 @@
-"""U3 — a Lipschitz constant of the squared-loss gradient θ ↦ ∇ℓ(θ) (MATH.md §3).
+"""U3 — a Lipschitz constant of the squared-loss gradient θ ↦ ∇ℓ(θ) (docs/theory.md §3).
 
 Claim
 -----
 For ``ℓ(θ) = (1/N) Σ_n ½ (f(x_n; θ) - y_n)^2`` with ``|x_n| <= R``, ``|y_n| <= Y``,
-any N >= 1, a smooth activation (MATH.md §1) and θ, θ' in the box
-``||W_i||_2 <= ω_i``, ``|b_i| <= β_i`` (or a ball inside it, MATH.md §2)::
+any N >= 1, a smooth activation (docs/theory.md §1) and θ, θ' in the box
+``||W_i||_2 <= ω_i``, ``|b_i| <= β_i`` (or a ball inside it, docs/theory.md §2)::
 
     |∇ℓ(θ) - ∇ℓ(θ')| <= ( L_f^2 + (F + Y) L_∇f ) |θ - θ'|,
     F = ω_m B_{m-1} + β_m,
@@ -34,7 +34,7 @@ false in general (see proofs/mutants).  At depth 1, L_∇f = 0 and the bound
 L_f^2 = 1 + R^2 is the exact top eigenvalue of the Hessian
 (1/N) Σ_n (x_n, 1)(x_n, 1)^T when all x_n sit at one point of |x| = R.  The
 bound is only stated on the box: ℓ is not globally Lipschitz-smooth (the
-residual grows with the parameters, MATH.md §4).
+residual grows with the parameters, docs/theory.md §4).
 
 The cases cover depths 1–5, widths 1–8, smooth activations (tanh, sigmoid,
 softplus, GELU, sin, ELU, identity), boxes and balls around ``net.init(seed)``,
@@ -49,10 +49,10 @@ from symlip.search.claims import Case, Claim
 
 __all__ = ["CLAIMS", "CASES"]
 
-#: U3 for depths 1..5 (MATH.md §3); needs a smooth activation.
+#: U3 for depths 1..5 (docs/theory.md §3); needs a smooth activation.
 CLAIMS: dict[int, Claim] = derived_claims(
     "U3", "lip_loss_grad", assumptions=("smooth",),
-    why="MATH.md §3 U3: Δ(r ∇f) = Δr ∇f + r' Δ∇f with |Δr| <= L_f ε (U1), |∇f| <= L_f, "
+    why="docs/theory.md §3 U3: Δ(r ∇f) = Δr ∇f + r' Δ∇f with |Δr| <= L_f ε (U1), |∇f| <= L_f, "
             "|r'| <= F + Y, |Δ∇f| <= L_∇f ε (U2); averaging over samples keeps the constant.",
 )
 

@@ -1,15 +1,15 @@
-"""U4 — a Lipschitz constant of x ↦ f(x; θ), uniformly over a parameter region (MATH.md §3).
+"""U4 — a Lipschitz constant of x ↦ f(x; θ), uniformly over a parameter region (docs/theory.md §3).
 
 Claim
 -----
 For a depth-``m`` network with a Lipschitz activation and every θ in the box
-``||W_i||_2 <= ω_i``, ``|b_i| <= β_i`` (or a ball inside it, MATH.md §2)::
+``||W_i||_2 <= ω_i``, ``|b_i| <= β_i`` (or a ball inside it, docs/theory.md §2)::
 
     |f(x; θ) - f(x'; θ)| <= S1^{m-1} ∏_{i=1}^{m} ||W_i||_2 |x - x'|
                           <= S1^{m-1} ∏_{i=1}^{m} ω_i |x - x'|.
 
 This is the input-Lipschitz quantity K whose SGD dynamics [L] studies
-(MATH.md §7).
+(docs/theory.md §7).
 
 Proof sketch
 ------------
@@ -25,7 +25,7 @@ Proof sketch
    differentiable it reads |∇_x f| = |W_m D_{m-1} W_{m-1} ... D_1 W_1| with
    D_i = diag(σ'(a_i)), |D_i|_2 <= S1, and submultiplicativity.
 3. *Region.*  On the box ||W_i||_2 <= ω_i; a ball of radius ρ around θ° lies in
-   the box ω_i = ||W°_i||_2 + ρ (MATH.md §2).  The bound holds for every input,
+   the box ω_i = ||W°_i||_2 + ρ (docs/theory.md §2).  The bound holds for every input,
    so in particular on |x| <= R; it does not depend on R or on the biases.
 
 Tightness: at depth 1, ∇_x f = W_1 and sup_Θ ||W_1||_2 = ω_1 exactly.  For the
@@ -48,10 +48,10 @@ from symlip.search.claims import Case, Claim
 
 __all__ = ["CLAIMS", "CASES"]
 
-#: U4 for depths 1..5 (MATH.md §3), valid for every Lipschitz activation.
+#: U4 for depths 1..5 (docs/theory.md §3), valid for every Lipschitz activation.
 CLAIMS: dict[int, Claim] = derived_claims(
     "U4", "lip_input", assumptions=("lipschitz",),
-    why="MATH.md §3 U4: x ↦ f composes m affine maps (Lipschitz ||W_i||_2 <= ω_i) and m-1 "
+    why="docs/theory.md §3 U4: x ↦ f composes m affine maps (Lipschitz ||W_i||_2 <= ω_i) and m-1 "
             "componentwise S1-Lipschitz activation layers.",
 )
 

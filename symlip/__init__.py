@@ -1,6 +1,6 @@
 """symlip: derive, compile and attack Lipschitz bounds of neural networks.
 
-The mathematics is in MATH.md (shared spec); the public API is re-exported here:
+The mathematics is in docs/theory.md; the public API is re-exported here:
 
 * :func:`activation`, :class:`Activation`, :class:`Constant` — activations and S0, S1, S2, c0;
 * :class:`MLP` — networks with exact float64 and mpmath derivatives in θ;
@@ -10,13 +10,13 @@ The mathematics is in MATH.md (shared spec); the public API is re-exported here:
   adversarial search that attacks them; :class:`Witness`, :func:`replay` — violations
   saved and re-checked at high precision (``symlip.testing`` has pytest helpers);
 * :func:`lower_bound`, :func:`growth`, :class:`LowerFormula` — the witnessed lower
-  bounds of MATH.md §4 (no global bound exists);
-* :func:`local_step`, :func:`gradient_descent` — step sizes from local constants (MATH.md §6);
+  bounds of docs/theory.md §4 (no global bound exists);
+* :func:`local_step`, :func:`gradient_descent` — step sizes from local constants (docs/theory.md §6);
 * :class:`CDNN`, :func:`cdnn_bound` — continuously deep networks (controlled ODE and its Euler
-  network) and their Grönwall bounds (MATH.md §5);
+  network) and their Grönwall bounds (docs/theory.md §5);
 * :func:`top_singular` (spectral-norm Jacobian and Hessian), :func:`sgd_moments`,
   :func:`monte_carlo`, :class:`MomentClaim`, :func:`sgd_trajectory` — the Lipschitz constant
-  under SGD (MATH.md §7);
+  under SGD (docs/theory.md §7);
 * :func:`audit_constant`, :func:`input_lipschitz_lower_bound`, :func:`from_torch`,
   :func:`audit_tools` — auditing other tools' certificates on concrete (PyTorch) networks.
 """

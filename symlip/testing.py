@@ -1,6 +1,6 @@
 """Regression helpers for users' own activations and bounds (pytest + hypothesis).
 
-* :func:`check_activation` runs the catalogue's bounds (U1–U4 of MATH.md §3) for
+* :func:`check_activation` runs the catalogue's bounds (U1–U4 of docs/theory.md §3) for
   an activation through the falsifier and fails the calling test with the
   witness when one is violated::
 
@@ -51,7 +51,7 @@ def activation_cases(act: Any, depths: Sequence[int] = (1, 2, 3), width: int = 4
         regions = [Region.box(1.5, 0.5), Region.ball(net.init(seed=m, scale=1.0), 0.5)]
         for q in quantities:
             claim = Claim(f"{_LABEL[q]} (m={m})", q, derive(q, m), assumptions=("lipschitz",),
-                          why=f"MATH.md §3 {_LABEL[q]} for {act.name}")
+                          why=f"docs/theory.md §3 {_LABEL[q]} for {act.name}")
             for region in regions:
                 cases.append(Case(claim, net, region, R=R, Y=Y if q == "lip_loss_grad" else None))
     return cases

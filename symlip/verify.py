@@ -62,7 +62,7 @@ def check_case(loaded: LoadedCase, *, budget: float, seed: int = 0, max_evals: i
     """Check one catalogue entry: :func:`~symlip.search.falsify.falsify` for a :class:`Case`
     (``budget`` seconds times its weight), its own test for a
     :class:`~symlip.search.claims.SelfCheckingCase` (the seeded statistical test of a
-    :class:`~symlip.training.moment_claims.MomentCase`, MATH.md §7; ``budget`` does not apply).
+    :class:`~symlip.training.moment_claims.MomentCase`, docs/theory.md §7; ``budget`` does not apply).
     ``allow_numeric`` lets bounds rest on numeric activation constants (marked in the verdict)."""
     source = f"{loaded.source}::{loaded.index}"
     if isinstance(loaded.case, SelfCheckingCase):

@@ -1,4 +1,4 @@
-"""Tests of symlip.activations.registry and the constants S0, S1, S2, c0 (MATH.md §1)."""
+"""Tests of symlip.activations.registry and the constants S0, S1, S2, c0 (docs/theory.md §1)."""
 from __future__ import annotations
 
 import math
@@ -19,7 +19,7 @@ from symlip.activations.registry import T, Constant, activation, available_activ
 REGISTRY = available_activations()
 oo = sp.oo
 
-#: the MATH.md §1 table: (S0, S1, S2, c0), all exact
+#: the docs/theory.md §1 table: (S0, S1, S2, c0), all exact
 ORACLE = {
     "tanh": (1, 1, 4 / (3 * sp.sqrt(3)), 0),
     "sigmoid": (1, sp.Rational(1, 4), 1 / (6 * sp.sqrt(3)), sp.Rational(1, 2)),

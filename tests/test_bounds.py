@@ -1,4 +1,4 @@
-"""Symbolic bounds (MATH.md §3): hand formulas, kernel = sympy evalf = mpmath,
+"""Symbolic bounds (docs/theory.md §3): hand formulas, kernel = sympy evalf = mpmath,
 closed forms = recursion, monotonicity, growth exponents, scale, errors."""
 import math
 
@@ -184,7 +184,7 @@ def test_bound_is_nondecreasing_in_every_argument(quantity, depth, seed, which):
 
 @pytest.mark.parametrize("depth", [2, 3, 4, 5])
 def test_growth_exponents(depth):
-    # MATH.md §3: L_f = O(r^(m-1)), L_grad f = O(r^(2m-3)) on the ball |θ| <= r (omega = beta = r)
+    # docs/theory.md §3: L_f = O(r^(m-1)), L_grad f = O(r^(2m-3)) on the ball |θ| <= r (omega = beta = r)
     def at(q, r):
         b = derive(q, depth)
         vals = {s.name: 1.0 for s in b.symbols}

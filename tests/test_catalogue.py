@@ -1,4 +1,4 @@
-"""The proofs/ catalogue: coverage of the true claims (MATH.md §3), the mutants,
+"""The proofs/ catalogue: coverage of the true claims (docs/theory.md §3), the mutants,
 hand-made witnesses that every mutant is false, and a cheap sampling check that
 no true claim is exceeded at random points.
 
@@ -32,7 +32,7 @@ LIPSCHITZ_ONLY = {"relu", "leaky_relu"}
 
 @pytest.fixture(scope="module")
 def loaded() -> list[LoadedCase]:
-    """The Lipschitz claims (statistical SGD claims, MATH.md §7, are tested in test_dynamics.py)."""
+    """The Lipschitz claims (statistical SGD claims, docs/theory.md §7, are tested in test_dynamics.py)."""
     return [lc for lc in load_cases([PROOFS]) if isinstance(lc.case, Case)]
 
 
@@ -62,7 +62,7 @@ def test_four_true_modules_with_claims_for_depths_1_to_5(loaded):
         assert sorted(module.CLAIMS) == [1, 2, 3, 4, 5]
         assert all(c.quantity == quantity and c.expect == "holds" for c in module.CLAIMS.values())
         doc = module.__doc__ or ""
-        assert len(doc.splitlines()) >= 20 and "MATH.md §3" in doc and "Proof sketch" in doc
+        assert len(doc.splitlines()) >= 20 and "docs/theory.md §3" in doc and "Proof sketch" in doc
 
 
 def test_true_cases_cover_depths_regions_widths_and_activations(loaded):

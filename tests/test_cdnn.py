@@ -1,4 +1,4 @@
-"""Continuously deep networks (MATH.md §5): derivatives, Euler → ODE convergence,
+"""Continuously deep networks (docs/theory.md §5): derivatives, Euler → ODE convergence,
 the Grönwall bounds, the catalogue claims and mutants, input validation."""
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""One-step SGD moments (MATH.md §7): gradients, the batch-noise covariance (exact by
+"""One-step SGD moments (docs/theory.md §7): gradients, the batch-noise covariance (exact by
 enumeration of all batches, dense, low-rank), the second-order identity, Monte-Carlo
 agreement and its error slope, the statistical claims and their witnesses."""
 from __future__ import annotations

@@ -51,7 +51,7 @@ def test_true_claims_survive_and_come_close():
     net, region = _depth1()
     v = falsify(Claim("U1 m=1", "lip_f", derive("lip_f", 1)), net, region, R=2.0, budget=1.5, seed=1)
     assert v.status == "survived" and v.as_expected
-    # depth 1: the U1 bound sqrt(1+R^2) is the exact constant (MATH.md §3)
+    # depth 1: the U1 bound sqrt(1+R^2) is the exact constant (docs/theory.md §3)
     assert 0.99 <= v.best_ratio <= 1.0
     net2 = MLP([2, 5, 1], "tanh")
     v2 = falsify(Claim("U2 m=2", "lip_grad", derive("lip_grad", 2)), net2, Region.box(1.5, 0.5), budget=1.5)

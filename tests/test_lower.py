@@ -1,4 +1,4 @@
-"""Lower bounds (MATH.md §4): the chain witnesses, their formulas, growth slopes,
+"""Lower bounds (docs/theory.md §4): the chain witnesses, their formulas, growth slopes,
 lower-bound claims in the checker, and global bounds broken automatically."""
 from __future__ import annotations
 
@@ -50,7 +50,7 @@ def test_depth_one_and_exact_constant():
 
 @pytest.mark.parametrize("m", [2, 3, 4, 5])
 def test_closed_forms_of_the_construction_match_the_network(m):
-    """MATH.md §4: ∂f/∂w_1 = R (w σ'(t0))^{m-1} and the ∂²f/∂w_1² sum, against the
+    """docs/theory.md §4: ∂f/∂w_1 = R (w σ'(t0))^{m-1} and the ∂²f/∂w_1² sum, against the
     network's own mpmath derivatives at the chain point."""
     act = activation("sigmoid")
     R, t0, r = 0.7, 0.4, 25.0

@@ -1,4 +1,4 @@
-"""Tests of symlip.models.network (MATH.md §1) and symlip.core.precision.
+"""Tests of symlip.models.network (docs/theory.md §1) and symlip.core.precision.
 
 Every analytic float64 derivative is checked two independent ways: against
 central finite differences, and against the mpmath path at high precision.

@@ -1,4 +1,4 @@
-"""Regions (MATH.md §2) and the weak sampling check of U1–U4 on concrete networks."""
+"""Regions (docs/theory.md §2) and the weak sampling check of U1–U4 on concrete networks."""
 import math
 import re
 

@@ -1,4 +1,4 @@
-"""Tests of symlip.training.spectral: Jacobian and Hessian of the spectral norm (MATH.md §7).
+"""Tests of symlip.training.spectral: Jacobian and Hessian of the spectral norm (docs/theory.md §7).
 
 Every derivative is checked independently of its formula: against central finite
 differences of ``numpy.linalg.norm(W, 2)`` in float64, against finite
@@ -449,7 +449,7 @@ def test_symbolic_matches_sympy_diff_and_numeric(shape):
         J_diff = Jd.xreplace(pt).evalf(40)
         h_formula = S.hessian_formula().xreplace(pt).evalf(40)
         h_diff = S.hessian_form_sympy().xreplace(pt).evalf(40)
-        # sympy's derivatives of the root = MATH.md §7 formulas, to 35 digits
+        # sympy's derivatives of the root = docs/theory.md §7 formulas, to 35 digits
         assert max(abs(x) for x in (J_formula - J_diff)) < tol
         assert abs(h_formula - h_diff) < tol * (1 + abs(h_diff))
         # ... = mpmath at 45 digits (the same W exactly)

@@ -1,4 +1,4 @@
-"""Step sizes from local constants (MATH.md §6): the rule, the driver, the claims, the demo."""
+"""Step sizes from local constants (docs/theory.md §6): the rule, the driver, the claims, the demo."""
 from __future__ import annotations
 
 import json
@@ -226,7 +226,7 @@ def test_too_large_fixed_step_is_detected_as_divergence():
 def test_catalogue_covers_architectures_depths_and_deltas():
     module = _module(PROOFS)
     doc = module.__doc__ or ""
-    assert "MATH.md §6" in doc and "U3" in doc and "Proof sketch" in doc
+    assert "docs/theory.md §6" in doc and "U3" in doc and "Proof sketch" in doc
     cases = module.CASES
     assert {c.net.activation.name for c in cases} >= set(SMOOTH)
     assert {c.net.depth for c in cases} == {1, 2, 3}

@@ -1,4 +1,4 @@
-"""Mutants of the CDNN bounds (MATH.md §5; derivation in proofs/cdnn.py): plausible
+"""Mutants of the CDNN bounds (docs/theory.md §5; derivation in proofs/cdnn.py): plausible
 slips in the Grönwall argument that make the bound false.
 
 Each comes with a hand-made witness in :data:`WITNESSES` (the convention of the other

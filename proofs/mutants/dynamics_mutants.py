@@ -1,8 +1,8 @@
-"""False statements about one SGD step's moments (MATH.md §7) that the statistical check must catch.
+"""False statements about one SGD step's moments (docs/theory.md §7) that the statistical check must catch.
 
 Each is a plausible slip in the derivation of ``proofs/dynamics.py``; the test
 rejects it at ``α = 1e-3`` twice (independent Monte-Carlo runs).  The first is
-MATH.md §7's own network-level Itô formula, read as a one-step statement: the
+docs/theory.md §7's own network-level Itô formula, read as a one-step statement: the
 finding recorded in ``proofs/dynamics.py``.
 """
 from __future__ import annotations
@@ -23,7 +23,7 @@ finally:
 
 
 def _log_k_with_cross_terms(m):
-    """MATH.md §7 as stated: ``- ½ Σ_{ℓ,k} Cov/(s_ℓ s_k)`` in the drift of log K (cross terms included)."""
+    """docs/theory.md §7 as stated: ``- ½ Σ_{ℓ,k} Cov/(s_ℓ s_k)`` in the drift of log K (cross terms included)."""
     return m.log_K_mean - np.sum(m.flow / m.s) - 0.5 * (m.log_K_var - m.log_K_var_block)
 
 
@@ -58,10 +58,10 @@ def _cases() -> list[MomentCase]:
     add(MomentClaim(
         "M-MATH7-logK-drift-cross-terms", "log_K_second_order", predict=_log_k_with_cross_terms, rel_tol=0.05,
         expect="fails",
-        why="MATH.md §7's d log K = Σ ds_ℓ/s_ℓ - ½ Σ_{ℓ,k} d<s_ℓ,s_k>/(s_ℓ s_k) puts the cross-layer covariations "
+        why="docs/theory.md §7's d log K = Σ ds_ℓ/s_ℓ - ½ Σ_{ℓ,k} d<s_ℓ,s_k>/(s_ℓ s_k) puts the cross-layer covariations "
             "into the drift of log K; log K is a sum of log s_ℓ, so only the ℓ = k terms belong there. f = w2 "
             "tanh(w1 x + b1) + b2 with x > 0: both layers' projected noises are r_n·(positive)·x_n, strongly "
-            "correlated (cross fraction 0.86): observed second-order drift of log K -4.50e-6, MATH.md's -8.24e-6."),
+            "correlated (cross fraction 0.86): observed second-order drift of log K -4.50e-6, the working spec's -8.24e-6."),
         chain, batch_size=4, eta=0.003)
     add(MomentClaim(
         "M-L-block-diagonal-logK-var", "log_K_var", predict=_block_diagonal, rel_tol=0.05, expect="fails",

@@ -1,8 +1,8 @@
-"""False claims about growth (MATH.md §4): wrong lower bounds, and region-independent
+"""False claims about growth (docs/theory.md §4): wrong lower bounds, and region-independent
 ("global") upper bounds, which the §4 construction breaks.
 
 * Lower-bound mutants (``direction="lower"``) are *refuted*: the upper bound of
-  MATH.md §3 (U1/U2) on the ball is below the claimed lower bound, so no
+  docs/theory.md §3 (U1/U2) on the ball is below the claimed lower bound, so no
   parameters reach it.  They need no hand-made witness (the refutation is the
   upper bound's value, which ``tests/test_catalogue.py`` re-computes).
 * Global upper bounds are *violated*: the falsifier seeds its ascent with the §4
@@ -59,7 +59,7 @@ def _global_lip_f() -> tuple[Case, Callable[[], Witness]]:
     region = _zero_ball(net, 50.0)
     claim = Claim("M-global-lip_f<=500", "lip_f", 500.0, assumptions=("lipschitz",), expect="fails",
                   why="A region-independent bound |f(θ) - f(θ')| <= 500 |θ - θ'| for a depth-3 tanh network. "
-                      "MATH.md §4: on |θ| <= 50 the chain with t0 = 0 has |∇_θ f| = 884 >= c r^2 = 316, "
+                      "docs/theory.md §4: on |θ| <= 50 the chain with t0 = 0 has |∇_θ f| = 884 >= c r^2 = 316, "
                       "so no global bound exists (the ascent from the chain reaches about 1600).")
     case = Case(claim, net, region, R=1.0)
 
@@ -74,7 +74,7 @@ def _global_lip_grad() -> tuple[Case, Callable[[], Witness]]:
     net = MLP((1, 1, 1, 1), "tanh")
     region = _zero_ball(net, 100.0)
     claim = Claim("M-global-lip_grad<=1e4", "lip_grad", 1e4, assumptions=("smooth",), expect="fails",
-                  why="A region-independent bound on Lip(∇_θ f) of a depth-3 tanh network. MATH.md §4: on "
+                  why="A region-independent bound on Lip(∇_θ f) of a depth-3 tanh network. docs/theory.md §4: on "
                       "|θ| <= 100 the chain (t0 = -0.275) has ||∇²_θ f||_2 >= |∇²_θ f v| = 1.15e5 > 1e4.")
     case = Case(claim, net, region, R=1.0)
 

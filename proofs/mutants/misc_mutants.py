@@ -1,4 +1,4 @@
-"""Mutants of U3, U4 and of activation constants (MATH.md §1, §3).
+"""Mutants of U3, U4 and of activation constants (docs/theory.md §1, §3).
 
 Each comes with a hand-made witness in :data:`WITNESSES` (see
 ``_witness_tools``): for ``lip_input`` two inputs x, x' at distance 1e-6 for one

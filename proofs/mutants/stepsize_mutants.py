@@ -1,4 +1,4 @@
-"""Mutants of the step-size rule of MATH.md §6: false descent-lemma claims.
+"""Mutants of the step-size rule of docs/theory.md §6: false descent-lemma claims.
 
 Each claims the descent lemma ``(η/2)|g|^2 <= ℓ(θ) - ℓ(θ - ηg)`` (``g = ∇ℓ(θ)``,
 as in ``proofs/stepsize.py``) for a step size other than the local rule's.  U3 is

@@ -1,4 +1,4 @@
-"""Mutants of U1 (MATH.md §3): plausible-looking Lipschitz bounds of θ ↦ f(x; θ)
+"""Mutants of U1 (docs/theory.md §3): plausible-looking Lipschitz bounds of θ ↦ f(x; θ)
 that are false on the case given with them.
 
 Every mutant comes with a hand-made witness in :data:`WITNESSES` — a pair
@@ -59,7 +59,7 @@ def _growth_r_m_minus_2() -> tuple[Case, Callable[[], Witness]]:
     bound = Bound.from_expr(u1.expr / std.omega[2], 3, "lip_f", name="U1 / omega_3 (growth r^(m-2))")
     claim = Claim(
         "M-U1-growth-r^(m-2)", "lip_f", bound, assumptions=("lipschitz",), expect="fails",
-        why="Claims growth r^(m-2) on the ball |θ| <= r (U1 divided by ω_3 = r), but MATH.md §4 "
+        why="Claims growth r^(m-2) on the ball |θ| <= r (U1 divided by ω_3 = r), but docs/theory.md §4 "
             "shows sup_{|θ|<=r} |∇_θ f| >= c r^(m-1).  Depth 3, r = 6, R = 1: the bound is "
             "51.99 / 6 = 8.665, while W_1 = 0, b_1 = 0, W_2 = a e_1 e_1^T, W_3 = a e_1^T with "
             "a = 0.999 r / sqrt(2) (|θ| = 0.999 r), x = 1 give δ_1 = a^2 e_1 and "
@@ -106,7 +106,7 @@ def _global_bound() -> tuple[Case, Callable[[], Witness]]:
     claim = Claim(
         "M-U1-global-omega=1", "lip_f", bound, assumptions=("lipschitz",), expect="fails",
         why="A 'global' bound that ignores the region: U1 evaluated with ω_i = 1 although the box "
-            "allows ||W_i||_2 <= 3; no region-free bound exists (MATH.md §4).  The mutant is "
+            "allows ||W_i||_2 <= 3; no region-free bound exists (docs/theory.md §4).  The mutant is "
             "sqrt(2 + 1 + 1.5^2) = 2.291; at W_1 = 0, b_1 = 0, W_2 = 2.997 e_1^T, x = (1, 0): "
             "|∇_θ f| = sqrt(2.997^2·2 + 1) = 4.355 (true U1: 4.796).",
     )

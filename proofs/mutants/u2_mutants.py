@@ -1,4 +1,4 @@
-"""Mutants of U2 (MATH.md §3): false Lipschitz bounds of θ ↦ ∇_θ f(x; θ).
+"""Mutants of U2 (docs/theory.md §3): false Lipschitz bounds of θ ↦ ∇_θ f(x; θ).
 
 Each comes with a hand-made witness in :data:`WITNESSES`: a pair (θ, θ') of
 the region and an input |x| <= R with |∇f(θ) - ∇f(θ')| / |θ - θ'| above the

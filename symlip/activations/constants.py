@@ -1,4 +1,4 @@
-"""Derivation of the activation constants ``S0, S1, S2, c0`` (MATH.md §1).
+"""Derivation of the activation constants ``S0, S1, S2, c0`` (docs/theory.md §1).
 
 For an activation ``σ`` given as a real sympy expression in ``t``::
 
@@ -254,7 +254,7 @@ _PARTIAL: dict[sp.Expr, tuple[Constant, ...]] = {}
 
 
 def derive_constants(expr: sp.Expr) -> dict[str, Constant]:
-    """Derive ``S0, S1, S2, c0`` of the activation ``σ = expr`` (MATH.md §1).
+    """Derive ``S0, S1, S2, c0`` of the activation ``σ = expr`` (docs/theory.md §1).
 
     Parameters
     ----------

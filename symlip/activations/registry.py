@@ -1,4 +1,4 @@
-"""Activation functions and their constants ``S0, S1, S2, c0`` (MATH.md §1).
+"""Activation functions and their constants ``S0, S1, S2, c0`` (docs/theory.md §1).
 
 An :class:`Activation` is a real sympy expression in the symbol ``t``.  From it
 symlip derives, exactly where sympy can and otherwise as a certified enclosure,
@@ -134,7 +134,7 @@ class Activation:
     # -- constants --------------------------------------------------------
     @functools.cached_property
     def constants(self) -> dict[str, Constant]:
-        """``{"S0", "S1", "S2", "c0"}`` → :class:`Constant` (MATH.md §1)."""
+        """``{"S0", "S1", "S2", "c0"}`` → :class:`Constant` (docs/theory.md §1)."""
         known = _known_constants().get(self.expr)
         consts = ({k: exact_constant(k, v, _KNOWN_HOW) for k, v in known.items()} if known is not None
                   else dict(derive_constants(self.expr)))
@@ -202,7 +202,7 @@ class Activation:
         return self.constants[_CLASS_CONSTANT[cls]].is_finite
 
     def require(self, cls: str, purpose: str = "this computation") -> None:
-        """Raise ``ValueError`` unless σ is in class ``cls`` (MATH.md §1)."""
+        """Raise ``ValueError`` unless σ is in class ``cls`` (docs/theory.md §1)."""
         if not self.in_class(cls):
             const = _CLASS_CONSTANT[cls]
             raise ValueError(

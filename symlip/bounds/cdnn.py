@@ -36,7 +36,7 @@ def bound_symbols() -> dict[str, sp.Symbol]:
 
 
 def _bound_steps(quantity: str, scheme: str) -> tuple[tuple[str, sp.Expr], ...]:
-    """The definitions leading to the bound (MATH.md §5), as ``(name, expr)`` in order."""
+    """The definitions leading to the bound (docs/theory.md §5), as ``(name, expr)`` in order."""
     from sympy.codegen.cfunctions import expm1, log1p
 
     s = bound_symbols()
@@ -74,7 +74,7 @@ def _bound_steps(quantity: str, scheme: str) -> tuple[tuple[str, sp.Expr], ...]:
 
 @dataclass(frozen=True, eq=False)
 class CDNNBound:
-    """A compiled Grönwall bound of MATH.md §5 (see :func:`cdnn_bound`).
+    """A compiled Grönwall bound of docs/theory.md §5 (see :func:`cdnn_bound`).
 
     Callable as ``bound(net, region, R, Y) -> float`` so it can be a
     :class:`~symlip.Claim` bound.  ``expr`` is the closed form in the symbols of
@@ -148,7 +148,7 @@ class CDNNBound:
 @functools.lru_cache(maxsize=None)
 def cdnn_bound(quantity: str, scheme: str) -> CDNNBound:
     """The Grönwall bound of ``quantity`` (``"lip_f"`` or ``"lip_grad"``) for the ODE
-    (``scheme="ode"``) or the Euler network (``"euler"``), MATH.md §5.
+    (``scheme="ode"``) or the Euler network (``"euler"``), docs/theory.md §5.
 
     With ``a = S1 ω``, ``q = √d c0 + S1 β``, ``Q = √(1 + Z²)``:
 

@@ -1,4 +1,4 @@
-"""Lower bounds: no global bound exists (MATH.md §4).
+"""Lower bounds: no global bound exists (docs/theory.md §4).
 
 The witness construction of §4, for any depth ``m``, widths and activation:
 
@@ -589,7 +589,7 @@ class Growth:
         lines = [f"# Growth of the Lipschitz constant of {q} on the ball |θ| ≤ r",
                  "",
                  f"{self.activation}, widths {list(self.widths)} (depth m = {len(self.widths) - 1}), "
-                 f"inputs |x| ≤ R = {self.R:g}. MATH.md §3 (upper bound {name} on the ball, whose box has "
+                 f"inputs |x| ≤ R = {self.R:g}. docs/theory.md §3 (upper bound {name} on the ball, whose box has "
                  f"ω_i = β_i = r) and §4 (witnessed lower bound).",
                  "",
                  f"**{self.verdict_line()}.**",
@@ -753,7 +753,7 @@ class LowerFormula:
 def room(net: "MLP", region: "Region") -> float:
     """How far the ball region reaches beyond its centre's norm (``ValueError`` for a box): the §4 chain's room."""
     if region.kind != "ball":
-        raise ValueError("lower-bound claims are checked on balls (MATH.md §4); got a "
+        raise ValueError("lower-bound claims are checked on balls (docs/theory.md §4); got a "
                          f"{region.kind} region {region.describe()}")
     return float(region.radius) - float(np.linalg.norm(region.center))
 
@@ -761,7 +761,7 @@ def room(net: "MLP", region: "Region") -> float:
 # ---------------------------------------------------------------------------
 def _check_quantity(quantity: str, depth: int) -> None:
     if quantity not in LOWER_QUANTITIES:
-        raise ValueError(f"quantity must be one of {', '.join(LOWER_QUANTITIES)} (MATH.md §4); got {quantity!r}")
+        raise ValueError(f"quantity must be one of {', '.join(LOWER_QUANTITIES)} (docs/theory.md §4); got {quantity!r}")
     from symlip.bounds.symbolic import MAX_DEPTH
 
     if isinstance(depth, bool) or not (isinstance(depth, (int, np.integer)) and 1 <= depth <= MAX_DEPTH):

@@ -1,7 +1,7 @@
-"""Symbolic bounds of MATH.md §3 (U1–U4), their LaTeX and compiled kernels.
+"""Symbolic bounds of docs/theory.md §3 (U1–U4), their LaTeX and compiled kernels.
 
 A :class:`Bound` is a small straight-line program: an ordered tuple of
-assignments ``(symbol, expression)`` — the per-layer recursion of MATH.md §3 —
+assignments ``(symbol, expression)`` — the per-layer recursion of docs/theory.md §3 —
 and a result expression in those symbols and the *standard symbols*
 
     R, Y, d_0..d_m, omega_1..omega_m, beta_1..beta_m, S0, S1, S2, c0.
@@ -32,7 +32,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["QUANTITIES", "Bound", "BoundOverflowError", "Kernel", "derive", "standard_symbols", "general_form"]
 
-#: quantity -> (description, activation class needed at depth >= 2, MATH.md label)
+#: quantity -> (description, activation class needed at depth >= 2, docs/theory.md label)
 QUANTITIES: dict[str, tuple[str, str, str]] = {
     "lip_f": ("Lipschitz constant of θ ↦ f(x;θ)", "lipschitz", "U1"),
     "lip_grad": ("Lipschitz constant of θ ↦ ∇_θ f(x;θ)", "smooth", "U2"),
@@ -49,7 +49,7 @@ def _sym(name: str, **assumptions: bool) -> sp.Symbol:
 
 @dataclass(frozen=True)
 class StandardSymbols:
-    """The standard symbols of a depth-``m`` bound (MATH.md §1–§3)."""
+    """The standard symbols of a depth-``m`` bound (docs/theory.md §1–§3)."""
 
     depth: int
     R: sp.Symbol
@@ -369,7 +369,7 @@ class Bound:
 
     # -- printing ----------------------------------------------------------
     def latex(self, unrolled: bool | None = None) -> str:
-        """LaTeX: the general-depth closed form (MATH.md §3), this depth's recursion,
+        """LaTeX: the general-depth closed form (docs/theory.md §3), this depth's recursion,
         and the unrolled expression (by default only for depth <= 3)."""
         lines: list[str] = []
         label = QUANTITIES.get(self.quantity, (self.quantity, None, ""))
@@ -500,15 +500,15 @@ class BoundOverflowError(OverflowError, ValueError):
 
 
 # ---------------------------------------------------------------------------
-# derivation (MATH.md §3)
+# derivation (docs/theory.md §3)
 # ---------------------------------------------------------------------------
 def derive(quantity: str, depth: int) -> Bound:
-    """Derive the MATH.md §3 bound ``quantity`` for networks of depth ``depth``.
+    """Derive the docs/theory.md §3 bound ``quantity`` for networks of depth ``depth``.
 
     Parameters
     ----------
     quantity : {"lip_f", "lip_grad", "lip_loss_grad", "lip_input"}
-        U1, U2, U3 and U4 of MATH.md §3.
+        U1, U2, U3 and U4 of docs/theory.md §3.
     depth : int
         Number of affine layers ``m >= 1``.
 
@@ -602,7 +602,7 @@ def _prune(steps: list[tuple[sp.Symbol, sp.Expr]], result: sp.Expr) -> tuple[tup
 
 
 # ---------------------------------------------------------------------------
-# general depth m: closed forms with Sum/Product (MATH.md §3)
+# general depth m: closed forms with Sum/Product (docs/theory.md §3)
 # ---------------------------------------------------------------------------
 def general_form(quantity: str) -> list[tuple[sp.Expr, sp.Expr]]:
     """The bound for a symbolic depth ``m`` as equations with ``Sum``/``Product``.

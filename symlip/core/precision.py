@@ -1,7 +1,7 @@
 """High-precision helpers: exact float -> mpmath conversion and comparisons.
 
 symlip checks every float64 quantity against an independent evaluation with
-``mpmath.mpf`` at ``dps`` decimal digits (MATH.md §1 quantities, §3-§4 claims).
+``mpmath.mpf`` at ``dps`` decimal digits (docs/theory.md §1 quantities, §3-§4 claims).
 These helpers move arrays between the two worlds without losing information:
 
 * :func:`to_mp` converts floats to ``mpf`` *exactly* (every float64 is a dyadic

@@ -1,4 +1,4 @@
-"""Continuously deep networks: a controlled ODE and its Euler residual network (MATH.md §5).
+"""Continuously deep networks: a controlled ODE and its Euler residual network (docs/theory.md §5).
 
 A :class:`CDNN` is the network
 
@@ -11,7 +11,7 @@ Euler discretisation, the residual network ``z_{k+1} = z_k + h σ(W_k z_k + b_k)
 
 Parameter coordinates (read this first)
 ---------------------------------------
-MATH.md §5 measures parameter distances in the L2 path norm
+docs/theory.md §5 measures parameter distances in the L2 path norm
 
     ||Δθ||^2 = Σ_k h (|ΔW_k|_F^2 + |Δb_k|^2) + |Δc|^2 + |Δe|^2 .
 
@@ -28,7 +28,7 @@ from the unscaled ``(W_k, b_k, c, e)``.  Viewed as an :class:`~symlip.MLP`-like
 layer stack, the network has ``widths = (d,)*(N+1) + (1,)``: ``N`` layers of
 ``d x d`` blocks ``(√h W_k, √h b_k)`` and a ``1 x d`` output layer ``(c, e)``,
 so :class:`~symlip.Region`, the falsifier and witnesses work unchanged.  The box of
-MATH.md §5 (``||W_k||_2 <= ω``, ``|b_k| <= β``, ``|c| <= γ``, ``|e| <= ε``) is
+docs/theory.md §5 (``||W_k||_2 <= ω``, ``|b_k| <= β``, ``|c| <= γ``, ``|e| <= ε``) is
 ``Region.box(omega=[√h ω]*N + [γ], beta=[√h β]*N + [ε])`` (:meth:`CDNN.region`).
 
 Derivatives
@@ -84,7 +84,7 @@ _MAX_D, _MAX_N = 10_000, 100_000  # caps on the width and the number of steps (N
 
 @dataclass(frozen=True, eq=False)
 class CDNN:
-    """A continuously deep network (MATH.md §5) in scaled parameter coordinates.
+    """A continuously deep network (docs/theory.md §5) in scaled parameter coordinates.
 
     Parameters
     ----------
@@ -106,7 +106,7 @@ class CDNN:
     Notes
     -----
     The flat parameter vector stores ``(√h W_k, √h b_k)_{k=1..N}, c, e`` so that
-    Euclidean distances are the L2 path norm of MATH.md §5; see the module
+    Euclidean distances are the L2 path norm of docs/theory.md §5; see the module
     docstring.  The object offers the same protocol as :class:`~symlip.MLP`
     (``widths``, ``depth``, ``n_params``, ``layer_slices``, ``flatten``/``unflatten``,
     ``f``, ``grad``, ``hvp``, ``jac_x``, losses, ``f_mp``, ``grad_mp``, ``hvp_mp``,
@@ -258,7 +258,7 @@ class CDNN:
         return self.flatten(layers)
 
     def region(self, omega: float, beta: float, gamma: float, e_bound: float = 1.0) -> "Region":
-        """The box of MATH.md §5: ``||W_k||_2 <= omega``, ``|b_k| <= beta``, ``|c| <= gamma``,
+        """The box of docs/theory.md §5: ``||W_k||_2 <= omega``, ``|b_k| <= beta``, ``|c| <= gamma``,
         ``|e| <= e_bound``, i.e. ``Region.box([√h ω]*N + [γ], [√h β]*N + [e_bound])``."""
         from symlip.models.region import Region
 

@@ -1,4 +1,4 @@
-"""Feed-forward networks and their exact derivatives in the parameters (MATH.md §1).
+"""Feed-forward networks and their exact derivatives in the parameters (docs/theory.md §1).
 
 An :class:`MLP` with widths ``d_0, ..., d_m`` and activation ``σ`` computes
 
@@ -96,7 +96,7 @@ def real_array(a: Any, name: str) -> np.ndarray:
 
 @dataclass(frozen=True)
 class MLP:
-    """A fully connected network with an affine output layer (MATH.md §1).
+    """A fully connected network with an affine output layer (docs/theory.md §1).
 
     Parameters
     ----------
@@ -394,7 +394,7 @@ class MLP:
 
     @float_path
     def loss(self, theta: Any, X: Any, y: Any) -> float:
-        """Squared loss ``ℓ(θ) = (1/n) Σ_n ½ (f(x_n; θ) - y_n)²`` (MATH.md §3, U3)."""
+        """Squared loss ``ℓ(θ) = (1/n) Σ_n ½ (f(x_n; θ) - y_n)²`` (docs/theory.md §3, U3)."""
         check_mlp(self, "loss")
         X2, _ = self._inputs(X)
         yv = self._targets(y, X2.shape[0])

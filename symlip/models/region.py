@@ -1,4 +1,4 @@
-"""Parameter regions ("local" in local Lipschitz bounds), MATH.md §2.
+"""Parameter regions ("local" in local Lipschitz bounds), docs/theory.md §2.
 
 A :class:`Region` is a convex set of parameter vectors θ of an :class:`~symlip.MLP`:
 
@@ -62,7 +62,7 @@ def _nonneg_number(name: str, value: object) -> float:
 
 @dataclass(frozen=True, eq=False)
 class Region:
-    """A convex parameter region (MATH.md §2); build with :meth:`box` or :meth:`ball`."""
+    """A convex parameter region (docs/theory.md §2); build with :meth:`box` or :meth:`ball`."""
 
     kind: Literal["box", "ball"]
     omega: tuple[float, ...] | float | None = None
@@ -114,7 +114,7 @@ class Region:
                     )
 
     def layer_bounds(self, net: "MLP") -> tuple[tuple[float, ...], tuple[float, ...]]:
-        """Per-layer ``(omega_i, beta_i)`` such that the region lies in that box (MATH.md §2)."""
+        """Per-layer ``(omega_i, beta_i)`` such that the region lies in that box (docs/theory.md §2)."""
         self.check_net(net)
         if self.kind == "box":
             m = net.depth

@@ -1,4 +1,4 @@
-"""The CDNN N-convergence report (MATH.md §5): ``symlip demo cdnn``.
+"""The CDNN N-convergence report (docs/theory.md §5): ``symlip demo cdnn``.
 
 For N = 1, 4, 16, 64, 256, 1024 steps of the Euler residual network of a fixed
 controlled ODE (d = 2, T = 1, tanh, box ω = 1.5, β = 0.5, γ = 1, R = 1) it tabulates
@@ -77,7 +77,7 @@ def run_cdnn_report(out_dir: str | Path = "reports", seed: int = 0, quick: bool 
     survived = all(r["status"] == "survived" for r in rows)
     best = max(r["ratio"] for r in rows)
     lines = [
-        "# Continuously deep networks: N-convergence of the Grönwall bounds (MATH.md §5)", "",
+        "# Continuously deep networks: N-convergence of the Grönwall bounds (docs/theory.md §5)", "",
         f"Setting: d = {s['d']}, T = {s['T']:g}, σ = {s['activation']}, box ||W_k||_2 <= ω = {s['omega']}, "
         f"|b_k| <= β = {s['beta']}, |c| <= γ = {s['gamma']}, |e| <= {s['e_bound']}, inputs |x| <= R = {s['R']}. "
         "Distances: the L2 path norm (the CDNN's scaled coordinates).", "",

@@ -336,11 +336,11 @@ def _markdown(rows: list[_Row], bounds: list[tuple[Claim, str, list[int]]], coun
     out += ["", "Reproduce:", "", "```sh", command, "```", ""]
     out.append("A claim is *as expected* when a `holds` claim survives and a `fails` claim (a mutant) is "
                "violated, i.e. a witness with value > bound confirmed by mpmath at two precisions. "
-               "*Best ratio* is the largest witnessed value / bound. A lower-bound claim (MATH.md §4, "
+               "*Best ratio* is the largest witnessed value / bound. A lower-bound claim (docs/theory.md §4, "
                "marked ≥) is as expected when it is *witnessed* (the §4 construction inside the ball reaches "
                "it at two precisions) or, for a mutant, *refuted* (the §3 upper bound on the region is "
                "below it); its best ratio is witnessed value / claimed lower bound. An SGD-moment claim "
-               "(MATH.md §7, strategy monte-carlo) is a statistical test of |observed - predicted| <= "
+               "(docs/theory.md §7, strategy monte-carlo) is a statistical test of |observed - predicted| <= "
                "rel_tol |predicted| on real SGD steps at false-alarm rate α per run; it is *violated* only "
                "when an independent second run also rejects, and its ratio is |obs - pred| / (rel_tol |pred| "
                "+ z SE), above 1 exactly when the test rejects.")
@@ -420,7 +420,7 @@ def _markdown(rows: list[_Row], bounds: list[tuple[Claim, str, list[int]]], coun
         out.append("")
     lower = [r for r in rows if r.outcome.status in ("witnessed", "refuted")]
     if lower:
-        out += ["## Lower bounds (MATH.md §4)", ""]
+        out += ["## Lower bounds (docs/theory.md §4)", ""]
         for r in lower:
             out.append(f"- {_md_cell(r.claim.name)} ({_md_code(r.source)}, {_md_cell(r.case.architecture)}, "
                        f"{_md_cell(r.case.region.describe())}): {_md_cell(r.outcome.message)}")

@@ -1,4 +1,4 @@
-"""``symlip dynamics``: the Lipschitz constant under SGD, predicted vs observed (MATH.md §7) (private).
+"""``symlip dynamics``: the Lipschitz constant under SGD, predicted vs observed (docs/theory.md §7) (private).
 
 Three studies on a synthetic teacher–student task (:func:`symlip.training.dynamics.teacher_student`)
 and a tanh student:
@@ -202,7 +202,7 @@ def run_dynamics_report(out_dir: str | Path = "reports", seed: int = 0, quick: b
     files = [str(md), str(js)] + [str(out / p) for p in plotted]
     small = one["smallest"]
     summary = [
-        f"SGD dynamics of the Lipschitz bound (MATH.md §7; seed {seed}{', quick' if quick else ''}): "
+        f"SGD dynamics of the Lipschitz bound (docs/theory.md §7; seed {seed}{', quick' if quick else ''}): "
         f"{'OK' if ok else 'TARGET MISSED'} in {seconds:.1f} s",
         f"  one step at η = {one['etas'][-1]:.3g}: max relative error of E[Δs_ℓ] "
         f"{max(r['rel_err'] for r in small):.2%} (target {TARGET:.0%})",
@@ -511,7 +511,7 @@ def _markdown(res: dict, setup: _Setup, plotted: list[str]) -> str:
                + f" (second order: 2); cross-layer terms add a median {res['cross_layer']['median_abs']:.0%} to "
                "the block-diagonal Var[Δ log K].**")
     L: list[str] = [
-        "# The Lipschitz bound under SGD: predicted vs observed (MATH.md §7)", "", verdict, "",
+        "# The Lipschitz bound under SGD: predicted vs observed (docs/theory.md §7)", "", verdict, "",
         f"Setting{' (quick mode)' if res['quick'] else ''}, seed {res['seed']}: student tanh {list(setup.widths)} "
         f"(K = S1^{m - 1} ∏ s_ℓ, s_ℓ = ||W_ℓ||_2, S1 = 1), N = {setup.N} inputs x ~ N(0, I/{setup.widths[0]}) with "
         f"targets from a random tanh teacher [{setup.widths[0]}, 8, 1] (`teacher_student`): regression with the "

@@ -1,4 +1,4 @@
-"""``symlip demo stepsize``: the local step-size rule beside fixed steps (MATH.md §6) (private).
+"""``symlip demo stepsize``: the local step-size rule beside fixed steps (docs/theory.md §6) (private).
 
 A synthetic regression task — a seeded tanh *teacher* network plus Gaussian
 label noise on inputs in the unit ball — is fitted by a tanh *student* with
@@ -52,7 +52,7 @@ _QUICK = _Setup(n_samples=48, teacher=(3, 4, 1), student=(3, 8, 1), noise=0.02, 
 
 
 def run_stepsize_demo(out_dir: str | Path = "reports", seed: int = 0, quick: bool = False) -> dict[str, Any]:
-    """Run the step-size demo and write its report (MATH.md §6).
+    """Run the step-size demo and write its report (docs/theory.md §6).
 
     Parameters
     ----------
@@ -156,7 +156,7 @@ def _markdown(setup: _Setup, seed: int, quick: bool, runs: dict[str, DescentResu
     from symlip.core.plot import INSTALL_HINT
 
     lines = [
-        "# Step sizes from local Lipschitz constants (MATH.md §6)",
+        "# Step sizes from local Lipschitz constants (docs/theory.md §6)",
         "",
         f"Synthetic regression{' (quick mode)' if quick else ''}, seed {seed}: {setup.n_samples} inputs uniform "
         f"in the unit ball of R^{setup.teacher[0]}, targets from a tanh teacher {list(setup.teacher)} "

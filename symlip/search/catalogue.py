@@ -38,7 +38,7 @@ def load_cases(paths: Sequence[str | Path]) -> list[LoadedCase]:
     an exception while it runs), a module without ``CASES``, a ``CASES`` that
     is not a list (or whose function raises), or an entry that is neither a
     :class:`Case` nor a :class:`~symlip.training.moment_claims.MomentCase` (a
-    statistical claim on SGD, MATH.md §7).
+    statistical claim on SGD, docs/theory.md §7).
     """
     files: list[Path] = []
     for p in paths:

@@ -1,8 +1,8 @@
-"""Claims: statements "quantity <= bound" that the falsifier attacks (MATH.md §3, §6).
+"""Claims: statements "quantity <= bound" that the falsifier attacks (docs/theory.md §3, §6).
 
 A :class:`Claim` names a quantity and a bound:
 
-* the Lipschitz quantities of MATH.md §3 — ``lip_f`` (θ ↦ f(x;θ)), ``lip_grad``
+* the Lipschitz quantities of docs/theory.md §3 — ``lip_f`` (θ ↦ f(x;θ)), ``lip_grad``
   (θ ↦ ∇_θ f), ``lip_loss_grad`` (θ ↦ ∇ℓ for the squared loss, any data with
   ``|x| <= R``, ``|y| <= Y``) and ``lip_input`` (x ↦ f(x;θ) at any θ of the
   region) — with a bound given as a :class:`~symlip.Bound`, a sympy expression
@@ -43,7 +43,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["Claim", "Inequality", "Case", "SelfCheckingCase", "CLAIM_QUANTITIES"]
 
-#: Quantities a claim may bound: the four of MATH.md §3 and pointwise inequalities.
+#: Quantities a claim may bound: the four of docs/theory.md §3 and pointwise inequalities.
 CLAIM_QUANTITIES = tuple(QUANTITIES) + ("pointwise",)
 _CLASSES = ("lipschitz", "smooth", "bounded")
 
@@ -85,7 +85,7 @@ class Inequality:
 
 @dataclass(frozen=True, eq=False)
 class Claim:
-    """A claim "``quantity <= bound``" on a parameter region (MATH.md §3), or a
+    """A claim "``quantity <= bound``" on a parameter region (docs/theory.md §3), or a
     pointwise inequality.
 
     Parameters
@@ -107,7 +107,7 @@ class Claim:
     direction : {"upper", "lower"}
         ``"upper"`` (default): the quantity is at most the bound everywhere on the
         region.  ``"lower"``: its supremum over the region is at least the bound
-        (MATH.md §4; ``lip_f`` and ``lip_grad`` on balls), checked by the
+        (docs/theory.md §4; ``lip_f`` and ``lip_grad`` on balls), checked by the
         witness construction of :mod:`symlip.bounds.lower` instead of a search.
     allow_numeric : bool
         Let the bound rest on activation constants that are only numeric
@@ -138,7 +138,7 @@ class Claim:
         if not isinstance(self.allow_numeric, bool):
             raise TypeError(f"claim {self.name!r}: allow_numeric must be True or False; got {self.allow_numeric!r}")
         if self.direction == "lower" and self.quantity not in ("lip_f", "lip_grad"):
-            raise ValueError(f"claim {self.name!r}: lower-bound claims (MATH.md §4) are for lip_f and lip_grad; "
+            raise ValueError(f"claim {self.name!r}: lower-bound claims (docs/theory.md §4) are for lip_f and lip_grad; "
                              f"got {self.quantity!r}")
         if not isinstance(self.assumptions, (str, list, tuple)):
             raise TypeError(f"claim {self.name!r}: assumptions must be a class name or a sequence of them "

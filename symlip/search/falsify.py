@@ -1,14 +1,14 @@
-"""The falsifier: an adversarial search for violations of a claim (MATH.md §3, §6).
+"""The falsifier: an adversarial search for violations of a claim (docs/theory.md §3, §6).
 
 :func:`falsify` spends a time (or evaluation) budget on five strategies and
 returns a :class:`Verdict`, scipy-``OptimizeResult`` style:
 
 ``random``
     region points (half of them rank-one "aligned" chains, which drive the norms
-    of MATH.md §3 to their bounds) and inputs on the sphere ``|x| = R``;
+    of docs/theory.md §3 to their bounds) and inputs on the sphere ``|x| = R``;
 ``hypothesis``
     hypothesis strategies for region points and inputs, with ``target()`` on the
-    ratio (MATH.md §2 regions);
+    ratio (docs/theory.md §2 regions);
 ``ascent``
     multi-start projected ascent of the *local* quantity over ``(θ, x)``:
     ``|∇_θ f|`` (lip_f), the top eigenvalue of ``∇²_θ f`` by Lanczos on
@@ -90,7 +90,7 @@ def falsify(claim: Claim | Case, net: "MLP | None" = None, region: "Region | Non
         The claim; a :class:`~symlip.search.claims.Case` also supplies ``net``,
         ``region``, ``R`` and ``Y``.
     net, region : MLP, Region
-        Architecture and parameter region (MATH.md §1, §2).
+        Architecture and parameter region (docs/theory.md §1, §2).
     R, Y : float
         Input radius ``|x| <= R`` (default 1) and target radius ``|y| <= Y``
         (needed by ``lip_loss_grad`` and pointwise claims with targets).  Every
@@ -163,7 +163,7 @@ def falsify(claim: Claim | Case, net: "MLP | None" = None, region: "Region | Non
     check_max_dps(dps)
     claim.check_applicable(net)
     region.check_net(net)
-    if claim.direction == "lower":  # MATH.md §4: witnessed by construction, not searched
+    if claim.direction == "lower":  # docs/theory.md §4: witnessed by construction, not searched
         return _numeric_marked(check_lower(claim, net, region, float(R), dps, int(seed)), net)
     needs_y = claim.quantity == "lip_loss_grad" or (claim.quantity == "pointwise" and claim.bound.targets)
     if needs_y and (Y is None or not (math.isfinite(Y) and Y >= 0)):

@@ -26,7 +26,7 @@ def check_lower(claim: Claim, net: "MLP", region: "Region", R: float, dps: int, 
 
     ``witnessed`` when the §4 witness beats the claimed value at ``dps`` and
     ``dps + 30`` digits; ``refuted`` when the upper bound U1/U2 on the region
-    (MATH.md §3, itself checked in ``proofs/``) is below the claimed value, so no
+    (docs/theory.md §3, itself checked in ``proofs/``) is below the claimed value, so no
     witness can exist; otherwise ``inconclusive``.
     """
     t_start = time.perf_counter()
@@ -66,7 +66,7 @@ def check_lower(claim: Claim, net: "MLP", region: "Region", R: float, dps: int, 
                      else mpmath.mpf(claimed)):
         status, digits = "refuted", 0
         msg = (f"refuted: the upper bound {upper.bound.name or claim.quantity} on the region is "
-               f"{float(upper_mp):.6g} < claimed lower bound {claimed:.6g} (MATH.md §3), so no parameters "
+               f"{float(upper_mp):.6g} < claimed lower bound {claimed:.6g} (docs/theory.md §3), so no parameters "
                f"reach it; the §4 witness reaches {value:.6g}")
     else:
         status, digits = "inconclusive", 0

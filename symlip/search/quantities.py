@@ -2,7 +2,7 @@
 
 A *witness* of a Lipschitz quantity is a pair: its value is a difference
 quotient, a lower bound of the true constant that needs no limit argument
-(MATH.md §2: the region is convex, so every pair inside it counts).
+(docs/theory.md §2: the region is convex, so every pair inside it counts).
 
 * ``lip_f``:         ``|f(x;θ) - f(x;θ')| / |θ - θ'|``
 * ``lip_grad``:      ``|∇_θ f(x;θ) - ∇_θ f(x;θ')| / |θ - θ'|``

@@ -1,4 +1,4 @@
-"""Hypothesis strategies for networks, region points and inputs (MATH.md §1, §2).
+"""Hypothesis strategies for networks, region points and inputs (docs/theory.md §1, §2).
 
 Used by the falsifier's ``hypothesis`` strategy and re-exported by
 :mod:`symlip.testing` for users' own property tests.  Every strategy draws raw

@@ -21,7 +21,7 @@ class Verdict:
         ``violated``: a witness with value > bound, confirmed with mpmath;
         ``survived``: nothing above the bound; ``inconclusive``: float64 saw a
         violation that high precision did not confirm (both values in ``message``).
-        Lower-bound claims (``direction="lower"``, MATH.md §4) end ``witnessed``
+        Lower-bound claims (``direction="lower"``, docs/theory.md §4) end ``witnessed``
         (the construction reaches the bound at high precision) or ``refuted`` (the
         upper bound of §3 on the region is below it).
     best_ratio : float

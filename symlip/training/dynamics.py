@@ -1,4 +1,4 @@
-"""The Lipschitz constant under SGD: one-step moments and Monte-Carlo (MATH.md §7).
+"""The Lipschitz constant under SGD: one-step moments and Monte-Carlo (docs/theory.md §7).
 
 Setting
 -------
@@ -39,7 +39,7 @@ and for ``log K = const + Σ_ℓ log s_ℓ`` (``log(1 + t) = t - t²/2 + ...``):
     Var[Δ log K] = Σ_{ℓ,k} Cov[Δs_ℓ, Δs_k]/(s_ℓ s_k).
 
 The cross-layer covariances enter ``Var[Δ log K]`` (and ``E[ΔK]``) but not
-``E[Δ log K]``: MATH.md §7's network-level Itô formula, which subtracts
+``E[Δ log K]``: docs/theory.md §7's network-level Itô formula, which subtracts
 ``½ Σ_{ℓ,k} d<s_ℓ, s_k>/(s_ℓ s_k)`` from the drift, is right only when the
 cross terms vanish (``proofs/dynamics.py`` records the finding).
 """
@@ -186,7 +186,7 @@ def noise_factor(N: int, B: int, replacement: bool) -> float:
 # ---------------------------------------------------------------------------
 @dataclass(frozen=True, eq=False)
 class Moments:
-    """Predicted one-step moments of ``s_ℓ = ||W_ℓ||_2`` and ``log K`` (MATH.md §7).
+    """Predicted one-step moments of ``s_ℓ = ||W_ℓ||_2`` and ``log K`` (docs/theory.md §7).
 
     Arrays are indexed by layer ``ℓ = 1..m`` (position ``ℓ - 1``).
 
@@ -295,7 +295,7 @@ def _assemble(s: np.ndarray, spectra: tuple[TopSingular, ...], flow: np.ndarray,
 def sgd_moments(net: "MLP", theta: Any, X: Any, y: Any, *, batch_size: int, eta: float,
                 loss: Loss = "squared", replacement: bool = True, estimator: str = "exact",
                 n_estimate: int | None = None, seed: int = 0, gap_tol: float = 1e-8) -> Moments:
-    """Predicted mean and covariance of one SGD step's ``Δs_ℓ`` and ``Δ log K`` (MATH.md §7).
+    """Predicted mean and covariance of one SGD step's ``Δs_ℓ`` and ``Δ log K`` (docs/theory.md §7).
 
     Parameters
     ----------
@@ -411,7 +411,7 @@ def draw_batches(rng: np.random.Generator, N: int, B: int, n: int, replacement: 
 
 @dataclass(frozen=True, eq=False)
 class MonteCarlo:
-    """``n`` real SGD steps from one point (MATH.md §7), with estimates and standard errors.
+    """``n`` real SGD steps from one point (docs/theory.md §7), with estimates and standard errors.
 
     Attributes
     ----------

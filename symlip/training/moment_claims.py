@@ -1,4 +1,4 @@
-"""Statistical claims on one SGD step: predicted moments against Monte-Carlo (MATH.md §7).
+"""Statistical claims on one SGD step: predicted moments against Monte-Carlo (docs/theory.md §7).
 
 A :class:`MomentClaim` says that a statistic of one SGD step from a point θ
 (the mean or variance of ``Δs_ℓ``, the mean or variance of ``Δ log K``) equals a
@@ -94,7 +94,7 @@ def _observed(statistic: str, m: Moments, mc: MonteCarlo) -> tuple[np.ndarray, n
 
 @dataclass(frozen=True)
 class MomentClaim:
-    """A claimed one-step SGD statistic (MATH.md §7), checked by a statistical test.
+    """A claimed one-step SGD statistic (docs/theory.md §7), checked by a statistical test.
 
     Parameters
     ----------
@@ -104,7 +104,7 @@ class MomentClaim:
         ``second_order`` (``E[Δs_ℓ]`` minus the gradient-flow term), the same for
         ``log K`` (``log_K_mean``, ``log_K_second_order``, ``log_K_var``).
     predict : "model" or callable
-        ``"model"``: the second-order prediction of MATH.md §7 (:func:`sgd_moments`);
+        ``"model"``: the second-order prediction of docs/theory.md §7 (:func:`sgd_moments`);
         a callable ``Moments -> array`` states another prediction (e.g. a mutant).
     rel_tol : float
         Allowed relative deviation ``|obs - pred| <= rel_tol |pred|``, in ``(0, 1)``.

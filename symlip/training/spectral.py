@@ -1,4 +1,4 @@
-"""Spectral-norm calculus: Jacobian and Hessian of ``s_1 = ||W||_2`` (MATH.md §7).
+"""Spectral-norm calculus: Jacobian and Hessian of ``s_1 = ||W||_2`` (docs/theory.md §7).
 
 Write the thin SVD ``W = Σ_{l=1}^k s_l u_l v_l^T`` (``k = min(m, n)``,
 ``s_1 >= s_2 >= ... >= 0``).  Where ``s_1`` is *simple* (``s_1 > s_2`` and
@@ -10,7 +10,7 @@ Write the thin SVD ``W = Σ_{l=1}^k s_l u_l v_l^T`` (``k = min(m, n)``,
           = Σ_{l=2}^{k} [ s_1 (a_l² + b_l²) + 2 s_l a_l b_l ] / (s_1² - s_l²)
             + (1/s_1) ( |E v_1|² - Σ_{i<=k} a_i²  +  |E^T u_1|² - Σ_{j<=k} b_j² ),
 
-with ``a_i = u_i^T E v_1`` and ``b_j = u_1^T E v_j``.  This is MATH.md §7's form
+with ``a_i = u_i^T E v_1`` and ``b_j = u_1^T E v_j``.  This is docs/theory.md §7's form
 with its sums over the full bases beyond the rank ``r`` rewritten through the
 thin factors: the completeness of the full bases gives
 ``Σ_{i>k} a_i² = |E v_1 - U a|²`` and ``Σ_{j>k} b_j² = |E^T u_1 - V b|²``, and
@@ -73,7 +73,7 @@ MAX_DENSE = 4096
 
 class DegenerateSpectrumError(ValueError):
     """The top singular value is repeated (or nearly so, or zero): ``||W||_2`` is
-    not differentiable at ``W`` and ``u v^T`` / the Hessian are undefined (MATH.md §7)."""
+    not differentiable at ``W`` and ``u v^T`` / the Hessian are undefined (docs/theory.md §7)."""
 
 
 # ---------------------------------------------------------------------------
@@ -217,7 +217,7 @@ class _Status:
 # ---------------------------------------------------------------------------
 @dataclass(frozen=True, eq=False)
 class TopSingular(_Status):
-    """Top singular triple of ``W`` and the derivatives of ``s_1`` (MATH.md §7).
+    """Top singular triple of ``W`` and the derivatives of ``s_1`` (docs/theory.md §7).
 
     Built by :func:`top_singular`.  Arrays are read-only.
 
@@ -249,7 +249,7 @@ class TopSingular(_Status):
 
     # -- derivatives ------------------------------------------------------
     def jacobian(self) -> np.ndarray:
-        """``∂s_1/∂W = u_1 v_1^T``, shape ``(m, n)`` (MATH.md §7).
+        """``∂s_1/∂W = u_1 v_1^T``, shape ``(m, n)`` (docs/theory.md §7).
 
         Raises
         ------
@@ -270,7 +270,7 @@ class TopSingular(_Status):
         return float(out) if out.ndim == 0 else out
 
     def hessian_form(self, E: Any) -> float | np.ndarray:
-        """``E:H:E = d²/dt² s_1(W + tE)|_0`` (MATH.md §7), vectorised over ``(..., m, n)``.
+        """``E:H:E = d²/dt² s_1(W + tE)|_0`` (docs/theory.md §7), vectorised over ``(..., m, n)``.
 
         Cost ``O(B m n + B (m + n) k)`` for ``B`` matrices; no ``mn × mn`` matrix.
         Returns a float for one ``(m, n)`` matrix, else an array of the batch shape.
@@ -362,7 +362,7 @@ class TopSingular(_Status):
 
 
 def top_singular(W: Any, gap_tol: float = DEFAULT_GAP_TOL) -> TopSingular:
-    """Top singular triple of ``W`` with one ``numpy.linalg.svd`` (MATH.md §7).
+    """Top singular triple of ``W`` with one ``numpy.linalg.svd`` (docs/theory.md §7).
 
     Parameters
     ----------
@@ -410,7 +410,7 @@ def top_singular(W: Any, gap_tol: float = DEFAULT_GAP_TOL) -> TopSingular:
 # ---------------------------------------------------------------------------
 @dataclass(frozen=True, eq=False)
 class TopSingularMP(_Status):
-    """The :class:`TopSingular` quantities at ``dps`` digits with mpmath (MATH.md §7).
+    """The :class:`TopSingular` quantities at ``dps`` digits with mpmath (docs/theory.md §7).
 
     Built by :func:`top_singular_mp`.  Same field names as :class:`TopSingular`,
     but ``s`` and ``gap`` are ``mpmath.mpf`` and the arrays are ``dtype=object``
@@ -608,7 +608,7 @@ class SymbolicTopSingular:
         2 × 2 Gram matrix (``W W^T`` if ``m <= n``, else ``W^T W``),
         ``s_1 = sqrt((tr G + sqrt(tr(G)² - 4 det G))/2)``.
     jacobian_formula : sympy.ImmutableMatrix
-        MATH.md §7's ``u_1 v_1^T``, written sign-free with the projector identity
+        docs/theory.md §7's ``u_1 v_1^T``, written sign-free with the projector identity
         ``u_1 u_1^T = (G - s_2² I)/(s_1² - s_2²)``: ``P_1 W / s_1`` (or ``W Q_1 / s_1``
         for tall ``W``, ``Q_1 = v_1 v_1^T``); ``W / s_1`` when ``min(m, n) = 1``.
     gram : str
@@ -625,7 +625,7 @@ class SymbolicTopSingular:
     _cache: dict = field(default_factory=dict, repr=False, compare=False)
 
     def hessian_formula(self, E: Any = None) -> Any:
-        """MATH.md §7's ``E:H:E`` as a sympy expression (default ``E``: the symbols ``e_i_j``).
+        """docs/theory.md §7's ``E:H:E`` as a sympy expression (default ``E``: the symbols ``e_i_j``).
 
         With ``P_1 = u_1 u_1^T``, ``P_2 = I - P_1`` on the two-dimensional side
         (``m = 2``; the tall case uses ``W^T``, ``E^T``) every term is sign-free::
@@ -637,7 +637,7 @@ class SymbolicTopSingular:
             E:H:E = (s_1 a_2² + 2 s_2 a_2 b_2 + s_2² b_2²/s_1)/(s_1² - s_2²)
                     + (tr(P_1 E E^T) - b_1²)/s_1
 
-        (the ``b_2²`` parts of both sums of MATH.md combine as
+        (the ``b_2²`` parts of both sums of the working spec combine as
         ``s_1/(s_1² - s_2²) - 1/s_1 = s_2²/(s_1 (s_1² - s_2²))``, so no ``1/s_2``
         appears; ``Σ_{i>2} a_i² = 0`` as ``m = 2``).  For ``min(m, n) = 1``:
         ``(|E|² - <W, E>²/s_1²)/s_1``.

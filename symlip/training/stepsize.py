@@ -1,11 +1,11 @@
-"""Step sizes from local Lipschitz constants, and gradient descent with them (MATH.md §6).
+"""Step sizes from local Lipschitz constants, and gradient descent with them (docs/theory.md §6).
 
 The rule
 --------
 At an iterate ``θ_k`` with data ``(X, y)`` (``|x_n| <= R``, ``|y_n| <= Y``) the
 loss ``ℓ(θ) = (1/N) Σ_n ½ (f(x_n; θ) - y_n)²`` has an ``L_k``-Lipschitz gradient
-on the ball ``B(θ_k, δ)``, with ``L_k`` the U3 bound (MATH.md §3) evaluated on
-the box that contains the ball (MATH.md §2)::
+on the ball ``B(θ_k, δ)``, with ``L_k`` the U3 bound (docs/theory.md §3) evaluated on
+the box that contains the ball (docs/theory.md §2)::
 
     ω_i = ||W_i||_2 + δ,   β_i = |b_i| + δ,   L_k = L_f² + (F + Y) L_∇f.
 
@@ -60,7 +60,7 @@ _STATUSES = ("target", "converged", "stationary", "max_steps", "diverged")
 # ---------------------------------------------------------------------------
 @dataclass(frozen=True, eq=False)
 class LocalStep:
-    """One step of the local rule at an iterate (MATH.md §6).
+    """One step of the local rule at an iterate (docs/theory.md §6).
 
     Numbers are floats from :func:`local_step`, ``mpmath.mpf`` from
     :func:`local_step_mp`.
@@ -70,7 +70,7 @@ class LocalStep:
     eta : float
         The step size ``min(1/((1+κ) L), (1-κ) δ/|∇ℓ|)``, ``κ`` = :data:`MARGIN`.
     L : float
-        U3 (MATH.md §3) on the ball ``B(θ, δ)``: a Lipschitz constant of ``∇ℓ`` there.
+        U3 (docs/theory.md §3) on the ball ``B(θ, δ)``: a Lipschitz constant of ``∇ℓ`` there.
     grad_norm : float
         ``|∇ℓ(θ)|``.
     delta : float
@@ -115,7 +115,7 @@ class LocalStep:
 
 def local_step(net: "MLP", theta: Any, X: Any, y: Any, delta: float, *, R: float | None = None,
                Y: float | None = None, certified: bool = False, budget: float = 10.0) -> LocalStep:
-    """The local rule ``η = min(1/L, δ/|∇ℓ(θ)|)`` at ``theta`` in float64 (MATH.md §6).
+    """The local rule ``η = min(1/L, δ/|∇ℓ(θ)|)`` at ``theta`` in float64 (docs/theory.md §6).
 
     Parameters
     ----------
@@ -244,7 +244,7 @@ def loss_mp(net: "MLP", theta: Any, X: Any, y: Any, dps: int = 50) -> mpmath.mpf
 
 def descent_sides(net: "MLP", theta: Any, X: Any, y: Any, delta: float, dps: int | None = None,
                   eta: Callable[[LocalStep, int | None], Any] | None = None) -> tuple[Any, Any]:
-    """Both sides of the descent lemma ``(η/2)|g|² <= ℓ(θ) - ℓ(θ - ηg)`` (MATH.md §6).
+    """Both sides of the descent lemma ``(η/2)|g|² <= ℓ(θ) - ℓ(θ - ηg)`` (docs/theory.md §6).
 
     Parameters
     ----------
@@ -386,7 +386,7 @@ def gradient_descent(net: "MLP", theta0: Any, X: Any, y: Any, step: str | float 
                      stop_at_target: bool = True, rtol: float = 1e-12, gtol: float = 0.0,
                      blowup: float = 1e12, R: float | None = None, Y: float | None = None,
                      callback: Callable[[int, np.ndarray, float], Any] | None = None) -> DescentResult:
-    """Full-batch gradient descent ``θ_{k+1} = θ_k - η_k ∇ℓ(θ_k)`` on the squared loss (MATH.md §6).
+    """Full-batch gradient descent ``θ_{k+1} = θ_k - η_k ∇ℓ(θ_k)`` on the squared loss (docs/theory.md §6).
 
     Parameters
     ----------
@@ -558,9 +558,9 @@ def _check_net(net: Any) -> None:
 
 
 def _require_smooth(net: "MLP") -> None:
-    """The rule uses U3, hence U2: a smooth activation at depth >= 2 (MATH.md §1, §3)."""
+    """The rule uses U3, hence U2: a smooth activation at depth >= 2 (docs/theory.md §1, §3)."""
     if net.depth >= 2:
-        net.activation.require("smooth", purpose="the local step-size rule (U3 on B(θ_k, δ), MATH.md §6)")
+        net.activation.require("smooth", purpose="the local step-size rule (U3 on B(θ_k, δ), docs/theory.md §6)")
 
 
 def _check_delta(delta: Any) -> float:

@@ -1,4 +1,4 @@
-"""SGD trajectories with the predicted drift and diffusion of ``s_ℓ`` and ``log K`` (MATH.md §7).
+"""SGD trajectories with the predicted drift and diffusion of ``s_ℓ`` and ``log K`` (docs/theory.md §7).
 
 :func:`sgd_trajectory` runs plain SGD ``θ_{k+1} = θ_k - η g_k`` (``g_k`` the mean
 per-sample gradient over a batch of ``B`` indices, drawn with or without

@@ -89,7 +89,7 @@ class Ascent(Strategy):
 
 
 def chain_points(ctx: ParameterContext) -> list[tuple[np.ndarray, np.ndarray]]:
-    """The lower-bound construction of MATH.md §4 fitted into the region (ball:
+    """The lower-bound construction of docs/theory.md §4 fitted into the region (ball:
     around 0 with the radius the ball leaves there; box: with ``t0 = 0``), or
     nothing when it does not apply.  A region-independent ("global") bound
     fails at this point once the region is large enough."""

@@ -34,7 +34,7 @@ class PairSearch(Strategy):
             val, d = ctx.local(theta, X, y)
             best = [Candidate(val, theta, X, y, self.name, d)]
         # 1. across kinks of a piecewise activation (first: for ReLU these are
-        #    where a gradient bound breaks, MATH.md §1)
+        #    where a gradient bound breaks, docs/theory.md §1)
         if ctx.piecewise and ctx.q != "lip_input":
             for c in best:
                 for h in (1e-3, 1e-6, 1e-9):

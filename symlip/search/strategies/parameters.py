@@ -158,7 +158,7 @@ class ParameterContext(SearchContext):
 
     def aligned_theta(self, rng: np.random.Generator) -> np.ndarray:
         """A rank-one chain ``W_i = ω_i u_i u_{i-1}ᵀ`` with biases along ``u_i``:
-        the configuration in which the norm bounds of MATH.md §3 multiply up."""
+        the configuration in which the norm bounds of docs/theory.md §3 multiply up."""
         net = self.net
         if self.region.kind == "ball":
             d = rng.standard_normal(self.P)
