@@ -136,7 +136,7 @@ class Activation:
     def constants(self) -> dict[str, Constant]:
         """``{"S0", "S1", "S2", "c0"}`` → :class:`Constant` (docs/theory.md §1)."""
         known = _known_constants().get(self.expr)
-        consts = ({k: exact_constant(k, v, _KNOWN_HOW) for k, v in known.items()} if known is not None
+        consts = ({k: exact_constant(k, v, how) for k, (v, how) in known.items()} if known is not None
                   else dict(derive_constants(self.expr)))
         for k, v in self.claimed:
             consts[k] = Constant(k, sp.oo if math.isinf(v) else sp.Float(v, 17), v, v, "claimed",
@@ -292,13 +292,76 @@ _KNOWN = {
     "softsign": {"S0": 1, "S1": 1, "S2": 2, "c0": 0},
     "sin": {"S0": 1, "S1": 1, "S2": 1, "c0": 0},
 }
-_KNOWN_HOW = "closed form of the built-in activation (derived by the exact tier; re-derived by the tests)"
+#: how the exact tier found each value (shown by ``symlip activation``)
+_KNOWN_HOW = {
+    "identity": {
+        "S0": '|σ^(0)| -> oo as limit t->-oo',
+        "S1": 'sup |σ^(1)| at limit t->-oo; candidates: end limits + critical points',
+        "S2": 'sup |σ^(2)| at limit t->-oo; candidates: end limits + critical points',
+        "c0": '|σ(0)| by substitution',
+    },
+    "tanh": {
+        "S0": 'sup |σ^(0)| at limit t->-oo; candidates: end limits + critical points',
+        "S1": 'sup |σ^(1)| at critical point t=0 (solveset); candidates: end limits + critical points',
+        "S2": 'sup |σ^(2)| at critical point t=atanh(sqrt(3)/3) (solveset); candidates: end limits + critical points',
+        "c0": '|σ(0)| by substitution',
+    },
+    "sigmoid": {
+        "S0": 'sup |σ^(0)| at limit t->oo; candidates: end limits + critical points',
+        "S1": 'sup |σ^(1)| at critical point t=0 (solveset); candidates: end limits + critical points',
+        "S2": 'sup |σ^(2)| at critical point t=log(sqrt(3) + 2) (solveset); candidates: end limits + critical points',
+        "c0": '|σ(0)| by substitution',
+    },
+    "softplus": {
+        "S0": '|σ^(0)| -> oo as limit t->oo',
+        "S1": 'sup |σ^(1)| at limit t->oo; candidates: end limits + critical points',
+        "S2": 'sup |σ^(2)| at critical point t=0 (solveset); candidates: end limits + critical points',
+        "c0": '|σ(0)| by substitution',
+    },
+    "relu": {
+        "S0": '|σ^(0)| -> oo as limit t->oo',
+        "S1": 'sup |σ^(1)| at limit t->0+; candidates: end limits + critical points',
+        "S2": "σ^(1) jumps at t=0: σ' is not Lipschitz",
+        "c0": '|σ(0)| by substitution',
+    },
+    "leaky_relu": {
+        "S0": '|σ^(0)| -> oo as limit t->-oo',
+        "S1": 'sup |σ^(1)| at limit t->0+; candidates: end limits + critical points',
+        "S2": "σ^(1) jumps at t=0: σ' is not Lipschitz",
+        "c0": '|σ(0)| by substitution',
+    },
+    "elu": {
+        "S0": '|σ^(0)| -> oo as limit t->oo',
+        "S1": 'sup |σ^(1)| at limit t->0-; candidates: end limits + critical points',
+        "S2": 'sup |σ^(2)| at limit t->0-; candidates: end limits + critical points',
+        "c0": '|σ(0)| by substitution',
+    },
+    "gelu": {
+        "S0": '|σ^(0)| -> oo as limit t->oo (dominant terms)',
+        "S1": 'sup |σ^(1)| at critical point t=sqrt(2) (solveset); candidates: end limits + critical points',
+        "S2": 'sup |σ^(2)| at critical point t=0 (solveset); candidates: end limits + critical points',
+        "c0": '|σ(0)| by substitution',
+    },
+    "softsign": {
+        "S0": 'sup |σ^(0)| at limit t->-oo; candidates: end limits + critical points',
+        "S1": 'sup |σ^(1)| at limit t->0-; candidates: end limits + critical points',
+        "S2": 'sup |σ^(2)| at limit t->0-; candidates: end limits + critical points',
+        "c0": '|σ(0)| by substitution',
+    },
+    "sin": {
+        "S0": 'sup |σ^(0)| at critical points t=2*pi*n + pi/2 (n integer, solveset); candidates: end limits + critical points',
+        "S1": 'sup |σ^(1)| at critical points t=2*pi*n (n integer, solveset); candidates: end limits + critical points',
+        "S2": 'sup |σ^(2)| at critical points t=2*pi*n + pi/2 (n integer, solveset); candidates: end limits + critical points',
+        "c0": '|σ(0)| by substitution',
+    },
+}
 
 
 @functools.lru_cache(maxsize=1)
-def _known_constants() -> dict[sp.Expr, dict[str, sp.Expr]]:
+def _known_constants() -> dict[sp.Expr, dict[str, tuple[sp.Expr, str]]]:
     """Built-in expressions (default parameters) -> their exact constants."""
-    return {_parse(_registry()[name][0](**_registry()[name][1])): {k: sp.sympify(v) for k, v in vals.items()}
+    return {_parse(_registry()[name][0](**_registry()[name][1])):
+                {k: (sp.sympify(v), _KNOWN_HOW[name][k]) for k, v in vals.items()}
             for name, vals in _KNOWN.items()}
 
 
