@@ -292,13 +292,7 @@ def replay_certificate(data_or_path: Any) -> Replay:
     if worst > upper:
         return _result("tampered", f"a leaf (or the U cap) claims {worst!r} > the recorded upper {upper!r}", upper)
     msg = f"{len(uppers)} leaves re-derived{'' if cap is None else ', U cap re-evaluated'}; {prob.quantity} <= {upper!r}"
-    lower_note = _check_lower(prob, data)
-    if lower_note:
-        return _result("tampered", lower_note, upper)
-    bound = data.get("bound")
-    if isinstance(bound, (int, float)) and not isinstance(bound, bool) and bound >= upper:
-        return _result("proved", msg + f" <= the recorded bound {bound!r}", upper, bound)
-    return _result("certified", msg, upper, bound)
+    return _settle(prob, data, msg, upper)
 
 
 def _replay_patterns(prob: Problem, data: dict[str, Any], proof: dict[str, Any]) -> Replay:
@@ -312,6 +306,11 @@ def _replay_patterns(prob: Problem, data: dict[str, Any], proof: dict[str, Any])
     status, msg = replay_patterns(prob.net, reg.center, prob.R, proof, float(upper))
     if status != "certified":
         return _result(status, msg, upper)
+    return _settle(prob, data, msg, upper)
+
+
+def _settle(prob: Problem, data: dict[str, Any], msg: str, upper: float) -> Replay:
+    """The end of a replay whose tree checked out: the witness, then proved or certified."""
     lower_note = _check_lower(prob, data)
     if lower_note:
         return _result("tampered", lower_note, upper)
