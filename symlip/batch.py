@@ -228,10 +228,9 @@ def _run_processes(loaded: list[LoadedCase], kw: dict[str, Any], jobs: int,
         os.environ[v] = "1"
     try:
         with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_pin_blas) as pool:
-            futures = {pool.submit(_worker, *_task(lc), kw): k for k, lc in enumerate(_by_weight(loaded))}
-            order = _by_weight_index(loaded)
+            futures = {pool.submit(_worker, *_task(loaded[k]), kw): k for k in _by_weight_index(loaded)}
             for fut in as_completed(futures):
-                done(order[futures[fut]], fut.result())
+                done(futures[fut], fut.result())
     finally:
         for v, val in saved.items():
             if val is None:
@@ -243,10 +242,6 @@ def _run_processes(loaded: list[LoadedCase], kw: dict[str, Any], jobs: int,
 def _by_weight_index(loaded: list[LoadedCase]) -> list[int]:
     """Indices of ``loaded``, heaviest cases first (long cases start early: less idle time at the end)."""
     return sorted(range(len(loaded)), key=lambda k: -float(getattr(loaded[k].case, "weight", 1.0)))
-
-
-def _by_weight(loaded: list[LoadedCase]) -> list[LoadedCase]:
-    return [loaded[k] for k in _by_weight_index(loaded)]
 
 
 # ---------------------------------------------------------------------------
