@@ -35,9 +35,8 @@ SLOW = os.environ.get("SYMLIP_README_SLOW") == "1"
 #: run first in every scratch interpreter: the derivation's time limits, ten times longer
 PRELUDE = """\
 import symlip.activations.constants as _c
-for _n in ("_CALL_SECONDS", "_EXACT_BUDGET", "_CERT_SECONDS", "_NUMERIC_SECONDS", "_TOTAL_SECONDS"):
-    if hasattr(_c, _n):
-        setattr(_c, _n, 10 * getattr(_c, _n))
+for _n in ("CALL_SECONDS", "_EXACT_BUDGET", "CERT_SECONDS", "NUMERIC_SECONDS", "_TOTAL_SECONDS"):
+    setattr(_c, _n, 10 * getattr(_c, _n))   # the limits constants.py reads at call time
 del _c, _n
 """
 CLI = PRELUDE + "import sys\nfrom symlip.cli import main\nsys.exit(main(sys.argv[1:]))\n"
