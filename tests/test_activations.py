@@ -443,3 +443,33 @@ def test_known_constants_are_derived(name):
             assert c.provenance == "certified", (name, c)
             assert c.lower <= t.upper and t.lower <= c.upper, (name, c, t)
     assert set(table) == set(registry._KNOWN[name])
+
+
+def test_time_limit_alarm_inside_a_gc_callback_is_silent_and_still_stops_the_call(capsys):
+    """An alarm that lands in a gc callback (hypothesis registers one) is swallowed there by
+    Python and printed as 'Exception ignored'; the limit re-fires and no traceback reaches stderr."""
+    import gc
+    import time as _time
+
+    from symlip.activations.timelimit import call_with_time_limit, can_time_limit
+
+    if not can_time_limit():
+        pytest.skip("time limits need the main thread on POSIX")
+
+    def slow_callback(phase, info):
+        if phase == "start":
+            t = _time.monotonic()
+            while _time.monotonic() - t < 0.02:
+                pass
+
+    def churn():
+        while True:
+            gc.collect()
+
+    gc.callbacks.append(slow_callback)
+    try:
+        with pytest.raises(TimeoutError):
+            call_with_time_limit(0.3, churn)
+    finally:
+        gc.callbacks.remove(slow_callback)
+    assert "Exception ignored" not in capsys.readouterr().err

@@ -221,3 +221,18 @@ def test_baselines_do_not_use_symlip_search():
     mods = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
     mods |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
     assert not any(m and m.startswith("symlip.search") for m in mods), mods
+
+
+def test_parallel_section_compares_two_runs_of_the_same_cases(quick):
+    _, results = quick
+    pa = results["parallel"]
+    t = results["targets"]["check_jobs2_over_jobs1_ratio"]
+    if pa["ratio"] is None:                       # a one-core machine: unmeasured, with the reason
+        assert pa["reason"] and t["status"] == "unmeasured"
+        return
+    assert pa["cases"] == 8 and pa["jobs"] == 2
+    assert pa["ratio"] == pytest.approx(pa["seconds_jobs_N"] / pa["seconds_jobs_1"])
+    assert t["value"] == pa["ratio"] and t["status"] in ("pass", "fail")
+    assert sum(pa["statuses"]["jobs_1"].values()) == sum(pa["statuses"]["jobs_N"].values()) == pa["cases"]
+    assert 0 <= pa["same_status"] <= pa["cases"]
+    assert "(g) check" in format_table(results)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import signal
+import sys
 import threading
 import time
 from typing import Callable, Iterator
@@ -63,7 +64,14 @@ def _time_limit(seconds: float) -> Iterator[None]:
     outer = signal.getitimer(signal.ITIMER_REAL)[0]
     if outer > 0:  # never outlast an enclosing limit
         seconds = min(seconds, outer)
+    old_hook = sys.unraisablehook
+
+    def _quiet(info):  # an alarm inside a gc callback is swallowed there and fires again: not an error
+        if not isinstance(info.exc_value, _Timeout):
+            old_hook(info)
+
     old_handler = signal.signal(signal.SIGALRM, _alarm)
+    sys.unraisablehook = _quiet
     # re-fire every 0.25 s in case some library code swallows the first alarm
     old_timer = signal.setitimer(signal.ITIMER_REAL, seconds, 0.25)
     start = time.monotonic()
@@ -75,6 +83,7 @@ def _time_limit(seconds: float) -> Iterator[None]:
             try:
                 signal.setitimer(signal.ITIMER_REAL, 0)
                 signal.signal(signal.SIGALRM, old_handler)
+                sys.unraisablehook = old_hook
                 break
             except _Timeout:  # pragma: no cover - timing dependent
                 continue

@@ -22,6 +22,8 @@ passed, and ``symlip bench`` exits 1 when one failed.
     large ones missed by the ``random`` strategy alone).
 (f) one-step SGD moments (docs/theory.md §7): the low-rank estimator against the
     dense one at a size where dense is feasible (target: time ratio <= 0.2).
+(g) the main job with two worker processes against one
+    (:mod:`symlip.report.bench_parallel`; target: wall-time ratio <= 0.6).
 """
 from __future__ import annotations
 
@@ -56,6 +58,7 @@ TARGETS: dict[str, dict[str, Any]] = {
     "mutants_statistical_violated_fraction": {"op": ">=", "value": 1.0},
     "large_mutants_missed_by_random_fraction": {"op": ">=", "value": 1.0},
     "dynamics_lowrank_over_dense_ratio": {"op": "<=", "value": 0.2},
+    "check_jobs2_over_jobs1_ratio": {"op": "<=", "value": 0.6},
 }
 
 _WIDTHS = (32, 64, 64, 64, 1)
@@ -394,6 +397,9 @@ def run_bench(out_path: str | os.PathLike = "reports/bench.json", quick: bool = 
         from symlip.report.bench_search import run_falsify_bench
 
         search = run_falsify_bench(quick=quick)
+        from symlip.report.bench_parallel import run_parallel_bench
+
+        parallel = run_parallel_bench(quick=quick)
     d1, d2 = derive_rows[-2], derive_rows[-1]
     mut = search.get("mutants") or {}
     suite = search["suite"]
@@ -411,6 +417,7 @@ def run_bench(out_path: str | os.PathLike = "reports/bench.json", quick: bool = 
         "mutants_statistical_violated_fraction": mut.get("statistical_violated_fraction"),
         "large_mutants_missed_by_random_fraction": mut.get("large_random_missed_fraction"),
         "dynamics_lowrank_over_dense_ratio": dyn["ratio_low_rank_over_dense"],
+        "check_jobs2_over_jobs1_ratio": parallel["ratio"],
     }
     targets, all_passed = evaluate_targets(values)
     if mut.get("max_seconds_to_violation") == math.inf:   # JSON has no inf: a search mutant never violated
@@ -428,6 +435,7 @@ def run_bench(out_path: str | os.PathLike = "reports/bench.json", quick: bool = 
         "network": netw,
         "search": search,
         "dynamics": dyn,
+        "parallel": parallel,
         "targets": targets,
         "all_passed": all_passed,
         "any_failed": any(t["status"] == "fail" for t in targets.values()),
@@ -530,6 +538,14 @@ def format_table(results: dict) -> str:
     lines.append(f"(f) SGD moments {dy['widths']} (P = {dy['n_params']}), N = {dy['N']}, batch {dy['batch_size']}: "
                  f"median s/step " + ", ".join(f"{k} {v:.4f}" for k, v in dy["median_step_s"].items())
                  + f"; exact vs dense rel diff {dy['exact_vs_dense_max_rel_diff']:.2g}")
+    pa = results.get("parallel") or {}
+    lines.append("")
+    if pa.get("ratio") is None:
+        lines.append(f"(g) check with 2 workers vs 1: unmeasured ({pa.get('reason', 'not run')})")
+    else:
+        lines.append(f"(g) check {pa['catalogue']} ({pa['cases']} cases, {pa['budget_s']:g} s each): jobs {pa['jobs']} "
+                     f"{pa['seconds_jobs_N']:.1f} s, jobs 1 {pa['seconds_jobs_1']:.1f} s, ratio {pa['ratio']:.3f}; "
+                     f"same status in {pa['same_status']}/{pa['cases']}")
     lines.append("")
     lines.append("targets")
     for name, t in results["targets"].items():

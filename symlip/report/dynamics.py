@@ -41,7 +41,8 @@ from symlip.report.index import QUICK_NOTE, mark_quick
 
 __all__ = ["run_dynamics_report"]
 
-#: one-step target: |E_MC[Δs] - predicted| <= TARGET |E_MC[Δs]| at the smallest η
+#: one-step target at the smallest η, on the second-order part c = (η²/2)(∇L:H:∇L + tr(HΣ_B)) of E[Δs]:
+#: |E_MC[Δs] - predicted| <= TARGET |c| (gradient flow alone misses it by 100%, docs/theory.md §7)
 TARGET = 0.05
 #: the fitted slope of the mean's relative error must be within this of 2 (second order)
 SLOPE_TOL = 0.5
@@ -204,8 +205,9 @@ def run_dynamics_report(out_dir: str | Path = "reports", seed: int = 0, quick: b
     summary = [
         f"SGD dynamics of the Lipschitz bound (docs/theory.md §7; seed {seed}{', quick' if quick else ''}): "
         f"{'OK' if ok else 'TARGET MISSED'} in {seconds:.1f} s",
-        f"  one step at η = {one['etas'][-1]:.3g}: max relative error of E[Δs_ℓ] "
-        f"{max(r['rel_err'] for r in small):.2%} (target {TARGET:.0%})",
+        f"  one step at η = {one['etas'][-1]:.3g}: max relative error of the second-order part of E[Δs_ℓ] "
+        f"{max(r['curv_rel'] for r in small):.1%} (target {TARGET:.0%}; gradient flow alone: 100%), of the whole "
+        f"mean {max(r['rel_err'] for r in small):.2%} (gradient flow alone: {max(r['flow_rel'] for r in small):.2%})",
     ]
     for f in one["fits"]:
         if f["measure"] == "mean_rel" and f["slope"] is not None:
@@ -260,6 +262,7 @@ def _eta_sweep(net: MLP, theta: np.ndarray, X: np.ndarray, y: np.ndarray, setup:
                     "curv_mc": mc_mean - float(mo.flow[ell]),
                     "curv_rel": abs(mc_mean - pred) / abs(float(curv[ell])),
                     "curv_rel_se": se / abs(float(curv[ell])),
+                    "flow_rel": abs(mc_mean - float(mo.flow[ell])) / abs(mc_mean),
                     "pred_var": float(mo.var[ell]), "mc_var": float(mc.var[ell]), "mc_var_se": float(mc.var_se[ell]),
                     "var_rel": abs(float(mc.var[ell]) - float(mo.var[ell])) / float(mo.var[ell]),
                     "var_rel_se": float(mc.var_se[ell]) / float(mo.var[ell]),
@@ -292,7 +295,7 @@ def _eta_sweep(net: MLP, theta: np.ndarray, X: np.ndarray, y: np.ndarray, setup:
                 fits.append({"sampling": repl, "layer": layer, "measure": measure, "expected": expect,
                              "slope": slope, "points": used})
     eta_min = setup.etas[-1]
-    smallest = [dict(r, target_met=bool(r["rel_err"] <= TARGET)) for r in rows
+    smallest = [dict(r, target_met=bool(r["curv_rel"] <= TARGET)) for r in rows
                 if r["eta"] == eta_min and r["layer"] != "log K"]
     return {"etas": list(setup.etas), "batch_size": setup.batch, "n_mc": setup.n_mc, "rows": rows, "fits": fits,
             "smallest": smallest}
@@ -503,10 +506,13 @@ def _markdown(res: dict, setup: _Setup, plotted: list[str]) -> str:
     layers = [f"W{ell + 1}" for ell in range(m)]
     small = one["smallest"]
     worst = max(small, key=lambda r: r["rel_err"])
+    worst2 = max(small, key=lambda r: r["curv_rel"])
     slope_mean = [f for f in one["fits"] if f["measure"] == "mean_rel"]
     sl = [f["slope"] for f in slope_mean if f["slope"] is not None]
-    verdict = (f"**{'PASS' if res['ok'] else 'TARGET MISSED'} — one-step E[Δs_ℓ] within "
-               f"{worst['rel_err']:.2%} of Monte-Carlo at η = {one['etas'][-1]:.3g} (target {TARGET:.0%}); "
+    verdict = (f"**{'PASS' if res['ok'] else 'TARGET MISSED'} — the second-order part of one-step E[Δs_ℓ] "
+               f"within {worst2['curv_rel']:.1%} ± {worst2['curv_rel_se']:.1%} of Monte-Carlo at η = "
+               f"{one['etas'][-1]:.3g} (target {TARGET:.0%}; gradient flow alone: 100%); the whole mean within "
+               f"{worst['rel_err']:.2%} (gradient flow alone: {max(r['flow_rel'] for r in small):.2%}); "
                "relative error ∝ η^p, p = " + (f"{min(sl):.2f}–{max(sl):.2f}" if sl else "—")
                + f" (second order: 2); cross-layer terms add a median {res['cross_layer']['median_abs']:.0%} to "
                "the block-diagonal Var[Δ log K].**")
@@ -534,24 +540,26 @@ def _markdown(res: dict, setup: _Setup, plotted: list[str]) -> str:
         "second-order part O(η²): slope 1) and O(η³) in Var[Δs] (relative: slope 1). The slopes are fitted to "
         "the truncation figures.", "",
         f"### At the smallest η = {one['etas'][-1]:.3g} (direct)", "",
-        "| sampling | layer | predicted E[Δs] | Monte-Carlo ± SE | rel. error | target ≤ 5% | second-order part: "
-        "pred / MC | its rel. error | Var pred / MC | var rel. error |",
+        "| sampling | layer | predicted E[Δs] | Monte-Carlo ± SE | rel. error | second-order part: "
+        f"pred / MC | its rel. error | target ≤ {TARGET:.0%} | Var pred / MC | var rel. error |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in small:
         L.append(f"| {r['sampling']} | {r['layer']} | {r['pred_mean']:.5g} | {r['mc_mean']:.5g} ± "
                  f"{r['mc_mean_se']:.2g} | {r['rel_err']:.3%} ± {r['rel_err_se']:.2%} | "
-                 f"{'yes' if r['target_met'] else '**no**'} | {r['curv_pred']:.3g} / {r['curv_mc']:.3g} | "
-                 f"{r['curv_rel']:.1%} ± {r['curv_rel_se']:.1%} | {r['pred_var']:.3g} / {r['mc_var']:.3g} | "
+                 f"{r['curv_pred']:.3g} / {r['curv_mc']:.3g} | {r['curv_rel']:.1%} ± {r['curv_rel_se']:.1%} | "
+                 f"{'yes' if r['target_met'] else '**no**'} | {r['pred_var']:.3g} / {r['mc_var']:.3g} | "
                  f"{r['var_rel']:.1%} ± {r['var_rel_se']:.1%} |")
     lk = [r for r in one["rows"] if r["layer"] == "log K" and r["eta"] == one["etas"][-1]]
     for r in lk:
         L.append(f"| {r['sampling']} | log K | {r['pred_mean']:.5g} | {r['mc_mean']:.5g} ± {r['mc_mean_se']:.2g} | "
                  f"{r['rel_err']:.3%} ± {r['rel_err_se']:.2%} | — | — | — | {r['pred_var']:.3g} / "
                  f"{r['mc_var']:.3g} | {r['var_rel']:.1%} ± {r['var_rel_se']:.1%} |")
-    L += ["", "The flow term −η⟨J, ∇L⟩ dominates E[Δs] at small η, which makes the 5% target easy; the "
-          "second-order part (η²/2)(∇L:H:∇L + tr(HΣ_B)) is the stringent test of the curvature terms: its direct "
-          "relative error is given beside it (its Monte-Carlo noise does not shrink with η in relative terms).",
+    L += ["", "The flow term −η⟨J, ∇L⟩ dominates E[Δs] at small η, so the whole mean's relative error is easy to "
+          "make small (gradient flow alone comes within "
+          f"{max(r['flow_rel'] for r in small):.2%}); the target is therefore set on the second-order part "
+          "(η²/2)(∇L:H:∇L + tr(HΣ_B)), which gradient flow alone misses by 100%: it tests the curvature and "
+          "noise terms (its Monte-Carlo noise does not shrink with η in relative terms).",
           "", "### Truncation errors across η (with replacement; without replacement in dynamics.json)", "",
           "Relative to E[Δs], to the second-order part, and to Var[Δs]; ± one standard error.", "",
           "| η | " + " | ".join(f"{ell}: mean | {ell}: 2nd-order part | {ell}: var" for ell in layers) + " |",
