@@ -415,3 +415,15 @@ def test_tampered_v3_file_of_each_kind_is_tampered(each_kind, kind, changes, nee
         assert rep.status == "violated", rep.message
     else:
         assert rep.status == "tampered" and not rep.violated and needle in rep.message, rep.message
+
+
+def test_json_float_writes_numpy_infinities_as_plain_text():
+    import json
+
+    import numpy as np
+
+    from symlip.search.witness_format import json_float
+
+    assert json_float(np.float64(np.inf)) == "inf" and json_float(-np.inf) == "-inf"
+    assert json_float(np.float64(1.5)) == 1.5 and type(json_float(np.float64(1.5))) is float
+    assert json.loads(json.dumps([json_float(np.float32(np.nan))])) == ["nan"]

@@ -257,6 +257,7 @@ def confirmation(low: tuple[Any, Any], high: tuple[Any, Any], dps: int, problems
 
 def json_float(v: float) -> float | str:
     """A float for strict JSON: non-finite values become their repr (``'inf'``)."""
+    v = float(v)   # numpy scalars too: repr(np.float64(inf)) is not 'inf'
     return v if math.isfinite(v) else repr(v)
 
 
