@@ -630,3 +630,15 @@ def test_init_seed_is_checked(seed):
     """Regression (issue 12): numpy's own errors ("expected non-negative integer") did not name the seed."""
     with pytest.raises(ValueError, match=rf"seed must be an integer >= 0 or None, got {re.escape(repr(seed))}"):
         MLP((2, 1), "tanh").init(seed=seed)
+
+
+def test_check_data_names_the_bad_shape_and_returns_checked_arrays():
+    from symlip import MLP
+
+    net = MLP([2, 3, 1], "tanh")
+    th, X, y = net.check_data(np.zeros(net.n_params), [0.5, -0.5], 1.0)
+    assert th.shape == (net.n_params,) and X.shape == (1, 2) and y.shape == (1,)
+    with pytest.raises(ValueError, match="theta has shape"):
+        net.check_theta(np.zeros(net.n_params + 1))
+    with pytest.raises(ValueError, match=r"y has shape \(3,\)"):
+        net.check_data(np.zeros(net.n_params), np.zeros((2, 2)), np.zeros(3))

@@ -575,8 +575,18 @@ class MLP:
             )
 
     # ------------------------------------------------------------------
-    # private: validation
+    # validation
     # ------------------------------------------------------------------
+    def check_theta(self, theta: Any) -> np.ndarray:
+        """``theta`` as a finite float vector of length ``P`` (else ``ValueError`` naming its shape)."""
+        return self._theta(theta)
+
+    def check_data(self, theta: Any, X: Any, y: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(theta, X, y)`` checked: a float vector of length ``P``, inputs of shape
+        ``(n, d_0)`` (a single input ``(d_0,)`` becomes one row) and ``n`` finite targets."""
+        X2, _ = self._inputs(X)
+        return self._theta(theta), X2, self._targets(y, X2.shape[0])
+
     def _shape_hint(self) -> str:
         return f"for widths {self.widths}"
 

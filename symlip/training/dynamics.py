@@ -327,7 +327,7 @@ def sgd_moments(net: "MLP", theta: Any, X: Any, y: Any, *, batch_size: int, eta:
     check_net(net)
     check_loss(loss)
     X2, yv = check_data(net, X, y, loss)
-    theta = net._theta(theta)
+    theta = net.check_theta(theta)
     N = X2.shape[0]
     B = check_int("batch_size", batch_size, 1, None if replacement else N)
     eta = check_eta(eta)
@@ -471,7 +471,7 @@ def monte_carlo(net: "MLP", theta: Any, X: Any, y: Any, moments: Moments, *, n_s
     if not isinstance(moments, Moments):
         raise TypeError(f"moments must be the Moments of sgd_moments at this point; got {type(moments).__name__}")
     X2, yv = check_data(net, X, y, moments.loss)
-    theta = net._theta(theta)
+    theta = net.check_theta(theta)
     s_here = np.array([np.linalg.norm(W, 2) for W, _ in net.unflatten(theta)])
     if X2.shape[0] != moments.N or s_here.shape != moments.s.shape \
             or not np.allclose(s_here, moments.s, rtol=1e-12, atol=0.0):

@@ -202,7 +202,7 @@ class MomentCase(SelfCheckingCase):
             raise TypeError(f"MomentCase.net must be an MLP; got {type(self.net).__name__}")
         if self.loss not in LOSSES:
             raise ValueError(f"loss must be one of {', '.join(LOSSES)}; got {self.loss!r}")
-        object.__setattr__(self, "theta", self.net._theta(self.theta).copy())
+        object.__setattr__(self, "theta", self.net.check_theta(self.theta).copy())
         object.__setattr__(self, "X", np.array(self.X, dtype=float))
         object.__setattr__(self, "y", np.array(self.y, dtype=float).reshape(-1))
         if isinstance(self.n_steps, bool) or not isinstance(self.n_steps, int) or not 100 <= self.n_steps <= MAX_STEPS:

@@ -159,9 +159,7 @@ def local_step(net: "MLP", theta: Any, X: Any, y: Any, delta: float, *, R: float
     _check_net(net)
     _require_smooth(net)
     delta = _check_delta(delta)
-    th = net._theta(theta)
-    X2, _ = net._inputs(X)
-    yv = net._targets(y, X2.shape[0])
+    th, X2, yv = net.check_data(theta, X, y)
     R, Y = _radii(X2, yv, R, Y)
     loss = net.loss(th, X2, yv)
     g = net.loss_grad(th, X2, yv)
@@ -195,9 +193,7 @@ def local_step_mp(net: "MLP", theta: Any, X: Any, y: Any, delta: float, dps: int
     dps = check_dps(dps)
     check_max_dps(dps)
     delta = _check_delta(delta)
-    th = net._theta(theta)
-    X2, _ = net._inputs(X)
-    yv = net._targets(y, X2.shape[0])
+    th, X2, yv = net.check_data(theta, X, y)
     Rf, Yf = _radii(X2, yv, R, Y)
     bound = derive("lip_loss_grad", net.depth)
     ball = Region.ball(th, delta)
@@ -267,14 +263,14 @@ def descent_sides(net: "MLP", theta: Any, X: Any, y: Any, delta: float, dps: int
     if dps is None:
         st = local_step(net, theta, X, y, delta)
         e = st.eta if eta is None else float(eta(st, None))
-        th = net._theta(theta)
+        th = net.check_theta(theta)
         return 0.5 * e * st.grad_norm ** 2, st.loss - net.loss(th - e * st.grad, X, y)
     from symlip.core.precision import to_mp
 
     st = local_step_mp(net, theta, X, y, delta, dps)
     with mpmath.workdps(dps):
         e = st.eta if eta is None else mpmath.mpf(eta(st, dps))
-        after = loss_mp(net, to_mp(net._theta(theta)) - e * st.grad, X, y, dps)
+        after = loss_mp(net, to_mp(net.check_theta(theta)) - e * st.grad, X, y, dps)
         return e * st.grad_norm ** 2 / 2, st.loss - after
 
 
@@ -451,9 +447,8 @@ def gradient_descent(net: "MLP", theta0: Any, X: Any, y: Any, step: str | float 
             raise ValueError(f"{name} must be a finite number >= 0; got {v!r}")
     if not (_is_real(blowup) and blowup > 1):
         raise ValueError(f"blowup must be a number > 1; got {blowup!r}")
-    th = net._theta(theta0).copy()
-    X2, _ = net._inputs(X)
-    yv = net._targets(y, X2.shape[0])
+    th, X2, yv = net.check_data(theta0, X, y)
+    th = th.copy()
     if local:
         _require_smooth(net)
         R, Y = _radii(X2, yv, R, Y)

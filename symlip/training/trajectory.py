@@ -355,7 +355,7 @@ def sgd_trajectory(net: "MLP", theta0: Any, X: Any, y: Any, *, batch_size: int, 
     check_net(net)
     check_loss(loss)
     X2, yv = check_data(net, X, y, loss)
-    theta = np.array(net._theta(theta0), dtype=float)
+    theta = np.array(net.check_theta(theta0), dtype=float)
     N = X2.shape[0]
     replacement = _check_bool("replacement", replacement)
     B = check_int("batch_size", batch_size, 1, MAX_SAMPLES if replacement else N)
