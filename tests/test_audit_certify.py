@@ -2,7 +2,6 @@
 import json
 
 import mpmath
-import numpy as np
 import pytest
 
 from symlip.certify.certificate import replay_certificate
