@@ -196,9 +196,12 @@ def _build_parser() -> Parser:
                   "Check other tools' input-Lipschitz constants of a torch.save'd network (product of "
                   "spectral norms, ECLipsE, ECLipsE-Fast, ECLipsE-Gen-Local, stated values) against symlip's "
                   "best lower bound on |x|_2 <= R; a table on stdout, audit.md, audit.json and a witness per "
-                  "violation. Exit 0 when every claim made was checked (violated or survived), 1 when a tool "
+                  "violation. With --certify also a certified upper bound of the true constant (symlip certify) with "
+                  "the witnessed lower, each claim refuted (below the lower), holding (above the upper) or open. "
+                  "Exit 0 when every claim made was checked (violated or survived), 1 when a tool "
                   "failed or a check was inconclusive. Needs torch (pip install -e \".[torch]\").",
                   ["symlip audit model.pt --trust --input-radius 1 --tool product --tool 0.5",
+                   "symlip audit model.pt --trust --input-radius 1 --certify --certify-budget 60",
                    "symlip audit weights.pt --activation tanh --input-radius 1"])
     au.add_argument("model", metavar="MODEL",
                     help="a torch.save file: a state dict (with --activation) or, with --trust, an nn.Sequential")
@@ -211,6 +214,12 @@ def _build_parser() -> Parser:
     au.add_argument("--budget", type=positive_seconds, default=5.0, metavar="SECONDS",
                     help="seconds of symlip's lower-bound search, shared by all tools")
     au.add_argument("--seed", type=int_at_least(0), default=0, metavar="N", help="seed")
+    au.add_argument("--certify", action="store_true",
+                    help="also certify an upper bound of the true constant (symlip certify: activation patterns "
+                         "for relu/leaky_relu, arb branch and bound otherwise), shown beside the claims; the "
+                         "certificate goes to audit-witnesses/ (symlip replay re-checks it)")
+    au.add_argument("--certify-budget", type=positive_seconds, default=None, metavar="SECONDS",
+                    help="seconds of the certificate's branch and bound (default 30; needs --certify)")
     au.add_argument("--max-evals", type=int_at_least(10, MAX_EVALS), default=None, metavar="N",
                     help="evaluation budget of the search instead of --budget (makes it exactly reproducible; "
                          "default: none, the time budget decides)")
@@ -570,9 +579,9 @@ def _cmd_dynamics(args: argparse.Namespace) -> int:
 
 
 def _cmd_audit(args: argparse.Namespace) -> int:
-    from symlip.report.peers import search_line, format_audit, write_audit_report
+    from symlip.report.peers import search_line, format_audit, format_certified, write_audit_report
     from symlip.activations.registry import activation
-    from symlip.peers import TOOLS, audit_tools
+    from symlip.peers import TOOLS, audit_tools, certified_audit
     from symlip.models.torch_io import load_model
 
     if not Path(args.model).is_file():  # first: a missing file is the problem, whatever else is wrong
@@ -580,6 +589,8 @@ def _cmd_audit(args: argparse.Namespace) -> int:
     _check_folder(args.out, "--out")
     if args.param and args.activation is None:
         raise ValueError("--param needs --activation")
+    if args.certify_budget is not None and not args.certify:
+        raise ValueError("--certify-budget needs --certify")
     act = activation(args.activation, **parse_params(args.param)) if args.activation is not None else None
     try:
         model = load_model(args.model, trust=args.trust, widths=args.widths, activation=act)
@@ -592,12 +603,19 @@ def _cmd_audit(args: argparse.Namespace) -> int:
           f"{', no biases' if model.bias_free else ''}; claims checked on {where}", flush=True)
     audit = audit_tools(net, theta, tools, R=args.input_radius, budget=args.budget, seed=args.seed,
                         max_evals=args.max_evals)
-    files = write_audit_report(audit, args.out, model=args.model, net=net, command=_audit_command(args, tools))
+    certified = None
+    if args.certify:
+        certified = certified_audit(net, theta, tools, R=args.input_radius, seed=args.seed, audit=audit,
+                                    certify_budget=30.0 if args.certify_budget is None else args.certify_budget)
+    files = write_audit_report(audit, args.out, model=args.model, net=net, command=_audit_command(args, tools),
+                               certified=certified)
     witnesses = {k: str(files[f"witness:audit:{k}"]) for k in range(len(audit.rows))
                  if f"witness:audit:{k}" in files}
     _record(args, args.out, [files["md"], files["json"]])
     print(format_audit(audit, witnesses))
     print(search_line(audit))
+    if certified is not None:
+        print(format_certified(certified, str(files["certificate"])))
     n_wit = sum(1 for key in files if key.startswith("witness:"))
     print(f"report: {files['md']} (also audit.json" + (f", {n_wit} witness file{'s' if n_wit != 1 else ''}; "
           "re-check with symlip replay FILE" if n_wit else "") + ")")
@@ -613,6 +631,8 @@ def _audit_command(args: argparse.Namespace, tools: Sequence[str]) -> str:
         parts += ["--tool", str(t)]
     parts += ["--budget", f"{args.budget:g}"] + (["--seed", str(args.seed)] if args.seed else [])
     parts += ["--max-evals", str(args.max_evals)] if args.max_evals is not None else []
+    parts += ["--certify"] if args.certify else []
+    parts += ["--certify-budget", f"{args.certify_budget:g}"] if args.certify_budget is not None else []
     parts += ["--trust"] if args.trust else []
     if args.activation is not None:
         parts += ["--activation", args.activation] + [x for p in args.param for x in ("--param", p)]

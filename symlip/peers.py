@@ -49,10 +49,12 @@ from symlip.core.display import html_table, markdown_table
 from symlip.models.network import MLP
 
 if TYPE_CHECKING:  # pragma: no cover
+    from symlip.certify.certificate import Certificate
     from symlip.search.audit import AuditVerdict, InputLipschitzSearch
 
 __all__ = ["TOOLS", "PEERS_HINT", "PeerClaim", "AuditRow", "Audit", "product_bound", "eclipse_bound",
-           "eclipse_local_bound", "callable_bound", "peer_claim", "check_tool", "audit_tools"]
+           "eclipse_local_bound", "callable_bound", "peer_claim", "check_tool", "audit_tools", "CertifiedRow",
+           "CertifiedAudit", "certified_audit"]
 
 #: The named tools ``symlip audit --tool`` accepts (besides numbers).
 TOOLS = ("product", "eclipse", "eclipse-fast", "eclipse-local")
@@ -394,6 +396,170 @@ def audit_tools(net: MLP, theta: Any, tools: Sequence[str | float | Callable[[ML
                                      search=search)
         rows.append(AuditRow(c, verdict))
     return Audit(tuple(rows), search, R, budget, seed, time.perf_counter() - t0)
+
+
+# ---------------------------------------------------------------------------
+# the audit beside a certified upper bound (symlip audit --certify)
+# ---------------------------------------------------------------------------
+#: relative margin by which the 50-digit witnessed lower must exceed a constant to refute it
+_REFUTE_REL = 1e-30
+#: default ``tol`` of the certificate: exact for piecewise-linear σ (the pattern search), 0.1% otherwise
+CERTIFY_TOL_PL, CERTIFY_TOL_SMOOTH = 1e-9, 1e-3
+
+
+@dataclass(frozen=True)
+class CertifiedRow:
+    """One tool's constant against the certified sandwich ``lower <= L* <= upper``.
+
+    ``standing`` is ``"refuted"`` (the constant is below the witnessed lower: the claim
+    is false), ``"proved"`` (at or above the certified upper: the claim holds), ``"open"``
+    (in between) or, when the tool made no claim, its status.  ``above_upper`` is
+    ``constant / upper``: at most that factor above the true constant when ``>= 1``.
+    """
+
+    tool: str
+    constant: float | None
+    standing: str
+    above_upper: float | None
+
+
+@dataclass(frozen=True)
+class CertifiedAudit:
+    """:func:`audit_tools` beside a certified upper bound of the true constant.
+
+    Attributes
+    ----------
+    audit : Audit
+        The peers' claims and the search's verdicts on them.
+    certificate : Certificate
+        ``certify("lip_input", net, Region.ball(theta, 0.0), R=...)``: its proof
+        replays with ``symlip replay`` once saved (``certificate.save(path)``).
+    lower, lower_mp, lower_source : float, str, str
+        The witnessed lower bound (evaluated in mpmath at 50 digits): the larger of the
+        certificate's witness (``"certificate witness"``) and the search's pair
+        (``"search pair"``).
+    upper : float
+        The certified upper bound (``certificate.upper``).
+    rows : tuple of CertifiedRow
+        Each tool's constant against ``[lower, upper]``.
+    R_certified : float
+        The input radius certified (1 for ``R=None``: a bias-free positively homogeneous
+        network has the same constant on every ball around 0 and on all of ``R^d``).
+    certify_budget, tol : float
+        Seconds and relative gap given to :func:`~symlip.certify.certify`.
+    """
+
+    audit: Audit
+    certificate: "Certificate"
+    lower: float
+    lower_mp: str
+    lower_source: str
+    upper: float
+    rows: tuple[CertifiedRow, ...]
+    R_certified: float
+    certify_budget: float
+    tol: float
+
+    @property
+    def gap(self) -> float:
+        """``upper / lower`` (inf when nothing was witnessed)."""
+        return self.upper / self.lower if self.lower > 0 else math.inf
+
+    @property
+    def status(self) -> str:
+        return self.certificate.status
+
+    @property
+    def stop(self) -> str:
+        return self.certificate.stop
+
+    @property
+    def seconds(self) -> float:
+        """Seconds of the certificate (the search and the tools: ``audit.seconds``)."""
+        return self.certificate.seconds
+
+    @property
+    def boxes(self) -> int:
+        return self.certificate.boxes
+
+    @property
+    def refuted(self) -> tuple[str, ...]:
+        return tuple(r.tool for r in self.rows if r.standing == "refuted")
+
+
+def certified_audit(net: MLP, theta: Any, tools: Sequence[str | float | Callable[[MLP, np.ndarray], float]] = TOOLS,
+                    *, R: float | None, budget: float = 5.0, certify_budget: float = 30.0, seed: int = 0,
+                    max_evals: int | None = None, tol: float | None = None,
+                    audit: Audit | None = None) -> CertifiedAudit:
+    """:func:`audit_tools`, then a certified upper bound of the true constant beside the claims.
+
+    The upper comes from :func:`symlip.certify.certify` (``lip_input`` with the
+    parameters fixed, ``Region.ball(theta, 0.0)``): for relu, leaky relu and identity
+    the branch and bound over activation patterns (:mod:`symlip.certify.patterns`),
+    otherwise the general branch and bound in arb (docs/theory.md §2 (R4)).
+
+    Parameters
+    ----------
+    net, theta, tools, R, budget, seed, max_evals
+        As :func:`audit_tools` (``audit``: one already run on this network, reused).
+    certify_budget : float
+        Seconds of the branch and bound (> 0).
+    tol : float, optional
+        Stop when ``upper <= (1 + tol) lower``; default :data:`CERTIFY_TOL_PL` for a
+        piecewise-linear σ, :data:`CERTIFY_TOL_SMOOTH` otherwise.
+
+    Returns
+    -------
+    CertifiedAudit
+    """
+    import mpmath
+
+    from symlip.certify import certify
+    from symlip.certify.patterns import pl_slopes
+    from symlip.models.region import Region
+    from symlip.search.audit_witness import confirm_pair
+    from symlip.search.exact_pl import theta_vector
+
+    if isinstance(certify_budget, (bool, np.bool_)) or not isinstance(certify_budget, (int, float, np.integer, np.floating)) \
+            or not (math.isfinite(certify_budget) and certify_budget > 0):
+        raise ValueError(f"certify_budget must be a positive number of seconds; got {certify_budget!r}")
+    if tol is not None and (isinstance(tol, (bool, np.bool_)) or not isinstance(tol, (int, float, np.integer, np.floating))
+                            or not (math.isfinite(tol) and tol > 0)):
+        raise ValueError(f"tol must be a finite number > 0 or None; got {tol!r}")
+    th = theta_vector(net, theta)
+    if audit is None:
+        audit = audit_tools(net, th, tools, R=R, budget=budget, seed=seed, max_evals=max_evals)
+    elif not isinstance(audit, Audit):
+        raise TypeError(f"audit must be an Audit; got {type(audit).__name__}")
+    elif audit.R != R:
+        raise ValueError(f"the audit was run for R = {audit.R!r}, not R = {R!r}")
+    if tol is None:
+        tol = CERTIFY_TOL_PL if pl_slopes(net.activation) is not None else CERTIFY_TOL_SMOOTH
+    Rc = 1.0 if R is None else float(R)
+    cert = certify("lip_input", net, Region.ball(th, 0.0), R=Rc, budget=float(certify_budget), tol=float(tol),
+                   seed=int(seed))
+    dps = 50
+    with mpmath.workdps(dps):
+        lower_mp, source = mpmath.mpf(cert.lower_mp or 0), "certificate witness"
+        s = audit.search
+        conf = confirm_pair(net, th, s.x, s.x2, s.value, audit.R, dps, cache=s._mp)
+        if not conf.problems and conf.value_mp > lower_mp:
+            lower_mp, source = +conf.value_mp, "search pair"
+        if lower_mp > mpmath.mpf(cert.upper):   # two implementations disagree: a bug, never a result
+            raise RuntimeError(f"certified_audit: witnessed {lower_mp} exceeds the certified upper {cert.upper!r}; "
+                               "please report")
+        rows = []
+        for r in audit.rows:
+            c = r.claim.constant
+            if c is None:
+                rows.append(CertifiedRow(r.tool, None, r.claim.status, None))
+                continue
+            standing = ("refuted" if lower_mp > mpmath.mpf(c) * (1 + mpmath.mpf(_REFUTE_REL))
+                        else "proved" if c >= cert.upper else "open")
+            rows.append(CertifiedRow(r.tool, c, standing, c / cert.upper if cert.upper > 0 else None))
+        lower_text = mpmath.nstr(lower_mp, 30)
+    return CertifiedAudit(audit, cert, float(lower_mp), lower_text, source, float(cert.upper), tuple(rows), Rc,
+                          float(certify_budget), float(tol))
 
 
 # ---------------------------------------------------------------------------

@@ -48,7 +48,12 @@ from symlip.certify.interval import ZERO, float_up, norm2_upper, to_arb, workpre
 if TYPE_CHECKING:  # pragma: no cover
     from symlip.models.network import MLP
 
-__all__ = ["pl_slopes", "PatternProblem", "pattern_search", "replay_patterns"]
+__all__ = ["pl_slopes", "PatternProblem", "pattern_search", "replay_patterns", "INCUMBENT_SECONDS"]
+
+#: at most this many seconds of the input search seed the pattern search's lower bound
+INCUMBENT_SECONDS = 5.0
+#: ... once the tree has taken this many nodes from its queue
+INCUMBENT_AFTER = 64
 
 
 def pl_slopes(act: Any) -> tuple[Fraction | None, Fraction, Fraction] | None:
@@ -393,9 +398,33 @@ def _next_split(pp: PatternProblem, sides: list[np.ndarray]) -> tuple[int, int] 
     return None
 
 
+def _incumbent(pp: PatternProblem, budget: float, seed: int) -> tuple[float, dict[str, Any] | None]:
+    """A first lower bound from the input search (:func:`symlip.search.audit.input_lipschitz_lower_bound`,
+    ``budget`` seconds): the best point found, kept only when its pattern is strict in arb
+    (it then lies inside its region, and ``||J||`` there bounds the constant from below)."""
+    from symlip.search.audit import input_lipschitz_lower_bound
+
+    try:
+        s = input_lipschitz_lower_bound(pp.net, pp.theta, R=pp.R, budget=budget, seed=seed)
+    except ValueError:
+        return -math.inf, None
+    best_val, best = -math.inf, None
+    for x in ((np.asarray(s.x) + np.asarray(s.x2)) / 2, np.asarray(s.x)):
+        if not np.linalg.norm(x) < pp.R or pp.pattern_at(x) is None:
+            continue
+        _, sv, vt = np.linalg.svd(np.atleast_2d(pp.net.jac_x(pp.theta, x)))
+        if sv[0] > best_val:
+            best_val, best = float(sv[0]), {"x": x.tolist(), "v": vt[0].tolist()}
+    return best_val, best
+
+
 def pattern_search(net: "MLP", theta: Any, R: float, *, budget: float = 60.0, tol: float = 1e-9,
-                   max_nodes: int | None = None) -> dict[str, Any]:
+                   max_nodes: int | None = None, seed: int = 0) -> dict[str, Any]:
     """Best-first branch and bound over activation patterns (module docstring).
+
+    Once :data:`INCUMBENT_AFTER` nodes were taken, a tenth of the budget (at most
+    :data:`INCUMBENT_SECONDS`) goes to the input search for a better lower bound; a node's emptiness is checked (Farkas) when it is taken
+    from the queue, not when it is made.
 
     Returns a dict with ``upper`` (float, certified), ``witness`` (``x``, ``v``: a point
     strictly inside a leaf region and the top right singular vector of its Jacobian;
@@ -411,6 +440,7 @@ def pattern_search(net: "MLP", theta: Any, R: float, *, budget: float = 60.0, to
     heap = [(-nodes[0]["up"], 0)]
     nid = 1
     best_val, best = -math.inf, None
+    seeded = max_nodes is not None   # the search is time-budgeted: not with a node budget (reproducible)
     stop = "budget"
     count = 0
     done: set[int] = set()   # popped by a dive (their heap entries are stale)
@@ -438,6 +468,11 @@ def pattern_search(net: "MLP", theta: Any, R: float, *, budget: float = 60.0, to
             heapq.heappop(heap)
         node = nodes[i]
         count += 1
+        if count == INCUMBENT_AFTER and not seeded:   # not a small tree: seed the lower bound
+            seeded = True
+            val, wit = _incumbent(pp, min(0.1 * budget, INCUMBENT_SECONDS), seed)
+            if val > best_val:
+                best_val, best = val, wit
         sides = node["info"]["sides"]
         split = _next_split(pp, sides)
         if split is None:   # a leaf: exact Jacobian; find a point for the lower bound
@@ -459,6 +494,12 @@ def pattern_search(net: "MLP", theta: Any, R: float, *, budget: float = 60.0, to
             node["stuck"] = True
             heapq.heappush(heap, (negup, i))   # an unconfirmed leaf stays open with its bound
             continue
+        inf = node["info"]
+        if i and inf["lin"] and len(inf["G"]):   # empty? (checked once the node is taken from the queue)
+            r = pp.lp(inf["G"], inf["h"], point=False)
+            if r[0] == "farkas" and _farkas_with_cuts(pp, inf["G"], inf["h"], r[1], r[2]):
+                node["farkas"] = _pack_farkas(r)
+                continue
         li, j = split
         kids = []
         for side in (0, 1):
@@ -466,14 +507,9 @@ def pattern_search(net: "MLP", theta: Any, R: float, *, budget: float = 60.0, to
             dec[li][j] = side
             inf = pp.analyse(dec)
             kid = {"dec": dec, "info": inf, "up": float_up(inf["bound"])}
-            if inf["lin"] and len(inf["G"]):
-                r = pp.lp(inf["G"], inf["h"], point=False)
-                if r[0] == "farkas" and _farkas_with_cuts(pp, inf["G"], inf["h"], r[1], r[2]):
-                    kid["farkas"] = _pack_farkas(r)
             nodes[nid] = kid
             kids.append(nid)
-            if "farkas" not in kid:
-                heapq.heappush(heap, (-kid["up"], nid))
+            heapq.heappush(heap, (-kid["up"], nid))
             nid += 1
         node["split"] = (li, j)
         node["kids"] = kids

@@ -18,13 +18,16 @@ from typing import Any, Sequence
 import numpy as np
 
 from symlip.models.network import MLP
-from symlip.peers import TOOLS, Audit, AuditRow
+from symlip.peers import TOOLS, Audit, AuditRow, CertifiedAudit
 from symlip.report.index import QUICK_NOTE, mark_quick
 
-__all__ = ["format_audit", "write_audit_report", "run_peers_report", "NETWORKS", "WITNESS_DIR"]
+__all__ = ["format_audit", "format_certified", "write_audit_report", "CERTIFICATE_FILE", "run_peers_report", "NETWORKS", "WITNESS_DIR"]
 
 #: witness files of audits go here (inside the report folder); ``symlip check`` owns ``witnesses/``
 WITNESS_DIR = "audit-witnesses"
+
+#: the certificate of ``symlip audit --certify`` (inside :data:`WITNESS_DIR`; cleared with the audit's witnesses)
+CERTIFICATE_FILE = "audit-certificate.json"
 
 #: widths of the report's networks
 NETWORKS = ((4, 16, 16, 16, 1), (8, 64, 64, 64, 64, 1), (8,) + (64,) * 9 + (1,))
@@ -82,17 +85,50 @@ def search_line(audit: Audit) -> str:
             f"{s.seconds:.1f} s of a {audit.budget:g} s budget, seed {audit.seed}{exact})")
 
 
-def write_audit_report(audit: Audit, out_dir: str | Path, *, model: str, net: MLP, command: str) -> dict[str, Path]:
+def _certified_head(ca: CertifiedAudit) -> str:
+    where = "all of R^d" if ca.audit.R is None else f"|x|_2 <= {ca.audit.R:g}"
+    return (f"certified (symlip certify, {ca.certify_budget:g} s budget) on {where}: witnessed lower "
+            f"{ca.lower:.10g} ({ca.lower_source}, mpmath), certified upper {ca.upper:.10g}, gap {ca.gap:.12g}; "
+            f"status {ca.status}, stopped by {ca.stop}, {ca.seconds:.1f} s, {ca.boxes} boxes")
+
+
+def _standing_text(r: Any) -> str:
+    return {"refuted": "REFUTED (below the witnessed lower)", "proved": "holds (>= certified upper)",
+            "open": "open (between lower and upper)"}.get(r.standing, r.standing)
+
+
+def format_certified(ca: CertifiedAudit, certificate: str | None = None) -> str:
+    """The certified sandwich and each tool's constant against it (plain text)."""
+    head = ("tool", "claimed", "standing", "x certified upper")
+    rows = [(r.tool, _num(r.constant), _standing_text(r), "—" if r.above_upper is None else f"{r.above_upper:.6g}")
+            for r in ca.rows]
+    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(head)]
+    out = [_certified_head(ca)]
+    out += ["  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip() for cells in [head] + rows]
+    if certificate:
+        out.append(f"certificate: {certificate} (re-check with symlip replay FILE)")
+    return "\n".join(out)
+
+
+def write_audit_report(audit: Audit, out_dir: str | Path, *, model: str, net: MLP, command: str,
+                       certified: CertifiedAudit | None = None) -> dict[str, Path]:
     """Write ``audit.md``, ``audit.json`` and one witness file per violated claim.
 
     Returns ``{"md": ..., "json": ..., "witness:audit:<row>": ...}``; witness files go to
-    ``out_dir/audit-witnesses/`` and re-check with ``symlip replay FILE``.
+    ``out_dir/audit-witnesses/`` and re-check with ``symlip replay FILE``.  With
+    ``certified`` (:func:`symlip.peers.certified_audit` of the same audit) the certificate
+    goes there too (:data:`CERTIFICATE_FILE`, key ``"certificate"``) and both reports show
+    the certified sandwich beside the claims.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     files: dict[str, Path] = {}
     _clear_witnesses(out, "audit")
     rel = _save_witnesses(audit.rows, out, "audit", files)
+    if certified is not None:
+        if certified.audit is not audit:
+            raise ValueError("certified is the certificate of another audit")
+        files["certificate"] = Path(certified.certificate.save(out / WITNESS_DIR / CERTIFICATE_FILE))
     where = "all of R^d" if audit.R is None else f"the ball |x|_2 <= {audit.R:g}"
     n_viol = sum(r.status == "violated" for r in audit.rows)
     lines = [f"# Audit of {model}", "",
@@ -110,6 +146,15 @@ def write_audit_report(audit: Audit, out_dir: str | Path, *, model: str, net: ML
         lines.append(f"| {_md(r.tool)} | {_num(r.claim.constant, 10)} | "
                      f"{_num(r.verdict.lower_bound if r.verdict else None, 10)} | {_md(status)} | {_ratio(r.ratio)} | "
                      f"{r.claim.seconds:.2f} |")
+    if certified is not None:
+        cf = f"{WITNESS_DIR}/{CERTIFICATE_FILE}"
+        lines += ["", "## Certified", "", _md(_certified_head(certified)) + ".", "",
+                  f"The upper bound is proved (branch and bound in arb; the proof is [{cf}]({cf}), re-checked by "
+                  "`symlip replay FILE`); a constant below the witnessed lower is refuted, one at or above the "
+                  "certified upper holds. × certified upper = claimed / certified upper.", "",
+                  "| tool | claimed | standing | × certified upper |", "|---|---:|---|---:|"]
+        lines += [f"| {_md(r.tool)} | {_num(r.constant, 10)} | {_standing_text(r)} | "
+                  f"{'—' if r.above_upper is None else f'{r.above_upper:.6g}'} |" for r in certified.rows]
     signals = [(r.tool, s) for r in audit.rows for s in r.claim.signals]
     if signals:
         lines += ["", "## What the tools reported", ""] + [f"- **{_md(t)}**: {_md(s)}" for t, s in signals]
@@ -119,6 +164,15 @@ def write_audit_report(audit: Audit, out_dir: str | Path, *, model: str, net: ML
     data = {"model": model, "widths": list(net.widths), "activation": net.activation.name, "R": audit.R,
             "budget": audit.budget, "seed": audit.seed, "seconds": audit.seconds, "command": command,
             "search": _search_dict(audit.search), "rows": [_row_dict(r, rel.get(k)) for k, r in enumerate(audit.rows)]}
+    if certified is not None:
+        ca = certified
+        data["certified"] = {"lower": ca.lower, "lower_mp": ca.lower_mp, "lower_source": ca.lower_source,
+                             "upper": ca.upper, "gap": ca.gap, "status": ca.status, "stop": ca.stop,
+                             "seconds": ca.seconds, "boxes": ca.boxes, "R": ca.R_certified,
+                             "budget": ca.certify_budget, "tol": ca.tol,
+                             "certificate": f"{WITNESS_DIR}/{CERTIFICATE_FILE}",
+                             "tools": [{"tool": r.tool, "claimed": r.constant, "standing": r.standing,
+                                        "above_upper": r.above_upper} for r in ca.rows]}
     files["json"] = out / "audit.json"
     files["json"].write_text(_json_text(data), encoding="utf-8")
     return files
