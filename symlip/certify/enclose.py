@@ -50,7 +50,8 @@ from flint import arb
 from symlip.activations.base import T
 from symlip.activations.constants import compile_interval
 from symlip.certify.hessian import block_bound
-from symlip.certify.interval import ONE, ZERO, float_down, float_up, hull, norm2_upper, to_arb, workprec
+from symlip.certify.interval import (ONE, ZERO, ball_function, float_down, float_up, hull, norm2_upper,
+                                    sym_intersect, sym_norm_upper, to_arb, workprec)
 from symlip.certify.jets import Jet, value
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -65,6 +66,8 @@ CERTIFY_QUANTITIES = ("lip_f", "lip_grad", "lip_loss_grad", "lip_input")
 _EVERYTHING = arb(0).union(arb("inf"))
 _PIECE = 1.0  # activation arguments wider than this are cut into pieces of about this width
 _MAX_PIECES = 8
+_BALL_RAD = 0.02  # arguments of at most this radius are evaluated in C ball arithmetic (centred form)
+_UNIT = arb(0, 1)  # the ball [-1, 1]
 
 
 class Problem:
@@ -76,7 +79,11 @@ class Problem:
     single coordinate ``t`` of ``x = t e_1``, ``0 <= t <= R``.  For an odd activation on a
     box region the sign of each hidden unit is fixed by ``b_i[j] >= 0`` (flipping row
     ``j`` of ``W_i``, ``b_i[j]`` and column ``j`` of ``W_{i+1}`` leaves f unchanged and maps
-    θ orthogonally).  The root box is :meth:`root`.
+    θ orthogonally), and the hidden units of a layer are ordered by ``b_i[0] >= b_i[1] >= …``
+    (permuting the units of layer ``i`` — rows of ``W_i``, entries of ``b_i``, columns of
+    ``W_{i+1}`` — leaves f and the box region unchanged and maps θ orthogonally, so every
+    local quantity takes the same values on the ordered part of the domain; flipping signs
+    first and sorting second keeps ``b_i >= 0``).  The root box is :meth:`root`.
     """
 
     def __init__(self, quantity: str, net: "MLP", region: "Region", R: float, Y: float | None = None) -> None:
@@ -91,7 +98,11 @@ class Problem:
         self.n = self.P + self.dx
         orders = {"lip_f": 2, "lip_input": 2, "lip_grad": 3, "lip_loss_grad": 3}[quantity]
         self._sig: list[Callable] = [_compiled(act.expr if k == 0 else act.derivative(k)) for k in range(orders + 1)]
+        self._ball = _ball_derivatives(act, orders + 1) if self.smooth else None
         self._groups = self._constraint_groups()
+        # ordered pairs (k, k') with p[k] >= p[k'] on the reduced domain (hidden-unit order)
+        self._order = [(sb.start + j, sb.start + j + 1) for sb in (s for _, s in net.layer_slices[:-1])
+                       for j in range(sb.stop - sb.start - 1)] if self.reduced else []
         self.mean_value = self.smooth and (quantity in ("lip_f",) or (quantity == "lip_input" and net.d_out == 1))
 
     # -- the domain ---------------------------------------------------------
@@ -144,6 +155,10 @@ class Problem:
         lo, hi = lo.copy(), hi.copy()
         with workprec():
             for _ in range(2):
+                for k, k2 in self._order:  # p[k] >= p[k2]: exact float comparisons
+                    lo[k], hi[k2] = max(lo[k], lo[k2]), min(hi[k2], hi[k])
+                    if lo[k] > hi[k] or lo[k2] > hi[k2]:
+                        return None
                 for idx, cen, rad, _r in self._groups:
                     d2 = []
                     for k, c in zip(idx, cen):
@@ -177,6 +192,10 @@ class Problem:
         if isinstance(u, Jet):
             v = self.act(k, u.v)
             return Jet(v, None if u.d is None else self.act(k + 1, u.v) * u.d)
+        if self._ball is not None and u.rad() <= _BALL_RAD:
+            got = self._ball_act(k, u)
+            if got is not None:
+                return got
         lo, hi = u.lower(), u.upper()
         if not (lo.is_finite() and hi.is_finite()):
             return _EVERYTHING
@@ -195,6 +214,18 @@ class Problem:
             part = ylo.union(yhi)
             out = part if out is None else out.union(part)
         return out
+
+    def _ball_act(self, k: int, u: arb) -> arb | None:
+        """``σ^(k)`` of a narrow ball in C ball arithmetic: the natural extension intersected
+        with the centred form ``σ^(k)(m) + σ^(k+1)(u) [±r]`` (mean-value theorem; σ smooth)."""
+        F = self._ball
+        nat = F[k](u)
+        r = u.rad()
+        if r != 0 and k + 1 < len(F):
+            cen = F[k](u.mid()) + F[k + 1](u) * (r * _UNIT)
+            if cen.is_finite():
+                nat = cen if not nat.is_finite() else _meet(nat, cen)
+        return nat if nat.is_finite() else None
 
     # -- the network on any number type -----------------------------------------
     def network(self, theta: np.ndarray, x: np.ndarray, input_grad: bool = False) -> dict[str, Any]:
@@ -383,16 +414,37 @@ class Problem:
         c = lo + (hi - lo) / 2
         cents = self.matrices(c, c)
         best = ZERO
-        for Mb, Mc in zip(boxes, cents):
-            nat = norm2_upper(Mb)
+        for i, (Mb, Mc) in enumerate(zip(boxes, cents)):
+            boxes[i] = Mb = sym_intersect(Mb)  # M is symmetric: keep its symmetric members only
+            cents[i] = Mc = sym_intersect(Mc)
+            nat = sym_norm_upper(Mb)
             E = np.array([[(a - b).abs_upper() for a, b in zip(ra, rb)] for ra, rb in zip(Mb, Mc)], dtype=object)
-            cen = norm2_upper(Mc, E)
+            cen = sym_norm_upper(Mc, E)
             up = cen if cen < nat else nat
             best = up if up > best else best
         block, scores = block_bound(self, lo, hi, c, boxes, cents)
         if block < best:
             return block, scores + 1e-3 * (hi - lo)
         return best, hi - lo
+
+
+def _ball_derivatives(act: Any, top: int) -> list[Callable] | None:
+    """:func:`ball_function` of ``σ, σ', …, σ^(top)`` (None when one has no ball extension)."""
+    exprs = [act.expr] + [act.derivative(k) for k in range(1, min(top, 3) + 1)]
+    while len(exprs) <= top:
+        exprs.append(sp.diff(exprs[-1], T))
+    try:
+        return [ball_function(e, T) for e in exprs]
+    except ValueError:
+        return None
+
+
+def _meet(a: arb, b: arb) -> arb:
+    """The intersection of two balls that both hold the same value."""
+    try:
+        return a.intersection(b)
+    except ValueError:  # disjoint: impossible for sound enclosures; stay sound anyway
+        return a.union(b)
 
 
 @functools.lru_cache(maxsize=64)

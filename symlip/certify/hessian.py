@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 from flint import arb, arb_mat
 
-from symlip.certify.interval import ZERO, frobenius_up, norm2_upper, to_arb
+from symlip.certify.interval import ZERO, frobenius_up, norm2_upper, sym_norm_upper, to_arb
 from symlip.certify.jets import Jet, Taylor2, coef_add, coef_mul
 
 __all__ = ["block_bound", "directional"]
@@ -172,7 +172,7 @@ def block_bound(prob: Any, lo: np.ndarray, hi: np.ndarray, c: np.ndarray, boxes:
         beta = norm2_upper(np.array([[PMV[i, j] for j in range(k)] for i in range(P)], dtype=object))
         PMP = Pm * arb_mat([list(row) for row in Mc]) * Pm
         E = np.array([[(a - b).abs_upper() for a, b in zip(ra, rb)] for ra, rb in zip(Mb, Mc)], dtype=object)
-        gamma = norm2_upper(np.array([[PMP[i, j] for j in range(P)] for i in range(P)], dtype=object), E)
+        gamma = sym_norm_upper(np.array([[PMP[i, j] for j in range(P)] for i in range(P)], dtype=object), E)
         lam = lam2(alpha, beta, gamma)
         if not lam.is_finite():
             return inf, hi - lo
