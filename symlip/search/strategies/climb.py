@@ -40,7 +40,7 @@ from symlip.search.strategies.walk import across_boundary
 if TYPE_CHECKING:  # pragma: no cover
     from symlip.search.strategies.fixed_net import FixedNet
 
-__all__ = ["PatternClimb", "region_maps", "flip_values", "region_point", "best_flip", "climb"]
+__all__ = ["PatternClimb", "region_maps", "flip_values", "region_point", "margin_point", "best_flip", "climb"]
 
 #: a flip must raise ||J||_2 by this relative amount to count as an improvement
 IMPROVE = 1e-12
@@ -162,8 +162,6 @@ def region_point(eng: "FixedNet", pat: np.ndarray, radius: float) -> np.ndarray 
     margin is not positive (the region misses the ball's interior) or the cuts run out.
     Ticks :data:`LP_COST` evaluations per half-space and solve (the cost of the program).
     """
-    from scipy.optimize import linprog
-
     maps, _ = region_maps(eng, pat)
     kinks = eng.kinks
     G, h, i0 = [], [], 0
@@ -183,12 +181,26 @@ def region_point(eng: "FixedNet", pat: np.ndarray, radius: float) -> np.ndarray 
             h.append(sign * (bound[k] - c[k]))
     G = np.concatenate(G) if G else np.zeros((0, eng.d + 1))
     h = np.concatenate(h) if h else np.zeros(0)
+    return margin_point(G, h, radius, eng.tick)
+
+
+def margin_point(G: np.ndarray, h: np.ndarray, radius: float, tick: Any = None) -> np.ndarray | None:
+    """A point ``x`` of the ball ``|x| <= radius`` with ``G[:, :-1] x + t G[:, -1] <= h`` for the
+    largest margin ``t`` (the last column holds the rows' norms), or None when ``t <= 0``.
+
+    A linear program (scipy's HiGHS) with the ball as tangent cuts ``u·x + t <= radius`` at
+    the solutions outside it (at most :data:`MAX_CUTS`); ``tick(k)`` counts its cost.
+    """
+    from scipy.optimize import linprog
+
+    d = G.shape[1] - 1
     cuts: list[np.ndarray] = []
-    bounds = [(-radius, radius)] * eng.d + [(0.0, radius)]
-    cost = np.zeros(eng.d + 1)
+    bounds = [(-radius, radius)] * d + [(0.0, radius)]
+    cost = np.zeros(d + 1)
     cost[-1] = -1.0
     for _ in range(MAX_CUTS):
-        eng.tick(LP_COST * (G.shape[0] + len(cuts) + 1))
+        if tick is not None:
+            tick(LP_COST * (G.shape[0] + len(cuts) + 1))
         Gc = np.vstack([G, *[np.append(u, 1.0)[None, :] for u in cuts]]) if cuts else G
         hc = np.concatenate([h, np.full(len(cuts), radius)])
         with warnings.catch_warnings():
@@ -240,13 +252,13 @@ def best_flip(ctx: InputContext, x: np.ndarray, value: float | None = None, max_
         if idx.size:
             Y = Y[idx]
             vy = eng.norms(Y)
-            ctx.offer(Y, vy)
             P = eng.pattern(Y)
             known[idx] = P[np.arange(idx.size), units[idx]] == pieces[idx]
             known[idx] &= np.sum(P != pat, axis=1) == 1
             j = int(np.argmax(vy))
             if vy[j] > value * (1 + IMPROVE):
-                best = (Y[j], float(vy[j]))
+                best = _centred(ctx, Y[j], P[j], float(vy[j]))
+            ctx.offer(Y, vy)
     bar = value if best is None else best[1]
     todo = np.flatnonzero((vals > bar * (1 + IMPROVE) + 1e-300) & ~known)
     for i in todo[np.argsort(-vals[todo], kind="stable")][:max_lp]:
@@ -260,6 +272,18 @@ def best_flip(ctx: InputContext, x: np.ndarray, value: float | None = None, max_
         if v > bar * (1 + IMPROVE):
             return y, v
     return best
+
+
+def _centred(ctx: InputContext, y: np.ndarray, pat: np.ndarray, value: float) -> tuple[np.ndarray, float]:
+    """The point of the region of ``y`` deepest inside it (so the final pair's chord is long),
+    offered before ``y`` (the pool keeps the first point of a value); ``y`` if the program fails."""
+    z = region_point(ctx.eng, pat, ctx.Rin)
+    if z is not None and np.array_equal(ctx.eng.pattern(z[None, :])[0], pat):
+        vz = float(ctx.eng.norms(z[None, :])[0])
+        ctx.offer(z[None, :], np.array([vz]))
+        if vz >= value * (1 - IMPROVE):
+            return z, vz
+    return y, value
 
 
 def climb(ctx: InputContext, x: np.ndarray, seen: set[bytes] | None = None,
