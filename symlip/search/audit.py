@@ -39,7 +39,17 @@ reproducible):
 ``exact_region``
     when :func:`exact_input_lipschitz` applies, a point inside the region that
     attains the exact constant (disable with ``use_exact=False``); the search
-    stops early once its own candidates reach the exact constant.
+    stops early once its own candidates reach the exact constant;
+``climb``
+    (piecewise-linear) hill climbing in activation-pattern space from the best
+    points: every single-unit flip is rated (a rank-one change of ``J``) and the
+    best improving one whose region meets the ball (a linear program) is taken,
+    until none improves (exact neighbourhoods for one hidden layer, a heuristic
+    subset for deeper networks).
+
+The strategies run in rounds of doubling size (:func:`run_rounds`) whose
+sequence does not depend on the budget, so for a seed the result is
+non-decreasing in ``max_evals``.
 
 The witness of the best point is a pair: for a piecewise-linear network the
 chord through the point along the top right singular vector ``v`` (nine tenths of it) that
@@ -79,7 +89,7 @@ from symlip.search.strategies.input_context import EXACT_REACHED, InputContext, 
 if TYPE_CHECKING:  # pragma: no cover
     from symlip.models.network import MLP
 
-__all__ = ["InputLipschitzSearch", "AuditVerdict", "AuditWitness", "input_lipschitz_lower_bound",
+__all__ = ["InputLipschitzSearch", "AuditVerdict", "AuditWitness", "input_lipschitz_lower_bound", "run_rounds",
            "audit_constant", "exact_input_lipschitz", "replay_audit", "STRATEGIES", "WITNESS_KIND"]
 
 #: the strategies, in registry order (their index seeds their random stream).
@@ -262,12 +272,13 @@ def input_lipschitz_lower_bound(net: "MLP", theta: Any, *, R: float | None, budg
         for positively homogeneous networks (all biases zero, activation relu,
         leaky_relu or identity), whose constant does not depend on the radius.
     budget : float
-        Seconds of search (ignored, apart from a safety limit of 20x, when ``max_evals`` is given).
+        Seconds of search (ignored, apart from a safety limit of 20x, when ``max_evals`` is given):
+        the same sequence of evaluations, cut at the deadline.
     seed : int
         Seed of every random choice.
     max_evals : int, optional
         Evaluation budget (points at which J or f is computed); makes the search
-        exactly reproducible for a seed.
+        exactly reproducible for a seed, and its value non-decreasing in ``max_evals``.
     use_exact : bool
         Add the region attaining :func:`exact_input_lipschitz` as a candidate when
         it applies.  Either way ``exact`` is reported, and the strategies stop as
