@@ -276,6 +276,9 @@ def _audit_cases(best_known_budget: float) -> list[SuiteCase]:
     th[net.layer_slices[0][1]] = 0.0
     th[net.layer_slices[1][1]] = 0.0
     cases.append(_exact_case("audit [2, 64, 1] relu, bias-free", net, th, "positively homogeneous"))
+    net = MLP([2, 64, 1], "relu")
+    cases.append(_exact_case("audit [2, 64, 1] relu, random with biases", net, net.init(_SEED + 2, scale=1.5),
+                             "64 boundary lines crossing the disk"))
     trained = trained_networks()
     widths, th = trained["trained_2_128_1"]
     cases.append(_exact_case("audit [2, 128, 1] relu, trained (shipped weights)", MLP(widths, "relu"), th,

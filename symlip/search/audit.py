@@ -39,7 +39,17 @@ reproducible):
 ``exact_region``
     when :func:`exact_input_lipschitz` applies, a point inside the region that
     attains the exact constant (disable with ``use_exact=False``); the search
-    stops early once its own candidates reach the exact constant.
+    stops early once its own candidates reach the exact constant;
+``climb``
+    (piecewise-linear) hill climbing in activation-pattern space from the best
+    points: every single-unit flip is rated (a rank-one change of ``J``) and the
+    best improving one whose region meets the ball (a linear program) is taken,
+    until none improves (exact neighbourhoods for one hidden layer, a heuristic
+    subset for deeper networks).
+
+The strategies run in rounds of doubling size (:func:`run_rounds`) whose
+sequence does not depend on the budget, so for a seed the result is
+non-decreasing in ``max_evals``.
 
 The witness of the best point is a pair: for a piecewise-linear network the
 chord through the point along the top right singular vector ``v`` (nine tenths of it) that
@@ -79,11 +89,14 @@ from symlip.search.strategies.input_context import EXACT_REACHED, InputContext, 
 if TYPE_CHECKING:  # pragma: no cover
     from symlip.models.network import MLP
 
-__all__ = ["InputLipschitzSearch", "AuditVerdict", "AuditWitness", "input_lipschitz_lower_bound",
+__all__ = ["InputLipschitzSearch", "AuditVerdict", "AuditWitness", "input_lipschitz_lower_bound", "run_rounds",
            "audit_constant", "exact_input_lipschitz", "replay_audit", "STRATEGIES", "WITNESS_KIND"]
 
 #: the strategies, in registry order (their index seeds their random stream).
 STRATEGIES = tuple(s.name for s in INPUT_STRATEGIES)
+
+#: evaluations of the search's first round (each round doubles; see :func:`run_rounds`)
+FIRST_ROUND = 500
 
 #: Jacobian norms above ``claimed * (1 + _JAC_TOL)`` without a confirmed pair make a verdict inconclusive.
 _JAC_TOL = 1e-9
@@ -208,6 +221,42 @@ def _homogeneity_problem(net: "MLP", theta: np.ndarray) -> str | None:
 
 
 
+def run_rounds(ctx: InputContext, plan: Sequence[tuple[Any, int]], *, seed: int, seconds: float,
+               max_evals: int | None, time_limit: float) -> None:
+    """Run the strategies of ``plan`` in rounds of doubling size; the budget only truncates them.
+
+    Round ``r`` gives each budgeted strategy ``max(5, share * FIRST_ROUND * 2^r)``
+    evaluations (shares normalised), in plan order, strategy ``k`` drawing from
+    ``default_rng([seed, k + r * len(INPUT_STRATEGIES)])``; later rounds restart the
+    strategies from the incumbents.  The sequence of evaluations does not depend on the
+    budget: ``max_evals`` cuts it after that many evaluations (without rating anything a
+    longer search would not rate: ``ctx.keep_last``), so for a seed the best value
+    is non-decreasing in ``max_evals``.  Without ``max_evals`` the same sequence is cut at
+    ``seconds``; the result is then that of the evaluations reached by the deadline,
+    which vary from run to run with the machine's speed.  The strategies of share 0 run
+    once at the end (:func:`~symlip.search.strategies.base.run_search`).
+    """
+    budgeted = [(s, k) for s, k in plan if s.share_for(ctx) > 0]
+    total = sum(s.share_for(ctx) for s, _ in budgeted) or 1.0
+    end = time.perf_counter() + (seconds if max_evals is None else time_limit)
+    cap = math.inf if max_evals is None else max_evals
+    r = 0
+    while budgeted and not ctx.done():
+        for strat, index in budgeted:
+            allowance = max(5, int(strat.share_for(ctx) / total * FIRST_ROUND * 2 ** r))
+            left, now = cap - ctx.eng.evals, time.perf_counter()
+            if left <= 0 or now >= end or ctx.done():
+                budgeted = []
+                break
+            ctx.keep_last = allowance <= left
+            run_search(ctx, [(strat, index + len(INPUT_STRATEGIES) * r)], seed=seed, seconds=end - now,
+                       max_evals=int(min(allowance, left)), time_limit=end - now)
+        r += 1
+    ctx.keep_last = True
+    run_search(ctx, [(s, k) for s, k in plan if s.share_for(ctx) <= 0], seed=seed, seconds=1.0, max_evals=None,
+               time_limit=1.0)
+
+
 def input_lipschitz_lower_bound(net: "MLP", theta: Any, *, R: float | None, budget: float = 5.0, seed: int = 0,
                                 max_evals: int | None = None, use_exact: bool = True,
                                 strategies: Sequence[str] | None = None) -> InputLipschitzSearch:
@@ -223,12 +272,13 @@ def input_lipschitz_lower_bound(net: "MLP", theta: Any, *, R: float | None, budg
         for positively homogeneous networks (all biases zero, activation relu,
         leaky_relu or identity), whose constant does not depend on the radius.
     budget : float
-        Seconds of search (ignored, apart from a safety limit of 20x, when ``max_evals`` is given).
+        Seconds of search (ignored, apart from a safety limit of 20x, when ``max_evals`` is given):
+        the same sequence of evaluations, cut at the deadline.
     seed : int
         Seed of every random choice.
     max_evals : int, optional
         Evaluation budget (points at which J or f is computed); makes the search
-        exactly reproducible for a seed.
+        exactly reproducible for a seed, and its value non-decreasing in ``max_evals``.
     use_exact : bool
         Add the region attaining :func:`exact_input_lipschitz` as a candidate when
         it applies.  Either way ``exact`` is reported, and the strategies stop as
@@ -292,7 +342,7 @@ def input_lipschitz_lower_bound(net: "MLP", theta: Any, *, R: float | None, budg
     exact_region = registry[STRATEGIES.index("exact_region")]
     if use_exact and exact_region.applies(ctx):
         plan.append((exact_region, STRATEGIES.index("exact_region")))
-    run_search(ctx, plan, seed=int(seed), seconds=budget, max_evals=max_evals, time_limit=20 * budget)
+    run_rounds(ctx, plan, seed=int(seed), seconds=budget, max_evals=max_evals, time_limit=20 * budget)
     # pairs at the best distinct points
     cand_X = np.array([x for x, _ in ctx.finalists], dtype=float).reshape(-1, net.d_in)
     cand_s = [s for _, s in ctx.finalists]

@@ -15,6 +15,7 @@ subclass (``name``, ``share``, ``applies``, ``run``), appended here.
 from __future__ import annotations
 
 from symlip.search.strategies.ascent import Ascent
+from symlip.search.strategies.climb import PatternClimb
 from symlip.search.strategies.evolution import DifferentialEvolution
 from symlip.search.strategies.exact_region import ExactRegion
 from symlip.search.strategies.hypothesis_search import HypothesisSearch
@@ -29,4 +30,4 @@ from symlip.search.strategies.walk import RegionWalk
 __all__ = ["PARAMETER_STRATEGIES", "INPUT_STRATEGIES"]
 
 PARAMETER_STRATEGIES = (RandomPoints, HypothesisSearch, Ascent, PairSearch, DifferentialEvolution)
-INPUT_STRATEGIES = (RandomInputs, JacobianAscent, Lines, Smoothed, RegionWalk, ExactRegion)
+INPUT_STRATEGIES = (RandomInputs, JacobianAscent, Lines, Smoothed, RegionWalk, ExactRegion, PatternClimb)

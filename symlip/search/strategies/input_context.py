@@ -64,6 +64,7 @@ class InputContext(SearchContext):
         self.exact: float | None = None
         self.exact_point: np.ndarray | None = None
         self.finalists: list[tuple[np.ndarray, str]] = []
+        self.keep_last = True   # rate an ascent's last points when its budget runs out (see ascend)
 
     # -- the engine's hooks -------------------------------------------------------
     def begin(self, name: str) -> None:
@@ -71,7 +72,7 @@ class InputContext(SearchContext):
         self.by.setdefault(name, {"best": 0.0, "evaluations": 0})
 
     def end(self, name: str, evaluations: int, seconds: float) -> None:
-        self.by[name]["evaluations"] = evaluations
+        self.by[name]["evaluations"] += evaluations
 
     def done(self) -> bool:
         return self.exact is not None and self.best_local >= self.exact * (1 - EXACT_REACHED)
@@ -122,11 +123,12 @@ class InputContext(SearchContext):
                 record_real: bool) -> tuple[np.ndarray, np.ndarray]:
         """Projected normalised-gradient ascent of ||J|| (or of the surrogate's); with
         ``record_real`` the real ||J|| at the points reached is recorded (also when the
-        budget runs out during the ascent)."""
+        budget runs out during the ascent, unless ``keep_last`` is off: the search's own
+        end, after which nothing may be rated that a longer search would not rate too)."""
         try:
             return self.ascend_steps(X, eta, taus, iters, record_real)
         except Budget:
-            if record_real and self._last is not None:
+            if record_real and self._last is not None and self.keep_last:
                 eng = self.eng
                 limit, deadline, eng.limit, eng.deadline = eng.limit, eng.deadline, math.inf, math.inf
                 self.offer(self._last, eng.norms(self._last))

@@ -110,16 +110,17 @@ def neighbours(ctx: InputContext, X: np.ndarray, rng: np.random.Generator, n_nor
 
 
 def across_boundary(X: np.ndarray, n: np.ndarray, h: np.ndarray, side: np.ndarray,
-                    radius: float) -> tuple[np.ndarray, np.ndarray]:
+                    radius: float, past: float = 1e-2) -> tuple[np.ndarray, np.ndarray]:
     """For each row: the point of the ball ``|y| <= radius`` nearest to ``x`` on the ``side``
-    (+1/-1 along the unit normal ``n``) of the plane ``n·y = h``, a little past the plane.
+    (+1/-1 along the unit normal ``n``) of the plane ``n·y = h``, a little past the plane
+    (by at most ``past * radius``).
 
     Returns the points and a mask of the rows where that side meets the ball.
     """
     across = side * (np.sum(X * n, axis=1) - h) > 0   # already on that side: x itself
     room = radius - side * h                         # how far the ball reaches past the plane
     ok = across | (room > 0)
-    target = h + side * 0.5 * np.minimum(np.maximum(room, 0.0), 1e-2 * radius)
+    target = h + side * 0.5 * np.minimum(np.maximum(room, 0.0), past * radius)
     Y = X + np.where(across, 0.0, target - np.sum(X * n, axis=1))[:, None] * n   # onto the shifted plane
     r2 = radius ** 2 - target ** 2
     out = (np.sum(Y * Y, axis=1) > radius ** 2) & ~across
