@@ -22,6 +22,8 @@ passed, and ``symlip bench`` exits 1 when one failed.
     large ones missed by the ``random`` strategy alone).
 (f) one-step SGD moments (docs/theory.md §7): the low-rank estimator against the
     dense one at a size where dense is feasible (target: time ratio <= 0.2).
+(g) certify (:mod:`symlip.report.bench_certify`): the gaps reached by the exact,
+    medium, large and ReLU tiers, certified step sizes against U3, budgets kept.
 """
 from __future__ import annotations
 
@@ -37,6 +39,7 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
+from symlip.report.bench_certify import CERTIFY_TARGETS, certify_values, format_certify, run_certify_bench
 from symlip.report.index import QUICK_NOTE
 
 __all__ = ["run_bench", "format_table", "evaluate_targets", "TARGETS"]
@@ -56,6 +59,7 @@ TARGETS: dict[str, dict[str, Any]] = {
     "mutants_statistical_violated_fraction": {"op": ">=", "value": 1.0},
     "large_mutants_missed_by_random_fraction": {"op": ">=", "value": 1.0},
     "dynamics_lowrank_over_dense_ratio": {"op": "<=", "value": 0.2},
+    **CERTIFY_TARGETS,
 }
 
 _WIDTHS = (32, 64, 64, 64, 1)
@@ -369,13 +373,14 @@ def run_bench(out_path: str | os.PathLike = "reports/bench.json", quick: bool = 
         JSON output file (parent directories are created).
     quick : bool
         Small sizes (depths up to 50, 1e5 kernel settings, the suite's quick cases at
-        1 s, the large mutants only) so the run takes about a minute.
+        1 s, the large mutants only, certify's small cases at budgets of seconds) so the
+        run takes a few minutes.
 
     Returns
     -------
     dict
         ``machine``, ``config``, ``threads``, ``derive``, ``kernel``, ``network``,
-        ``search``, ``dynamics``, ``targets`` (each with value, threshold and
+        ``search``, ``dynamics``, ``certify``, ``targets`` (each with value, threshold and
         ``status``: pass / fail / unmeasured), ``all_passed`` and ``any_failed``.
     """
     if quick:
@@ -394,6 +399,7 @@ def run_bench(out_path: str | os.PathLike = "reports/bench.json", quick: bool = 
         from symlip.report.bench_search import run_falsify_bench
 
         search = run_falsify_bench(quick=quick)
+        cert = run_certify_bench(quick=quick)
     d1, d2 = derive_rows[-2], derive_rows[-1]
     mut = search.get("mutants") or {}
     suite = search["suite"]
@@ -411,6 +417,7 @@ def run_bench(out_path: str | os.PathLike = "reports/bench.json", quick: bool = 
         "mutants_statistical_violated_fraction": mut.get("statistical_violated_fraction"),
         "large_mutants_missed_by_random_fraction": mut.get("large_random_missed_fraction"),
         "dynamics_lowrank_over_dense_ratio": dyn["ratio_low_rank_over_dense"],
+        **certify_values(cert),
     }
     targets, all_passed = evaluate_targets(values)
     if mut.get("max_seconds_to_violation") == math.inf:   # JSON has no inf: a search mutant never violated
@@ -428,6 +435,7 @@ def run_bench(out_path: str | os.PathLike = "reports/bench.json", quick: bool = 
         "network": netw,
         "search": search,
         "dynamics": dyn,
+        "certify": cert,
         "targets": targets,
         "all_passed": all_passed,
         "any_failed": any(t["status"] == "fail" for t in targets.values()),
@@ -530,6 +538,9 @@ def format_table(results: dict) -> str:
     lines.append(f"(f) SGD moments {dy['widths']} (P = {dy['n_params']}), N = {dy['N']}, batch {dy['batch_size']}: "
                  f"median s/step " + ", ".join(f"{k} {v:.4f}" for k, v in dy["median_step_s"].items())
                  + f"; exact vs dense rel diff {dy['exact_vs_dense_max_rel_diff']:.2g}")
+    if results.get("certify"):
+        lines.append("")
+        lines += format_certify(results["certify"])
     lines.append("")
     lines.append("targets")
     for name, t in results["targets"].items():
