@@ -38,8 +38,6 @@ import math
 import time
 from typing import Any
 
-import numpy as np
-
 __all__ = ["run_certify_bench", "certify_values", "format_certify", "CERTIFY_TARGETS"]
 
 #: the section's targets (name -> comparison and threshold), merged into ``bench.TARGETS``
@@ -58,10 +56,12 @@ _ACTS = ("tanh", "sigmoid", "softplus", "gelu")
 _FULL = {"exact_budget": 30.0, "exact_widths": (1, 2, 1), "medium_budget": 300.0, "medium_widths": (4, 8, 1),
          "large_budget": 30.0, "large_radii": (1e-3, 1e-2, 1e-1), "relu_budget": 60.0, "dense_budget": 10.0,
          "relu_cases": (((2, 64, 1), True), ((16, 64, 1), False), ((8, 32, 32, 1), False)),
-         "step_budget": 0.25, "step_quick_task": False, "train_steps": 1500}
+         "step_budget": 0.25, "step_quick_task": False, "step_max_steps": None, "train_steps": 1500,
+         "large_widths": (32, 64, 64, 1)}
 _QUICK = {"exact_budget": 3.0, "exact_widths": (1, 1, 1), "medium_budget": 6.0, "medium_widths": (2, 2, 1),
           "large_budget": 4.0, "large_radii": (1e-2,), "relu_budget": 5.0, "dense_budget": 1.0,
-          "relu_cases": (((2, 16, 1), True),), "step_budget": 0.05, "step_quick_task": True, "train_steps": 300}
+          "relu_cases": (((2, 16, 1), True),), "step_budget": 0.05, "step_quick_task": True, "step_max_steps": None,
+          "train_steps": 300, "large_widths": (32, 64, 64, 1)}
 _TRACE_AT = (10.0, 60.0, 300.0)
 
 
@@ -96,7 +96,7 @@ def _exact_tier(cfg: dict[str, Any], quick: bool) -> dict[str, Any]:
         free = net.n_params + (1 if kind == "box" else net.d_in)
         cert = certify(q, net, region, R=1.0, budget=cfg["exact_budget"], tol=0.0099, seed=0)
         rows.append(_record(cert, cfg["exact_budget"], widths=list(widths), activation=act, quantity=q,
-                            region=(f"ball(init(0), 0.3)" if kind == "ball" else "box(1, 1)"), R=1.0,
+                            region=("ball(init(0), 0.3)" if kind == "ball" else "box(1, 1)"), R=1.0,
                             free_dimension=free))
     return {"cases": rows, "max_gap": max(r["gap"] for r in rows),
             "reached_1.01": sum(r["gap"] <= 1.01 for r in rows)}
@@ -134,7 +134,7 @@ def _large_tier(cfg: dict[str, Any]) -> dict[str, Any]:
     from symlip.models.region import Region
     from symlip.report.bench_suite import synthetic_data, train_mlp
 
-    widths = [32, 64, 64, 1]
+    widths = list(cfg["large_widths"])
     X, Y = synthetic_data(widths[0], 1, 512, 132)
     t = time.monotonic()
     theta = train_mlp(widths, X, Y, steps=cfg["train_steps"], seed=3, activation="tanh")
@@ -208,8 +208,9 @@ def _stepsize_tier(cfg: dict[str, Any]) -> dict[str, Any]:
     from symlip.report.stepsize import demo_task
 
     task = demo_task(0, quick=cfg["step_quick_task"])
-    u3 = _descent(task, False, 0.0, task["max_steps"])
-    cap = task["max_steps"] if u3["steps_to_target"] is None else int(math.ceil(1.1 * u3["steps_to_target"]))
+    limit = task["max_steps"] if cfg["step_max_steps"] is None else cfg["step_max_steps"]
+    u3 = _descent(task, False, 0.0, limit)
+    cap = limit if u3["steps_to_target"] is None else int(math.ceil(1.1 * u3["steps_to_target"]))
     cert = _descent(task, True, cfg["step_budget"], cap)
     ratio = (None if u3["steps_to_target"] is None else
              math.inf if cert["steps_to_target"] is None else cert["steps_to_target"] / u3["steps_to_target"])
@@ -218,10 +219,16 @@ def _stepsize_tier(cfg: dict[str, Any]) -> dict[str, Any]:
             "u3": u3, "certified": {**cert, "budget_per_step_s": cfg["step_budget"]}, "steps_ratio": ratio}
 
 
-def run_certify_bench(quick: bool = False) -> dict[str, Any]:
+def run_certify_bench(quick: bool = False, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     """The certify section (module docstring): ``config``, ``exact``, ``medium``, ``large``,
-    ``relu``, ``stepsize``, ``max_budget_overrun`` and ``seconds`` (per tier and total)."""
+    ``relu``, ``stepsize``, ``max_budget_overrun`` and ``seconds`` (per tier and total).
+
+    ``overrides`` replaces entries of the configuration (budgets, sizes; for tests)."""
     cfg = dict(_QUICK if quick else _FULL)
+    unknown = set(overrides or {}) - set(cfg)
+    if unknown:
+        raise ValueError(f"unknown certify bench settings {sorted(unknown)}; allowed: {', '.join(sorted(cfg))}")
+    cfg.update(overrides or {})
     out: dict[str, Any] = {"config": {k: (list(v) if isinstance(v, tuple) else v) for k, v in cfg.items()}}
     secs = {}
     t_all = time.monotonic()
@@ -278,7 +285,7 @@ def format_certify(s: dict[str, Any]) -> list[str]:
                  f"{_g(m['gap'], '.5g')} after {m['seconds']:.1f} s ({m['boxes']} boxes); trace gap at "
                  + ", ".join(f"{k} {_g(v, '.4g')}" for k, v in at.items()))
     la = s["large"]
-    lines.append(f"  large [32, 64, 64, 1] tanh trained (P = {la['n_params']}), lip_f, budget "
+    lines.append(f"  large {c['large_widths']} tanh trained (P = {la['n_params']}), lip_f, budget "
                  f"{c['large_budget']:g} s:")
     for r in la["cases"]:
         lines.append(f"    radius {r['radius']:<6g} upper {_g(r['upper'])}  U1 {_g(r['cap'])}  U1/upper "
