@@ -38,8 +38,8 @@ def test_writes_valid_json_with_all_keys(quick):
     path, results = quick
     data = json.loads(path.read_text())
     assert data == json.loads(json.dumps(results))
-    for key in ("machine", "config", "threads", "derive", "kernel", "network", "search", "dynamics", "targets",
-                "all_passed", "any_failed"):
+    for key in ("machine", "config", "threads", "derive", "kernel", "network", "search", "dynamics", "certify",
+                "targets", "all_passed", "any_failed"):
         assert key in data
     for key in ("python", "numpy", "sympy", "cpu_count"):
         assert data["machine"][key]
@@ -130,7 +130,11 @@ def test_targets_pass_fail_unmeasured():
             "search_min_fraction_of_truth": 1.0, "search_random_max_fraction_hard": 0.5,
             "mutants_search_caught_fraction": 1.0, "mutant_max_seconds_to_violation": 1.0,
             "mutants_refuted_fraction": 1.0, "mutants_statistical_violated_fraction": 1.0,
-            "large_mutants_missed_by_random_fraction": 1.0, "dynamics_lowrank_over_dense_ratio": 0.1}
+            "large_mutants_missed_by_random_fraction": 1.0, "dynamics_lowrank_over_dense_ratio": 0.1,
+            "certify_exact_max_gap": 1.0, "certify_medium_gap": 1.1, "certify_large_upper_within_u_fraction": 1.0,
+            "certify_large_u_over_upper_1e-2": 2.5, "certify_relu_max_gap": 1.0,
+            "certify_relu_references_inside_fraction": 1.0, "certify_stepsize_steps_ratio": 1.0,
+            "certify_max_budget_overrun": 0.0, "check_jobs2_over_jobs1_ratio": 0.5}
     assert set(good) == set(TARGETS)
     targets, ok = evaluate_targets(good)
     assert ok
@@ -235,4 +239,4 @@ def test_parallel_section_compares_two_runs_of_the_same_cases(quick):
     assert t["value"] == pa["ratio"] and t["status"] in ("pass", "fail")
     assert sum(pa["statuses"]["jobs_1"].values()) == sum(pa["statuses"]["jobs_N"].values()) == pa["cases"]
     assert 0 <= pa["same_status"] <= pa["cases"]
-    assert "(g) check" in format_table(results)
+    assert "(h) check" in format_table(results)

@@ -63,9 +63,14 @@ def certify(quantity_or_claim: Any, net: "MLP", region: "Region", *, R: float, Y
     Y : float, optional
         Target radius ``|y| <= Y`` (needed by ``lip_loss_grad``).
     budget : float
-        Seconds of branch and bound (> 0).
+        Seconds of wall time (> 0), setup included: the search stops at ``budget`` after
+        the call (a box enclosure running then is interrupted on the main thread, elsewhere
+        it finishes); the mpmath confirmation of the witness follows.  The message reports
+        these fixed costs.
     tol : float
-        Stop when ``upper <= (1 + tol) lower`` (> 0).
+        Stop when ``upper <= (1 + tol) lower`` (> 0).  For a claim the search also stops
+        as soon as it is decided: proved (the upper below the bound) or violated (a
+        confirmed witness above it).
     seed : int
         Seed of the incumbent search.
     max_boxes : int, optional
@@ -125,11 +130,20 @@ def certify(quantity_or_claim: Any, net: "MLP", region: "Region", *, R: float, Y
         claim.check_applicable(net)
 
     t0 = time.monotonic()
+    deadline = t0 + budget
     prob = Problem(quantity, net, region, R, Y)
+    b = bound_mp = bound = None
+    if claim is not None:
+        b = claim.bound_value_mp(net, region, R, Y, dps=50)
+        bound, bound_mp = float(b), mpmath.nstr(b, 30)
+    u_bound = _u_bound(quantity, net, region, R, Y)
+    root_seconds = math.nan
     if (quantity == "lip_input" and region.kind == "ball" and region.radius == 0
             and pl_slopes(net.activation) is not None):
         # a fixed piecewise-linear network: branch and bound over activation patterns
-        pat = pattern_search(net, region.center, R, budget=budget, tol=tol, max_nodes=max_boxes)
+        setup = time.monotonic() - t0
+        pat = pattern_search(net, region.center, R, budget=max(deadline - time.monotonic(), 1e-3), tol=tol,
+                             max_nodes=max_boxes)
         w0 = pat["witness"]
         best = None if w0 is None else Witnessed(pat["lower_est"], region.center.copy(), np.asarray(w0["x"]),
                                                    v=np.asarray(w0["v"]))
@@ -138,25 +152,27 @@ def certify(quantity_or_claim: Any, net: "MLP", region: "Region", *, R: float, Y
         reason, upper, cap, cap_note = pat["stop"], pat["upper"], None, "not used by the pattern search"
     else:
         pat = None
-        search = Search(prob, budget=budget, tol=tol, max_boxes=max_boxes, seed=int(seed))
+        search = Search(prob, budget=budget, tol=tol, max_boxes=max_boxes, seed=int(seed), deadline=deadline)
         cap_arb, cap_note = u_cap(quantity, net, region, R, Y)
         cap = None if cap_arb is None else float_up(cap_arb)
         if cap is not None:
             search.cap = cap
         search.progress = progress
+        if b is not None:
+            search.decide = _decider(prob, b)
+        setup = time.monotonic() - t0
         reason = search.run()
         upper = search.upper
         best = search.best
+        root_seconds = search.root_seconds
+    t_post = time.monotonic()
     lower_mp = confirm_lower(prob, best) if best is not None else mpmath.mpf(0)
     lower = float(lower_mp)
     if lower > upper:  # the two implementations disagree: a bug, never a result
         raise RuntimeError(f"certify: witnessed {lower!r} exceeds the certified upper {upper!r}; please report")
     gap = upper / lower if lower > 0 else math.inf
-    bound = bound_mp = None
     status, note = "certified", ""
     if claim is not None:
-        b = claim.bound_value_mp(net, region, R, Y, dps=50)
-        bound, bound_mp = float(b), mpmath.nstr(b, 30)
         if b >= mpmath.mpf(upper) * (1 + _REL):
             status = "proved"
         elif lower_mp > b * (1 + _REL) and _lower_is_lipschitz(prob, best):
@@ -165,20 +181,45 @@ def certify(quantity_or_claim: Any, net: "MLP", region: "Region", *, R: float, Y
             status = "open"
             if lower_mp > b * (1 + _REL):
                 note = "; the witness is not an interior smooth point, so it does not refute the claim"
-    u_bound = _u_bound(quantity, net, region, R, Y)
     w = {"theta": best.theta.tolist(), "x": best.x.tolist(), "y": best.y,
          "v": None if best.v is None else best.v.tolist()} if best is not None else {}
     seconds = time.monotonic() - t0
     capped = cap is not None and cap <= search.tree_upper
+    unenclosed = pat is None and bool(search.nodes) and search.nodes[0].unenclosed
+    costs = (f"; fixed costs: setup {setup:.2f} s" + ("" if math.isnan(root_seconds) else
+                                                      f", root box {root_seconds:.2f} s")
+             + f", confirmation {time.monotonic() - t_post:.2f} s")
     msg = (f"{quantity} in [{lower:.8g}, {upper:.8g}] (gap {gap:.6g}) after {search.boxes} boxes, "
            f"stopped by {reason}" + (f"; U bound {u_bound:.6g}" if u_bound is not None else "")
-           + ("; the upper is the U cap (the tree proves " + f"{search.tree_upper:.6g})" if capped else "") + note)
+           + ("; the root box was not enclosed within the budget: the upper is the U cap" if unenclosed else
+              "; the upper is the U cap (the tree proves " + f"{search.tree_upper:.6g})" if capped else "")
+           + note + costs)
     return Certificate(quantity=quantity, lower=lower, upper=upper, gap=gap, status=status, boxes=search.boxes,
                        seconds=seconds, message=msg, seed=int(seed), witness=w,
                        proof=encode_tree(search.nodes) if pat is None else pat["proof"],
                        problem=problem_spec(quantity, net, region, R, Y), lower_mp=mpmath.nstr(lower_mp, 30),
                        bound=bound, bound_mp=bound_mp, claim=None if claim is None else claim.name,
                        u_bound=u_bound, stop=reason, cap=cap, cap_note=cap_note)
+
+
+def _decider(prob: Problem, b: Any) -> Any:
+    """The early stop of a claim with bound ``b`` (mpf): ``"proved"`` once the certified upper
+    is below it, ``"violated"`` once a witness above it is confirmed in mpmath at an interior
+    smooth point (each new incumbent is confirmed at most once)."""
+    checked: list[Any] = [None]
+
+    def decide(search: Search) -> str | None:
+        if b >= mpmath.mpf(search.upper) * (1 + _REL):
+            return "proved"
+        w = search.best
+        if w is None or w is checked[0] or not w.value > float(b) * (1 + 1e-9):
+            return None
+        checked[0] = w
+        if _lower_is_lipschitz(prob, w) and confirm_lower(prob, w) > b * (1 + _REL):
+            return "violated"
+        return None
+
+    return decide
 
 
 def _lower_is_lipschitz(prob: Problem, w: Any) -> bool:

@@ -7,11 +7,17 @@ form's ``|G_k| h_k`` where available, else the relative width); a child that lie
 certainly outside the domain is kept as an *outside* leaf.  The incumbent lower
 bound is the local quantity at the leaves' centres pulled into the domain, rated
 in float64 and, at the end, confirmed in mpmath by the network's independent
-mpmath path (:func:`confirm_lower`).  The search stops when ``upper <= (1 + tol)
-lower``, the time budget is spent, or ``max_boxes`` boxes were enclosed.
+mpmath path (:func:`confirm_lower`).  The search stops as soon as the answer is
+decided — ``upper <= (1 + tol) lower``, or the caller's :attr:`Search.decide` names
+an outcome (a claim proved or violated) — or when the deadline passes (a box
+enclosure running at the deadline is interrupted on the main thread and dropped:
+its parent stays a leaf), or ``max_boxes`` boxes were enclosed.  The tree is the
+same for a given problem whatever the timing (splits depend on enclosures only);
+the clock only decides where it ends, and the incumbent search is seeded.
 
 The proof is the tree of splits: :func:`encode_tree` writes it in preorder as
-``tree`` (a split variable, ``-1`` for a leaf, ``-2`` for an outside leaf), ``cuts``
+``tree`` (a split variable, ``-1`` for a leaf, ``-2`` for an outside leaf, ``-3`` for a root left
+unenclosed at the deadline, bounded by the U cap alone), ``cuts``
 (the split points) and ``uppers`` (each leaf's claimed enclosure, a float rounded up).
 """
 from __future__ import annotations
@@ -20,11 +26,12 @@ import heapq
 import math
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 import mpmath
 import numpy as np
 
+from symlip.activations.timelimit import call_with_time_limit
 from symlip.certify.enclose import Problem
 from symlip.certify.incumbent import ascend, continuation, starts
 from symlip.certify.interval import float_up
@@ -34,9 +41,9 @@ from symlip.search.quantities import INSIDE
 if TYPE_CHECKING:  # pragma: no cover
     pass
 
-__all__ = ["Search", "Witnessed", "encode_tree", "local_value", "confirm_lower"]
+__all__ = ["Search", "Witnessed", "OutOfTime", "encode_tree", "local_value", "confirm_lower"]
 
-_LEAF, _OUT = -1, -2
+_LEAF, _OUT, _CAPPED = -1, -2, -3
 PROGRESS_SECONDS = 5.0  # interval of the optional progress callback of Search.run
 _ASCENT_EVALS = 20000  # points the initial ascent evaluates (100 per allowed box when max_boxes is set)
 
@@ -62,6 +69,11 @@ class _Node:
     children: tuple[int, int] | None = None
     outside: bool = False
     scores: np.ndarray | None = field(default=None, repr=False)
+    unenclosed: bool = False  # the root when its enclosure did not finish in time (its upper is the cap)
+
+
+class OutOfTime(Exception):
+    """A box enclosure was interrupted at the deadline."""
 
 
 def local_value(prob: Problem, theta: np.ndarray, x: np.ndarray) -> Witnessed:
@@ -111,10 +123,27 @@ def confirm_lower(prob: Problem, w: Witnessed, dps: int = 50) -> mpmath.mpf:
 
 
 class Search:
-    """One branch-and-bound run (see the module docstring)."""
+    """One branch-and-bound run (see the module docstring).
 
-    def __init__(self, prob: Problem, *, budget: float, tol: float, max_boxes: int | None, seed: int) -> None:
+    Parameters
+    ----------
+    prob : Problem
+    budget : float
+        Seconds from :meth:`run`'s start, unless ``deadline`` is given.
+    tol : float
+        Stop when ``upper <= (1 + tol) lower``.
+    max_boxes : int or None
+        At most this many box enclosures.
+    seed : int
+        Seed of the incumbent's random steps.
+    deadline : float, optional
+        An absolute :func:`time.monotonic` time at which to stop (overrides ``budget``).
+    """
+
+    def __init__(self, prob: Problem, *, budget: float, tol: float, max_boxes: int | None, seed: int,
+                 deadline: float | None = None) -> None:
         self.prob, self.budget, self.tol, self.max_boxes = prob, budget, tol, max_boxes
+        self.deadline = deadline
         self.rng = np.random.default_rng(seed)
         self.nodes: list[_Node] = []
         self.heap: list[tuple[float, int]] = []
@@ -124,8 +153,21 @@ class Search:
         self.eval_limit = _ASCENT_EVALS if max_boxes is None else min(_ASCENT_EVALS, 100 * max_boxes)
         self.cap = math.inf  # a certified cap of the upper (the analytic U bound in arb), if any
         self.progress: Any = None  # optional callback (boxes, lower, upper), every PROGRESS_SECONDS of branching
+        #: optional early stop: ``decide(search)`` returns an outcome (e.g. ``"proved"``) or None
+        self.decide: Callable[["Search"], str | None] | None = None
+        self.interrupted = 0  # box enclosures dropped at the deadline
+        self.root_seconds = math.nan  # wall time of the root box's enclosure
         lo, hi = prob.root()
         self.root_width = np.where(hi > lo, hi - lo, 1.0)
+
+    # -- time ---------------------------------------------------------------
+    def out_of_time(self) -> bool:
+        """Whether the deadline has passed."""
+        return self.deadline is not None and time.monotonic() >= self.deadline
+
+    def exhausted(self) -> bool:
+        """Whether the incumbent search must stop (its evaluation limit or the deadline)."""
+        return self.evals > self.eval_limit or self.out_of_time()
 
     # -- incumbent ----------------------------------------------------------
     def pull_inside(self, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -165,22 +207,48 @@ class Search:
         return w.value
 
     def improve(self, steps: int = 40) -> None:
-        """A short random local search around the incumbent (float64 ratings)."""
+        """A short random local search around the incumbent (float64 ratings; stops at the deadline)."""
         if self.best is None:
             return
         p = np.concatenate([self.best.theta, self.best.x[:self.prob.dx]])
         scale = self.root_width * 0.05
         for _ in range(steps):
+            if self.out_of_time():
+                return
             scale *= 0.9
             self.rate(p + self.rng.standard_normal(p.size) * scale)
             p = np.concatenate([self.best.theta, self.best.x[:self.prob.dx]])
 
     # -- tree ----------------------------------------------------------------
-    def add(self, lo: np.ndarray, hi: np.ndarray) -> int:
+    def enclose(self, lo: np.ndarray, hi: np.ndarray) -> tuple[Any, Any]:
+        """:meth:`Problem.enclose`, interrupted at the deadline (main thread) with :class:`OutOfTime`.
+
+        An alarm may surface as another exception (numpy's object loops can drop it and leave
+        a hole that fails later) or, in principle, be swallowed: so any exception at the
+        deadline, and any result returned at or after it, is discarded — an enclosure is
+        used only when it finished before the alarm could fire."""
+        if self.deadline is None:
+            return self.prob.enclose(lo, hi)
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise OutOfTime
+        try:
+            enc = call_with_time_limit(left, self.prob.enclose, lo, hi)
+        except Exception:
+            if time.monotonic() < self.deadline:
+                raise
+            enc = None
+        if time.monotonic() >= self.deadline:
+            self.interrupted += 1
+            raise OutOfTime
+        return enc
+
+    def attach(self, lo: np.ndarray, hi: np.ndarray, enc: tuple[Any, Any]) -> int:
+        """Record a box and its enclosure ``enc`` (from :meth:`enclose`) as a new leaf."""
+        up, scores = enc
         k = len(self.nodes)
         node = _Node(lo, hi)
         self.nodes.append(node)
-        up, scores = self.prob.enclose(lo, hi)
         self.boxes += 1
         if up is None:
             node.outside = True
@@ -188,10 +256,18 @@ class Search:
         node.upper = float_up(up)
         node.scores = scores
         heapq.heappush(self.heap, (-node.upper, k))
-        self.rate(lo + (hi - lo) / 2)
+        return k
+
+    def add(self, lo: np.ndarray, hi: np.ndarray) -> int:
+        """Enclose a box, record it and rate its centre."""
+        k = self.attach(lo, hi, self.enclose(lo, hi))
+        if not self.nodes[k].outside:
+            self.rate(lo + (hi - lo) / 2)
         return k
 
     def split(self, k: int) -> bool:
+        """Split leaf ``k`` in two (False when it cannot be split); both children are
+        enclosed before the tree changes, so :class:`OutOfTime` leaves it untouched."""
         node = self.nodes[k]
         box = self.prob.contract(node.lo, node.hi)
         if box is None:  # pragma: no cover - enclose said inside
@@ -209,11 +285,16 @@ class Search:
         lo2, hi1 = node.lo.copy(), node.hi.copy()
         hi1[j] = cut
         lo2[j] = cut
+        enc1 = self.enclose(node.lo, hi1)
+        enc2 = self.enclose(lo2, node.hi)
         node.cut = (j, float(cut))
-        a = self.add(node.lo, hi1)
-        b = self.add(lo2, node.hi)
+        a = self.attach(node.lo, hi1, enc1)
+        b = self.attach(lo2, node.hi, enc2)
         node.children = (a, b)
         node.scores = None
+        for c in (a, b):
+            if not self.nodes[c].outside:
+                self.rate(self.nodes[c].lo + (self.nodes[c].hi - self.nodes[c].lo) / 2)
         return True
 
     @property
@@ -226,28 +307,59 @@ class Search:
         """The certified upper: the tree's, capped by :attr:`cap`."""
         return min(self.tree_upper, self.cap)
 
+    def stop_reason(self) -> str | None:
+        """``"gap"``, the outcome of :attr:`decide`, or None (go on)."""
+        lower = self.best.value if self.best else 0.0
+        if lower > 0 and self.upper <= lower * (1 + self.tol):
+            return "gap"
+        return None if self.decide is None else self.decide(self)
+
+    def _root(self) -> None:
+        """Enclose the root box; when that is interrupted and a cap exists, the root stays
+        an unenclosed leaf whose claim is the cap (else it is enclosed without a limit)."""
+        lo, hi = self.prob.root()
+        t = time.monotonic()
+        try:
+            self.add(lo, hi)
+        except OutOfTime:
+            if math.isfinite(self.cap):
+                self.nodes = [_Node(lo, hi, upper=self.cap, unenclosed=True)]
+                heapq.heappush(self.heap, (-self.cap, 0))
+                self.rate(lo + (hi - lo) / 2)  # a witness all the same
+            else:  # no other upper exists: the root is enclosed whatever it costs (one box)
+                self.attach(lo, hi, self.prob.enclose(lo, hi))
+        self.root_seconds = time.monotonic() - t
+
     def run(self) -> str:
         """Branch until a stopping rule holds; returns why it stopped."""
         t0 = time.monotonic()
-        lo, hi = self.prob.root()
-        self.add(lo, hi)
+        if self.deadline is None:
+            self.deadline = t0 + self.budget
+        self._root()
+        reason = self.stop_reason()
+        if reason is not None:
+            return reason
+        phase_end = t0 + (self.deadline - t0) / 8
         for p in starts(self):
-            if self.evals > self.eval_limit or time.monotonic() - t0 > self.budget / 8:
+            if self.evals > self.eval_limit or time.monotonic() > phase_end:
                 break
             if self.prob.region.kind == "ball" and self.prob.region.radius > 0:
                 continuation(self, p)
             else:
                 ascend(self, p)
+            reason = self.stop_reason()
+            if reason is not None:
+                return reason
         self.improve()
         stuck: list[tuple[float, int]] = []
         reason = "budget"
         last = time.monotonic()
         while self.heap:
-            lower = self.best.value if self.best else 0.0
-            if self.upper <= lower * (1 + self.tol) and lower > 0:
-                reason = "gap"
+            done = self.stop_reason()
+            if done is not None:
+                reason = done
                 break
-            if time.monotonic() - t0 > self.budget:
+            if self.out_of_time():
                 reason = "budget"
                 break
             if self.max_boxes is not None and self.boxes + 2 > self.max_boxes:
@@ -255,9 +367,19 @@ class Search:
                 break
             if self.progress is not None and time.monotonic() - last >= PROGRESS_SECONDS:
                 last = time.monotonic()
-                self.progress(self.boxes, lower, self.upper)
+                self.progress(self.boxes, self.best.value if self.best else 0.0, self.upper)
             neg, k = heapq.heappop(self.heap)
-            if not self.split(k):
+            if self.nodes[k].unenclosed:   # only the cap bounds it: nothing to split on
+                stuck.append((neg, k))
+                reason = "budget"
+                break
+            try:
+                ok = self.split(k)
+            except OutOfTime:
+                heapq.heappush(self.heap, (neg, k))
+                reason = "budget"
+                break
+            if not ok:
                 stuck.append((neg, k))  # cannot be split (a point): stays a leaf
                 if not self.heap or self.heap[0][0] > neg:
                     reason = "unsplittable"
@@ -269,7 +391,8 @@ class Search:
                     ascend(self, np.concatenate([self.best.theta, self.best.x[:self.prob.dx]]), steps=5)
         for item in stuck:
             heapq.heappush(self.heap, item)
-        self.improve()
+        if reason not in ("proved", "violated"):
+            self.improve()
         return reason
 
 
@@ -287,6 +410,8 @@ def encode_tree(nodes: list[Any]) -> dict[str, list]:
             stack.append(n.children[0])
         elif n.outside:
             tree.append(_OUT)
+        elif getattr(n, "unenclosed", False):
+            tree.append(_CAPPED)
         else:
             tree.append(_LEAF)
             uppers.append(n.upper)

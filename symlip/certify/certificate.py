@@ -9,7 +9,8 @@ rebuilds the problem from the file, re-derives every leaf enclosure from scratch
 arb, checks that the split sequence partitions the root box (it does by
 construction when every cut lies strictly inside its box and the preorder is
 complete), that outside leaves are certainly outside, that no leaf encloses more
-than it claims and that no claim exceeds the recorded upper.  Any edit that would
+than it claims and that no claim exceeds the recorded upper (a root left
+unenclosed at the deadline, code ``-3``, is bounded by the re-evaluated U cap alone).  Any edit that would
 make the file claim more than it proves (a leaf removed, an enclosure or the upper
 lowered) is rejected as ``"tampered"`` or ``"invalid"``.
 """
@@ -40,7 +41,7 @@ __all__ = ["Certificate", "FORMAT", "KIND", "replay_certificate", "problem_spec"
 
 FORMAT = "symlip-witness/3"
 KIND = "certificate"
-_LEAF, _OUT = -1, -2
+_LEAF, _OUT, _CAPPED = -1, -2, -3
 _MAX_NODES = 10_000_000
 _REQUIRED = ("quantity", "lower", "upper", "gap", "status", "boxes", "seconds", "message", "witness", "proof",
              "problem")
@@ -274,6 +275,10 @@ def replay_certificate(data_or_path: Any) -> Replay:
             if not enc.upper() <= arb(claimed):
                 return _result("tampered", f"leaf {ui - 1} encloses up to {enc.upper()} but claims {claimed!r}")
             worst = max(worst, claimed)
+        elif t == _CAPPED:
+            if not isinstance(data.get("cap"), (int, float)):
+                return _result("invalid", f"node {ti - 1} is bounded by the U cap only but the file has no cap")
+            worst = max(worst, data["cap"])  # the cap is re-evaluated below
         else:
             return _result("invalid", f"unknown tree code {t}")
     if ti != len(tree) or ci != len(cuts) or ui != len(uppers):

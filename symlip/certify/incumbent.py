@@ -134,7 +134,7 @@ def ascend(search: Any, p0: np.ndarray, steps: int = 30, radius: float | None = 
     p = _shrink(search, np.asarray(p0, float).copy(), radius)
     eta = float(np.mean(search.root_width)) * 0.05 * (1.0 if radius is None else radius / search.prob.region.radius)
     for _ in range(steps):
-        if search.evals > search.eval_limit:
+        if search.exhausted():  # its evaluation limit or the deadline
             return p
         sur = _surrogate(search, p)
         if sur is None:
@@ -146,7 +146,7 @@ def ascend(search: Any, p0: np.ndarray, steps: int = 30, radius: float | None = 
         n = float(np.linalg.norm(g))
         if not np.isfinite(n) or n == 0:
             return p
-        while eta > 1e-9 * float(np.mean(search.root_width)):
+        while eta > 1e-9 * float(np.mean(search.root_width)) and not search.out_of_time():
             cand = _shrink(search, p + eta * g / n, radius)
             theta, x = search.pull_inside(cand)
             cand = np.concatenate([theta, x[:search.prob.dx]])

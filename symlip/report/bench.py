@@ -22,7 +22,9 @@ passed, and ``symlip bench`` exits 1 when one failed.
     large ones missed by the ``random`` strategy alone).
 (f) one-step SGD moments (docs/theory.md §7): the low-rank estimator against the
     dense one at a size where dense is feasible (target: time ratio <= 0.2).
-(g) the main job with two worker processes against one
+(g) certify (:mod:`symlip.report.bench_certify`): the gaps reached by the exact,
+    medium, large and ReLU tiers, certified step sizes against U3, budgets kept.
+(h) the main job with two worker processes against one
     (:mod:`symlip.report.bench_parallel`; target: wall-time ratio <= 0.6).
 """
 from __future__ import annotations
@@ -39,6 +41,7 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
+from symlip.report.bench_certify import CERTIFY_TARGETS, certify_values, format_certify, run_certify_bench
 from symlip.report.index import QUICK_NOTE
 
 __all__ = ["run_bench", "format_table", "evaluate_targets", "TARGETS"]
@@ -59,6 +62,7 @@ TARGETS: dict[str, dict[str, Any]] = {
     "large_mutants_missed_by_random_fraction": {"op": ">=", "value": 1.0},
     "dynamics_lowrank_over_dense_ratio": {"op": "<=", "value": 0.2},
     "check_jobs2_over_jobs1_ratio": {"op": "<=", "value": 0.6},
+    **CERTIFY_TARGETS,
 }
 
 _WIDTHS = (32, 64, 64, 64, 1)
@@ -372,13 +376,14 @@ def run_bench(out_path: str | os.PathLike = "reports/bench.json", quick: bool = 
         JSON output file (parent directories are created).
     quick : bool
         Small sizes (depths up to 50, 1e5 kernel settings, the suite's quick cases at
-        1 s, the large mutants only) so the run takes about a minute.
+        1 s, the large mutants only, certify's small cases at budgets of seconds) so the
+        run takes a few minutes.
 
     Returns
     -------
     dict
         ``machine``, ``config``, ``threads``, ``derive``, ``kernel``, ``network``,
-        ``search``, ``dynamics``, ``targets`` (each with value, threshold and
+        ``search``, ``dynamics``, ``certify``, ``targets`` (each with value, threshold and
         ``status``: pass / fail / unmeasured), ``all_passed`` and ``any_failed``.
     """
     if quick:
@@ -400,6 +405,7 @@ def run_bench(out_path: str | os.PathLike = "reports/bench.json", quick: bool = 
         from symlip.report.bench_parallel import run_parallel_bench
 
         parallel = run_parallel_bench(quick=quick)
+        cert = run_certify_bench(quick=quick)
     d1, d2 = derive_rows[-2], derive_rows[-1]
     mut = search.get("mutants") or {}
     suite = search["suite"]
@@ -418,6 +424,7 @@ def run_bench(out_path: str | os.PathLike = "reports/bench.json", quick: bool = 
         "large_mutants_missed_by_random_fraction": mut.get("large_random_missed_fraction"),
         "dynamics_lowrank_over_dense_ratio": dyn["ratio_low_rank_over_dense"],
         "check_jobs2_over_jobs1_ratio": parallel["ratio"],
+        **certify_values(cert),
     }
     targets, all_passed = evaluate_targets(values)
     if mut.get("max_seconds_to_violation") == math.inf:   # JSON has no inf: a search mutant never violated
@@ -436,6 +443,7 @@ def run_bench(out_path: str | os.PathLike = "reports/bench.json", quick: bool = 
         "search": search,
         "dynamics": dyn,
         "parallel": parallel,
+        "certify": cert,
         "targets": targets,
         "all_passed": all_passed,
         "any_failed": any(t["status"] == "fail" for t in targets.values()),
@@ -538,12 +546,15 @@ def format_table(results: dict) -> str:
     lines.append(f"(f) SGD moments {dy['widths']} (P = {dy['n_params']}), N = {dy['N']}, batch {dy['batch_size']}: "
                  f"median s/step " + ", ".join(f"{k} {v:.4f}" for k, v in dy["median_step_s"].items())
                  + f"; exact vs dense rel diff {dy['exact_vs_dense_max_rel_diff']:.2g}")
+    if results.get("certify"):
+        lines.append("")
+        lines += format_certify(results["certify"])
     pa = results.get("parallel") or {}
     lines.append("")
     if pa.get("ratio") is None:
-        lines.append(f"(g) check with 2 workers vs 1: unmeasured ({pa.get('reason', 'not run')})")
+        lines.append(f"(h) check with 2 workers vs 1: unmeasured ({pa.get('reason', 'not run')})")
     else:
-        lines.append(f"(g) check {pa['catalogue']} ({pa['cases']} cases, {pa['budget_s']:g} s each): jobs {pa['jobs']} "
+        lines.append(f"(h) check {pa['catalogue']} ({pa['cases']} cases, {pa['budget_s']:g} s each): jobs {pa['jobs']} "
                      f"{pa['seconds_jobs_N']:.1f} s, jobs 1 {pa['seconds_jobs_1']:.1f} s, ratio {pa['ratio']:.3f}; "
                      f"same status in {pa['same_status']}/{pa['cases']}")
     lines.append("")

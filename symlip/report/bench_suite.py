@@ -28,7 +28,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["SuiteCase", "needle_network", "suite_cases", "trained_networks", "train_mlp", "DATA_FILE"]
+__all__ = ["SuiteCase", "needle_network", "suite_cases", "trained_networks", "train_mlp", "synthetic_data",
+           "DATA_FILE"]
 
 #: the trained networks shipped with the bench (written by :func:`train_mlp`, read with allow_pickle=False)
 DATA_FILE = Path(__file__).resolve().parent / "data" / "trained_mlps.npz"
@@ -189,14 +190,20 @@ def _hidden_chain(quantity: str, widths: list[int], omega: tuple[float, ...], be
 # real-world-shaped networks for audit
 # ---------------------------------------------------------------------------
 def train_mlp(widths: list[int], X: np.ndarray, Y: np.ndarray, *, steps: int = 1500, lr: float = 3e-3,
-              seed: int = 0) -> np.ndarray:
-    """Train a ReLU MLP on ``(X, Y)`` by full-batch Adam on the mean squared error (numpy, seeded).
+              seed: int = 0, activation: str = "relu") -> np.ndarray:
+    """Train a ReLU (or ``activation="tanh"``) MLP on ``(X, Y)`` by full-batch Adam on the
+    mean squared error (numpy, seeded).
 
     Returns the flat parameter vector (symlip's layout, :meth:`MLP.flatten`).
     """
     from symlip.models.network import MLP
 
-    net = MLP(widths, "relu")
+    acts = {"relu": (lambda a: np.maximum(a, 0.0), lambda a: a > 0),
+            "tanh": (np.tanh, lambda a: 1.0 - np.tanh(a) ** 2)}
+    if activation not in acts:
+        raise ValueError(f"activation must be one of {', '.join(acts)}; got {activation!r}")
+    sigma, dsigma = acts[activation]
+    net = MLP(widths, activation)
     rng = np.random.default_rng(seed)
     layers = [(rng.standard_normal((o, i)) * math.sqrt(2.0 / i), np.zeros(o))
               for i, o in zip(widths[:-1], widths[1:])]
@@ -209,13 +216,13 @@ def train_mlp(widths: list[int], X: np.ndarray, Y: np.ndarray, *, steps: int = 1
         for k in range(0, len(params), 2):
             a = zs[-1] @ params[k].T + params[k + 1]
             pre.append(a)
-            zs.append(np.maximum(a, 0.0) if k + 2 < len(params) else a)
+            zs.append(sigma(a) if k + 2 < len(params) else a)
         delta = 2.0 * (zs[-1] - Y) / n
         grads: list[np.ndarray] = [np.zeros(0)] * len(params)
         for k in range(len(params) - 2, -1, -2):
             grads[k], grads[k + 1] = delta.T @ zs[k // 2], delta.sum(axis=0)
             if k:
-                delta = (delta @ params[k]) * (pre[k // 2 - 1] > 0)
+                delta = (delta @ params[k]) * dsigma(pre[k // 2 - 1])
         for j, g in enumerate(grads):
             mom[j] = 0.9 * mom[j] + 0.1 * g
             vel[j] = 0.999 * vel[j] + 0.001 * g * g
@@ -223,7 +230,8 @@ def train_mlp(widths: list[int], X: np.ndarray, Y: np.ndarray, *, steps: int = 1
     return net.flatten([(params[k], params[k + 1]) for k in range(0, len(params), 2)])
 
 
-def _synthetic(d: int, k: int, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def synthetic_data(d: int, k: int, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` seeded inputs uniform in ``[-1, 1]^d`` and ``k`` smooth targets (the trained networks' data)."""
     rng = np.random.default_rng(seed)
     X = rng.uniform(-1.0, 1.0, (n, d))
     A = rng.standard_normal((k, d))
@@ -248,7 +256,7 @@ def write_trained_networks(path: str | Path = DATA_FILE) -> None:
     specs = {"trained_2_128_1": ([2, 128, 1], 0), "trained_8_64_64_4": ([8, 64, 64, 4], 1)}
     arrays = {}
     for name, (widths, seed) in specs.items():
-        X, Y = _synthetic(widths[0], widths[-1], 512, seed + 100)
+        X, Y = synthetic_data(widths[0], widths[-1], 512, seed + 100)
         arrays[name + "__widths"] = np.array(widths, dtype=np.int64)
         arrays[name + "__theta"] = train_mlp(widths, X, Y, seed=seed)
     Path(path).parent.mkdir(parents=True, exist_ok=True)

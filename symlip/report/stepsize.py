@@ -30,7 +30,7 @@ from symlip.models.region import sample_inputs
 from symlip.training.stepsize import DescentResult, gradient_descent, local_step
 from symlip.report.index import QUICK_NOTE, mark_quick
 
-__all__ = ["run_stepsize_demo"]
+__all__ = ["run_stepsize_demo", "demo_task"]
 
 
 @dataclass(frozen=True)
@@ -76,13 +76,8 @@ def run_stepsize_demo(out_dir: str | Path = "reports", seed: int = 0, quick: boo
     out.mkdir(parents=True, exist_ok=True)
 
     # -- the task ---------------------------------------------------------
-    rng = np.random.default_rng(seed)
-    teacher = MLP(setup.teacher, "tanh")
-    theta_t = teacher.init(seed + 1000, scale=1.5)
-    X = sample_inputs(setup.teacher[0], 1.0, setup.n_samples, rng)
-    y = teacher.f(theta_t, X) + setup.noise * rng.standard_normal(setup.n_samples)
-    net = MLP(setup.student, "tanh")
-    theta0 = net.init(seed)
+    task = demo_task(seed, quick)
+    net, theta0, X, y = task["net"], task["theta0"], task["X"], task["y"]
     loss0 = net.loss(theta0, X, y)
     lam0 = _top_hessian_eigenvalue(net, theta0, X, y)
     first = local_step(net, theta0, X, y, setup.delta)
@@ -132,6 +127,21 @@ def run_stepsize_demo(out_dir: str | Path = "reports", seed: int = 0, quick: boo
               "target_step": runs[key].target_step, "final_loss": runs[key].loss, "monotone": runs[key].monotone,
               "status": runs[key].status, "steps": runs[key].steps} for key, _, label in rules]
     return {"files": files, "summary": summary, "runs": table}
+
+
+def demo_task(seed: int = 0, quick: bool = False) -> dict[str, Any]:
+    """The demo's regression task (module docstring): ``net`` (the student), ``theta0``,
+    ``X``, ``y``, ``delta`` and ``target`` (the target loss, a fraction of ``ℓ(θ0)``)."""
+    setup = _QUICK if quick else _FULL
+    rng = np.random.default_rng(seed)
+    teacher = MLP(setup.teacher, "tanh")
+    theta_t = teacher.init(seed + 1000, scale=1.5)
+    X = sample_inputs(setup.teacher[0], 1.0, setup.n_samples, rng)
+    y = teacher.f(theta_t, X) + setup.noise * rng.standard_normal(setup.n_samples)
+    net = MLP(setup.student, "tanh")
+    theta0 = net.init(seed)
+    return {"net": net, "theta0": theta0, "X": X, "y": y, "delta": setup.delta, "max_steps": setup.max_steps,
+            "target": setup.target_fraction * net.loss(theta0, X, y)}
 
 
 # ---------------------------------------------------------------------------
