@@ -216,6 +216,9 @@ def _search(ctx: ParameterContext, names: list[str], budget: float, max_evals: i
             source: str | None, stop: str) -> Verdict:
     """Run the strategies ``names`` that apply (else ``random``) and judge the best candidate."""
     warm_imports()
+    activation = getattr(ctx.net, "activation", None)
+    for order in range(3) if activation is not None else ():  # lambdified once per process: setup, not search
+        activation.numpy(order)
     t0 = time.perf_counter()
     if isinstance(ctx, _FirstViolation):
         ctx.t0 = t0
