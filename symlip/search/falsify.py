@@ -36,6 +36,9 @@ validates the arguments and turns the best candidate into a verdict.
 
 With ``max_evals`` the search is exactly reproducible for a given ``seed``; a
 time budget alone makes the amount of search depend on the machine's speed.
+``stop="first"`` judges candidates as they come (the same confirmation) and ends
+the search at the first confirmed violation, with the seconds and evaluations
+spent until then in the verdict.
 """
 from __future__ import annotations
 
@@ -254,7 +257,8 @@ class _FirstViolation(ParameterContext):
     at ``dps`` and ``dps + 30`` digits); a confirmed violation ends the search
     (:class:`~symlip.search.strategies.base.Budget`, then :meth:`done`).  Judging draws
     no random number and counts no evaluation, so until a violation is confirmed the
-    search is the one of ``stop="budget"`` (docs/theory.md §5).
+    search is the one of ``stop="budget"`` under ``max_evals`` (with a time budget,
+    judging takes some of the time) (docs/theory.md §5).
     """
 
     MAX_TRIES = 8
@@ -272,13 +276,16 @@ class _FirstViolation(ParameterContext):
         r = self.cand_ratio(cand)
         if self.found is not None or self.tried >= self.MAX_TRIES or not r > self.floor:
             return
-        rated = _rate_candidate(self, cand)
-        if rated is None:
+        try:
+            rated = _rate_candidate(self, cand)
+            if rated is None:
+                return
+            self.tried += 1
+            self.floor = r
+            picked = _best_pair(self, [rated])
+            judged = _judge(self, picked, self.dps)
+        except FloatingPointError:  # not judged now (the final verdict may); the search goes on unchanged
             return
-        self.tried += 1
-        self.floor = r
-        picked = _best_pair(self, [rated])
-        judged = _judge(self, picked, self.dps)
         if judged[0] == "violated":
             self.found = (picked, judged, time.perf_counter() - self.t0, self.evals)
             raise Budget
