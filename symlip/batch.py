@@ -36,6 +36,7 @@ from typing import Any, Callable, Sequence
 from symlip.core.messages import first_line
 from symlip.search.catalogue import LoadedCase, load_cases
 from symlip.search.claims import Claim
+from symlip.search.falsify import check_stop
 from symlip.prove import prove_verdict
 from symlip.verify import check_case
 
@@ -86,7 +87,7 @@ def default_jobs() -> int:
 
 
 def check_cases(loaded: Sequence[LoadedCase], *, budget: float, seed: int = 0, max_evals: int | None = None,
-                allow_numeric: bool = False, jobs: int = 1, scheduler: str | None = None,
+                allow_numeric: bool = False, stop: str = "budget", jobs: int = 1, scheduler: str | None = None,
                 prove: float | None = None, progress: Callable[[int, LoadedCase, Any], None] | None = None) -> list[tuple[LoadedCase, Any]]:
     """Check every case; returns ``(loaded case, outcome)`` pairs in the order given.
 
@@ -94,7 +95,7 @@ def check_cases(loaded: Sequence[LoadedCase], *, budget: float, seed: int = 0, m
     ----------
     loaded : sequence of LoadedCase
         From :func:`symlip.search.catalogue.load_cases`.
-    budget, seed, max_evals, allow_numeric
+    budget, seed, max_evals, allow_numeric, stop
         As :func:`symlip.verify.check_case` (the same for every case).
     jobs : int
         Worker processes on this machine (1: in this process).  Ignored with ``scheduler``.
@@ -125,7 +126,8 @@ def check_cases(loaded: Sequence[LoadedCase], *, budget: float, seed: int = 0, m
     if prove is not None and (isinstance(prove, bool) or not isinstance(prove, (int, float))
                               or not (math.isfinite(prove) and prove > 0)):
         raise ValueError(f"prove must be a positive number of seconds or None; got {prove!r}")
-    kw = dict(budget=budget, seed=seed, max_evals=max_evals, allow_numeric=allow_numeric, prove=prove)
+    check_stop(stop)  # here, not once per case as a CaseError
+    kw = dict(budget=budget, seed=seed, max_evals=max_evals, allow_numeric=allow_numeric, stop=stop, prove=prove)
     outcomes: list[Any] = [None] * len(loaded)
 
     def done(k: int, outcome: Any) -> None:

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from symlip.bounds.symbolic import MAX_DEPTH
-from symlip.search.falsify import MAX_DPS, MAX_EVALS
+from symlip.search.falsify import MAX_DPS, MAX_EVALS, STOPS
 from symlip.batch import MAX_JOBS, default_jobs
 from symlip.prove import DEFAULT_PROVE_BUDGET, MAX_PROVE_DIM
 from symlip.bounds.lower import MAX_POINTS
@@ -122,6 +122,11 @@ def _build_parser() -> Parser:
     c.add_argument("--max-evals", type=int_at_least(10, MAX_EVALS), default=None, metavar="N",
                    help="evaluation budget per case (makes the search exactly reproducible; default: none, "
                         "the time budget decides)")
+    c.add_argument("--stop", choices=STOPS, default="budget",
+                   help="when a claim's search ends: 'budget' spends the whole budget, then confirms the best "
+                        "candidate; 'first' confirms candidates as they come (the same mpmath confirmation) and "
+                        "stops at the first confirmed violation, reporting the seconds and evaluations to it "
+                        "(surviving claims still spend the budget)")
     add_out(c, "check", "check.md, check.json, check.tex, witnesses/")
     c.add_argument("--json", default=None, metavar="FILE", help="also write the JSON report to FILE")
     c.add_argument("--quiet", action="store_true", help="no progress line per claim")
@@ -440,10 +445,12 @@ def _cmd_check(args: argparse.Namespace) -> int:
             print(_progress_line(shown[0], len(loaded), loaded[shown[0] - 1], done[shown[0]]), flush=True)
 
     results = check_cases(loaded, budget=args.budget, seed=args.seed, max_evals=args.max_evals,
-                          allow_numeric=args.allow_numeric, jobs=args.jobs, scheduler=args.scheduler,
+                          allow_numeric=args.allow_numeric, stop=args.stop, jobs=args.jobs, scheduler=args.scheduler,
                           prove=args.prove_budget if args.prove else None, progress=progress)
     seconds = time.perf_counter() - t0
     command = reproduce_command(args.paths, args.budget, args.seed, args.max_evals)
+    if args.stop != "budget":
+        command += f" --stop {args.stop}"
     if args.prove != PROVE_DEFAULT or args.prove:
         command += f" --prove --prove-budget {args.prove_budget:g}" if args.prove else " --no-prove"
     files = write_check_report(results, args.out, budget=args.budget, seed=args.seed, seconds=seconds,

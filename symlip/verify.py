@@ -27,7 +27,7 @@ from symlip.core.precision import check_dps
 from symlip.search.audit_witness import AuditWitness, replay_audit
 from symlip.search.catalogue import LoadedCase
 from symlip.search.claims import SelfCheckingCase
-from symlip.search.falsify import falsify
+from symlip.search.falsify import check_stop, falsify
 from symlip.search.witness import Witness, replay_lipschitz
 from symlip.search.witness_format import Replay, load_witness_data, read_header, read_json, write_witness
 from symlip.training.moment_claims import MomentWitness, replay_moment
@@ -58,17 +58,20 @@ WITNESS_KINDS: dict[str, WitnessKind] = {
 
 
 def check_case(loaded: LoadedCase, *, budget: float, seed: int = 0, max_evals: int | None = None,
-               allow_numeric: bool = False) -> Any:
+               allow_numeric: bool = False, stop: str = "budget") -> Any:
     """Check one catalogue entry: :func:`~symlip.search.falsify.falsify` for a :class:`Case`
     (``budget`` seconds times its weight), its own test for a
     :class:`~symlip.search.claims.SelfCheckingCase` (the seeded statistical test of a
     :class:`~symlip.training.moment_claims.MomentCase`, docs/theory.md §7; ``budget`` does not apply).
-    ``allow_numeric`` lets bounds rest on numeric activation constants (marked in the verdict)."""
+    ``allow_numeric`` lets bounds rest on numeric activation constants (marked in the verdict);
+    ``stop="first"`` ends the search at the first confirmed violation (:func:`~symlip.search.falsify.falsify`;
+    it does not apply to a statistical case)."""
     source = f"{loaded.source}::{loaded.index}"
+    check_stop(stop)
     if isinstance(loaded.case, SelfCheckingCase):
         return loaded.case.run(seed=seed, source=source)
     return falsify(loaded.case, budget=budget * loaded.case.weight, seed=seed, max_evals=max_evals, source=source,
-                   allow_numeric=allow_numeric)
+                   allow_numeric=allow_numeric, stop=stop)
 
 
 def _kind(data: dict[str, Any], witness: Any) -> str:

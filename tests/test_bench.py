@@ -111,8 +111,10 @@ def test_mutants_split_and_large_ones_measured(quick):
     assert len(large) >= 1 and all(r["n_params"] >= 1000 for r in large)
     for r in large:
         assert r["group"] == "search" and r["status"] in ("violated", "survived", "inconclusive")
-        if r["status"] == "violated":
-            assert r["budget_s"] in mu["budgets_s"] and r["seconds"] > 0
+        assert r["budget_s"] == mu["budget_s"] and mu["stop"] == "first"
+        if r["status"] == "violated":   # one run at stop="first": it ended at the violation
+            assert r["seconds"] > 0 and r["evals"] >= 1 and r["evals"] == r["evaluations"]
+            assert r["search_seconds"] <= r["seconds"] == r["run_s"]
 
 
 def test_format_table_mentions_every_target(quick):

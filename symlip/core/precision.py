@@ -21,6 +21,7 @@ from typing import Any, Iterator
 
 import mpmath
 import numpy as np
+from mpmath.libmp import from_float
 
 __all__ = ["MIN_DPS", "MAX_DPS", "check_dps", "check_max_dps", "norm_mp", "to_mp", "to_float", "rel_diff", "workdps"]
 
@@ -120,6 +121,11 @@ def to_mp(a: Any) -> np.ndarray:
     else:
         arr = np.asarray(a, dtype=object)
     out = np.empty(arr.shape, dtype=object)
+    if arr.dtype.kind == "f" and arr.dtype.itemsize <= 8:  # exact: from_float keeps 53 bits (as mpmath.mpf)
+        make, flat = mpmath.mp.make_mpf, out.reshape(-1)
+        for k, x in enumerate(arr.astype(float).reshape(-1).tolist()):
+            flat[k] = make(from_float(x))
+        return out
     # 53 bits suffice for an exact float conversion; never lower the precision
     with mpmath.workprec(max(mpmath.mp.prec, 64)):
         flat_in = arr.reshape(-1)

@@ -536,7 +536,7 @@ def format_table(results: dict) -> str:
                      f"{c['refuted']}/{c['refuted_expected']}, statistical {c['statistical_violated']}/"
                      f"{c['statistical']}; large: {c['large_missed_by_random']}/{c['large']} missed by random alone")
         for r in mu["mutants"]:
-            extra = (f"first violation at budget {_fmt(r.get('budget_s'))} s, {_fmt(r.get('seconds'), '.2f')} s"
+            extra = (f"first violation after {_fmt(r.get('evals'))} evaluations, {_fmt(r.get('seconds'), '.2f')} s"
                      if r["group"] == "search" else f"{r['seconds']:.1f} s")
             if "random_only" in r:
                 extra += f"; random alone: {r['random_only']['status']}"

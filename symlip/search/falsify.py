@@ -36,6 +36,9 @@ validates the arguments and turns the best candidate into a verdict.
 
 With ``max_evals`` the search is exactly reproducible for a given ``seed``; a
 time budget alone makes the amount of search depend on the machine's speed.
+``stop="first"`` judges candidates as they come (the same confirmation) and ends
+the search at the first confirmed violation, with the seconds and evaluations
+spent until then in the verdict.
 """
 from __future__ import annotations
 
@@ -51,8 +54,8 @@ from symlip.search import quantities
 from symlip.search.claims import Case, Claim
 from symlip.search.lower_claims import check_lower
 from symlip.search.strategies import PARAMETER_STRATEGIES
-from symlip.search.strategies.base import run_search
-from symlip.search.strategies.parameters import ParameterContext, pw_ratio
+from symlip.search.strategies.base import Budget, run_search
+from symlip.search.strategies.parameters import Candidate, ParameterContext, pw_ratio
 from symlip.search.verdict import Verdict
 from symlip.search.witness import Witness, activation_spec, bound_spec, confirm, model_spec, region_spec
 from symlip.core.precision import MAX_DPS as _precision_max_dps
@@ -62,7 +65,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from symlip.models.network import MLP
     from symlip.models.region import Region
 
-__all__ = ["falsify", "Verdict", "STRATEGIES", "MAX_BUDGET", "MAX_EVALS", "MAX_DPS"]
+__all__ = ["falsify", "Verdict", "STRATEGIES", "STOPS", "MAX_BUDGET", "MAX_EVALS", "MAX_DPS", "check_stop", "warm_imports"]
 
 #: caps on the search's size arguments: one day of search, 10^9 evaluations,
 #: 1000 digits of confirmation.
@@ -73,6 +76,8 @@ MAX_DPS = _precision_max_dps  # one cap, owned by symlip.core.precision
 #: the strategies, in the order they run, with their default share of the budget.
 STRATEGIES = {s.name: s.share for s in PARAMETER_STRATEGIES}
 _NEAR = 1e-6  # ratios above 1 - _NEAR are re-evaluated at high precision
+#: when the search ends: ``"budget"`` when the budget is spent, ``"first"`` at the first confirmed violation
+STOPS = ("budget", "first")
 
 
 # ---------------------------------------------------------------------------
@@ -81,7 +86,8 @@ _NEAR = 1e-6  # ratios above 1 - _NEAR are re-evaluated at high precision
 def falsify(claim: Claim | Case, net: "MLP | None" = None, region: "Region | None" = None,
             R: float | None = None, Y: float | None = None, budget: float = 5.0,
             max_evals: int | None = None, seed: int = 0, strategies: Sequence[str] | None = None,
-            dps: int = 50, source: str | None = None, allow_numeric: bool = False) -> Verdict:
+            dps: int = 50, source: str | None = None, allow_numeric: bool = False,
+            stop: str = "budget") -> Verdict:
     """Search hard for a violation of ``claim`` on ``net`` over ``region``.
 
     Parameters
@@ -112,6 +118,13 @@ def falsify(claim: Claim | Case, net: "MLP | None" = None, region: "Region | Non
     allow_numeric : bool
         Let the bound rest on numeric activation constants (else ``ValueError``);
         the verdict then says so (:attr:`Verdict.numeric`).
+    stop : {"budget", "first"}
+        ``"budget"``: search until the budget is spent, then judge the best
+        candidate.  ``"first"``: judge candidates during the search (the same
+        mpmath confirmation) and stop at the first confirmed violation; the
+        verdict then carries ``seconds_to_violation`` and ``evals_to_violation``.
+        Until a violation is confirmed the search is the same (under
+        ``max_evals``, evaluation for evaluation).
 
     Returns
     -------
@@ -159,6 +172,7 @@ def falsify(claim: Claim | Case, net: "MLP | None" = None, region: "Region | Non
         raise ValueError(f"max_evals must be an integer >= 10 and <= {MAX_EVALS} or None; got {max_evals!r}")
     if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
         raise ValueError(f"seed must be an integer >= 0; got {seed!r}")
+    check_stop(stop)
     dps = check_dps(dps)
     check_max_dps(dps)
     claim.check_applicable(net)
@@ -176,9 +190,18 @@ def falsify(claim: Claim | Case, net: "MLP | None" = None, region: "Region | Non
             raise ValueError(f"unknown strategy {s!r}; allowed: {', '.join(STRATEGIES)}")
     if not names:
         raise ValueError(f"strategies={strategies!r} names no strategy; give at least one of {', '.join(STRATEGIES)}")
-    ctx = ParameterContext(claim, net, region, float(R), None if Y is None else float(Y))
+    Rf, Yf = float(R), None if Y is None else float(Y)
+    ctx = (ParameterContext(claim, net, region, Rf, Yf) if stop == "budget"
+           else _FirstViolation(claim, net, region, Rf, Yf, dps))
     return _numeric_marked(_search(ctx, names, float(budget), None if max_evals is None else int(max_evals),
-                                   int(seed), dps, source), net)
+                                   int(seed), dps, source, stop), net)
+
+
+def check_stop(stop: Any) -> str:
+    """``stop`` when it is one of :data:`STOPS`, else a ``ValueError`` naming it and the allowed values."""
+    if not isinstance(stop, str) or stop not in STOPS:
+        raise ValueError(f"stop must be one of {', '.join(map(repr, STOPS))}; got {stop!r}")
+    return stop
 
 
 def _numeric_marked(verdict: Verdict, net: Any) -> Verdict:
@@ -193,10 +216,15 @@ def _numeric_marked(verdict: Verdict, net: Any) -> Verdict:
 # the search and its verdict
 # ---------------------------------------------------------------------------
 def _search(ctx: ParameterContext, names: list[str], budget: float, max_evals: int | None, seed: int, dps: int,
-            source: str | None) -> Verdict:
+            source: str | None, stop: str) -> Verdict:
     """Run the strategies ``names`` that apply (else ``random``) and judge the best candidate."""
-    _warm_imports()
+    warm_imports()
+    activation = getattr(ctx.net, "activation", None)
+    for order in range(3) if activation is not None else ():  # lambdified once per process: setup, not search
+        activation.numpy(order)
     t0 = time.perf_counter()
+    if isinstance(ctx, _FirstViolation):
+        ctx.t0 = t0
     rng = np.random.default_rng(seed)
     registry = list(PARAMETER_STRATEGIES)
     order = [s.name for s in registry]
@@ -205,10 +233,10 @@ def _search(ctx: ParameterContext, names: list[str], budget: float, max_evals: i
     finish_reserve = min(0.25 * budget, 2.0)
     run_search(ctx, plan, seed=seed, seconds=max(budget - finish_reserve, 0.5 * budget), max_evals=max_evals,
                time_limit=20 * budget)
-    return _verdict(ctx, rng, t0, dps, seed, source)
+    return _verdict(ctx, rng, t0, dps, seed, source, math.inf if max_evals is not None else t0 + budget, stop)
 
 
-def _warm_imports() -> None:
+def warm_imports() -> None:
     """Import what the strategies import lazily before the clock starts (first imports take a second)."""
     import hypothesis
     import scipy.optimize
@@ -220,69 +248,137 @@ def _warm_imports() -> None:
     del hypothesis, scipy, sampling
 
 
-def _verdict(ctx: ParameterContext, rng: np.random.Generator, t0: float, dps: int, seed: int,
-             source: str | None) -> Verdict:
-    """The best candidates rated as pairs; the best one confirmed in mpmath when its ratio is near 1."""
-    claim, net = ctx.claim, ctx.net
-    # the best candidates become pairs, rated as pairs
-    ranked = sorted(ctx.cands, key=lambda c: -ctx.cand_ratio(c))
-    rated: list[tuple[float, dict, str]] = []
-    seen = 0
-    for c in ranked:
-        if seen >= 6:
-            break
-        seen += 1
-        if ctx.q == "pointwise":  # strictly inside: boundary points may be out by an ulp
-            w = {"theta": ctx.project(c.theta), "theta2": None, "x": ctx.clip_inputs(c.X), "x2": None,
-                 "y": c.y}
-        elif c.theta2 is not None or c.x2 is not None:
-            w = {"theta": c.theta, "theta2": c.theta2, "x": c.X, "x2": c.x2, "y": c.y}
-        elif c.direction is not None:
-            best_w = None
-            for h in (1e-7, 1e-5):
-                pair = ctx.make_pair(c.theta, c.X, c.y, c.direction, h)
-                ww = {"theta": pair[0], "theta2": pair[1], "x": pair[2], "x2": pair[3], "y": pair[4]}
-                val = ctx.safe_value(ww)
-                if best_w is None or val > best_w[0]:
-                    best_w = (val, ww)
-            w = best_w[1]
-        else:
-            continue
-        rated.append((ctx.safe_value(w), w, c.credit))
-    if not rated:
-        theta, X, y = ctx.random_point(rng)
-        pair = ctx.make_pair(theta, X, y, np.ones(ctx.d0 if ctx.q == "lip_input" else ctx.P) /
-                              math.sqrt(ctx.d0 if ctx.q == "lip_input" else ctx.P), 1e-3)
-        w = {"theta": pair[0], "theta2": pair[1], "x": pair[2], "x2": pair[3], "y": pair[4]}
-        rated.append((ctx.safe_value(w), w, "random"))
-    # pointwise: rank by lhs/rhs
+class _FirstViolation(ParameterContext):
+    """The context of ``stop="first"``: it judges candidates as they are recorded.
+
+    A candidate whose float64 ratio exceeds 1 and every ratio tried before (at most
+    :attr:`MAX_TRIES` candidates that do not confirm) is made a pair and judged exactly
+    as the final verdict judges its best pair (:func:`_judge`: the mpmath confirmation
+    at ``dps`` and ``dps + 30`` digits); a confirmed violation ends the search
+    (:class:`~symlip.search.strategies.base.Budget`, then :meth:`done`).  Judging draws
+    no random number and counts no evaluation, so until a violation is confirmed the
+    search is the one of ``stop="budget"`` under ``max_evals`` (with a time budget,
+    judging takes some of the time) (docs/theory.md §5).
+    """
+
+    MAX_TRIES = 8
+
+    def __init__(self, claim: Claim, net: "MLP", region: "Region", R: float, Y: float | None, dps: int) -> None:
+        super().__init__(claim, net, region, R, Y)
+        self.dps = dps
+        self.t0 = time.perf_counter()   # the search's start (set by _search)
+        self.found: tuple | None = None  # (picked, judged, seconds, evaluations) of the confirmed violation
+        self.tried = 0
+        self.floor = 1.0
+
+    def record(self, cand: Candidate) -> None:
+        super().record(cand)
+        r = self.cand_ratio(cand)
+        if self.found is not None or self.tried >= self.MAX_TRIES or not r > self.floor:
+            return
+        try:
+            rated = _rate_candidate(self, cand)
+            if rated is None:
+                return
+            self.tried += 1
+            self.floor = r
+            picked = _best_pair(self, [rated])
+            judged = _judge(self, picked, self.dps)
+        except FloatingPointError:  # not judged now (the final verdict may); the search goes on unchanged
+            return
+        if judged[0] == "violated":
+            self.found = (picked, judged, time.perf_counter() - self.t0, self.evals)
+            raise Budget
+
+    def done(self) -> bool:
+        return self.found is not None
+
+
+def _rate_candidate(ctx: ParameterContext, c: Candidate) -> tuple[float, dict, str] | None:
+    """A candidate as a pair strictly inside the region, rated as a pair (:meth:`~ParameterContext.safe_value`):
+    ``(value, pair, credit)``; a point's pair lies along its direction at relative separations
+    ``1e-7`` and ``1e-5`` (the larger value); None for a point without a direction."""
+    if ctx.q == "pointwise":  # strictly inside: boundary points may be out by an ulp
+        w = {"theta": ctx.project(c.theta), "theta2": None, "x": ctx.clip_inputs(c.X), "x2": None, "y": c.y}
+    elif c.theta2 is not None or c.x2 is not None:
+        w = {"theta": c.theta, "theta2": c.theta2, "x": c.X, "x2": c.x2, "y": c.y}
+    elif c.direction is not None:
+        best_w = None
+        for h in (1e-7, 1e-5):
+            pair = ctx.make_pair(c.theta, c.X, c.y, c.direction, h)
+            ww = {"theta": pair[0], "theta2": pair[1], "x": pair[2], "x2": pair[3], "y": pair[4]}
+            val = ctx.safe_value(ww)
+            if best_w is None or val > best_w[0]:
+                best_w = (val, ww)
+        return best_w[0], best_w[1], c.credit
+    else:
+        return None
+    return ctx.safe_value(w), w, c.credit
+
+
+def _best_pair(ctx: ParameterContext, rated: list[tuple[float, dict, str]]) -> tuple[float, float, float, dict, str]:
+    """``(ratio, value, bound, pair, credit)`` of the best rated pair (pointwise claims: by ``lhs / rhs``)."""
     if ctx.q == "pointwise":
         scored = []
         for val, w, s in rated:
-            rhs = quantities.rhs_value(claim, net, w, None)
+            rhs = quantities.rhs_value(ctx.claim, ctx.net, w, None)
             scored.append((pw_ratio(val, rhs), val, rhs, w, s))
         scored.sort(key=lambda t: -t[0])
-        ratio, value, bound, w, strategy = scored[0]
+        return scored[0]
+    value, w, strategy = sorted(rated, key=lambda t: -t[0])[0]
+    return ctx.ratio(value), value, ctx.bound, w, strategy
+
+
+def _judge(ctx: ParameterContext, picked: tuple[float, float, float, dict, str],
+          dps: int) -> tuple[str, int, str | None, str | None, str]:
+    """``(status, confirmed digits, value_mp, bound_mp, detail)`` of a picked pair: ``violated`` only
+    when :func:`~symlip.search.witness.confirm` confirms it at ``dps`` and ``dps + 30`` digits
+    (tried when its float64 ratio exceeds ``1 - 1e-6``), ``inconclusive`` when float64 or the
+    margin says above but the confirmation does not, else ``survived``."""
+    ratio, value, bound, w, _ = picked
+    claim, net = ctx.claim, ctx.net
+    if not ratio > 1 - _NEAR:
+        return "survived", 0, None, None, ""
+    conf = confirm(claim, net, ctx.region, w, ctx.R, ctx.Y, dps=dps,
+                   bound_value=None if claim.bound_for(net) is not None or ctx.q == "pointwise" else bound)
+    with mpmath.workdps(dps):
+        v_mp, b_mp = mpmath.nstr(conf.value_mp, 30), mpmath.nstr(conf.bound_mp, 30)
+    if conf.confirmed:
+        return "violated", conf.confirmed_digits, v_mp, b_mp, ""
+    if ratio > 1 or conf.margin > 0:
+        return "inconclusive", 0, v_mp, b_mp, (
+            f"float64 value {value:.17g} vs bound {bound:.17g}, but at {dps} digits value {v_mp} vs bound {b_mp}"
+            + (f"; not admissible: {'; '.join(conf.problems)}" if conf.problems else ""))
+    return "survived", 0, v_mp, b_mp, ""
+
+
+def _verdict(ctx: ParameterContext, rng: np.random.Generator, t0: float, dps: int, seed: int,
+             source: str | None, deadline: float, stop: str) -> Verdict:
+    """The verdict: the violation :class:`_FirstViolation` confirmed, else the best candidates rated as
+    pairs (until ``deadline``, at least one) and the best one judged (:func:`_judge`)."""
+    claim, net = ctx.claim, ctx.net
+    found = getattr(ctx, "found", None)
+    if found is not None:
+        picked, judged, to_seconds, to_evals = found
     else:
-        rated.sort(key=lambda t: -t[0])
-        value, w, strategy = rated[0]
-        bound = ctx.bound
-        ratio = ctx.ratio(value)
-    status, digits, v_mp, b_mp, msg_extra = "survived", 0, None, None, ""
-    near = ratio > 1 - _NEAR
-    if near:
-        conf = confirm(claim, net, ctx.region, w, ctx.R, ctx.Y, dps=dps,
-                       bound_value=None if claim.bound_for(net) is not None or ctx.q == "pointwise"
-                       else bound)
-        with mpmath.workdps(dps):
-            v_mp, b_mp = mpmath.nstr(conf.value_mp, 30), mpmath.nstr(conf.bound_mp, 30)
-        if conf.confirmed:
-            status, digits = "violated", conf.confirmed_digits
-        elif ratio > 1 or conf.margin > 0:
-            status = "inconclusive"
-            msg_extra = (f"float64 value {value:.17g} vs bound {bound:.17g}, but at {dps} digits value "
-                         f"{v_mp} vs bound {b_mp}" + (f"; not admissible: {'; '.join(conf.problems)}"
-                                                      if conf.problems else ""))
+        rated: list[tuple[float, dict, str]] = []
+        for c in sorted(ctx.cands, key=lambda c: -ctx.cand_ratio(c))[:6]:
+            if rated and time.perf_counter() > deadline:
+                break
+            r = _rate_candidate(ctx, c)
+            if r is not None:
+                rated.append(r)
+        if not rated:
+            theta, X, y = ctx.random_point(rng)
+            dim = ctx.d0 if ctx.q == "lip_input" else ctx.P
+            pair = ctx.make_pair(theta, X, y, np.ones(dim) / math.sqrt(dim), 1e-3)
+            w = {"theta": pair[0], "theta2": pair[1], "x": pair[2], "x2": pair[3], "y": pair[4]}
+            rated.append((ctx.safe_value(w), w, "random"))
+        picked = _best_pair(ctx, rated)
+        judged = _judge(ctx, picked, dps)
+        to_seconds, to_evals = time.perf_counter() - t0, ctx.evals
+    ratio, value, bound, w, strategy = picked
+    status, digits, v_mp, b_mp, msg_extra = judged
     seconds = time.perf_counter() - t0
     witness = Witness(
         claim=claim.name, quantity=claim.quantity, expect=claim.expect, widths=net.widths,
@@ -290,13 +386,16 @@ def _verdict(ctx: ParameterContext, rng: np.random.Generator, t0: float, dps: in
         theta=np.asarray(w["theta"], float), theta2=None if w.get("theta2") is None else np.asarray(w["theta2"]),
         x=np.asarray(w["x"], float), x2=None if w.get("x2") is None else np.asarray(w["x2"]),
         y=None if w.get("y") is None else np.asarray(w["y"], float), value=float(value), bound=float(bound),
-        value_mp=v_mp, bound_mp=b_mp, dps=dps if near else None, confirmed_digits=digits,
+        value_mp=v_mp, bound_mp=b_mp, dps=dps if v_mp is not None else None, confirmed_digits=digits,
         bound_spec=bound_spec(claim, net, float(bound)), source=source, strategy=strategy, seed=seed,
         model=model_spec(net),
     )
+    first = stop == "first" and status == "violated"
     if status == "violated":
         message = (f"violated: {claim.quantity} witnessed {v_mp} > bound {b_mp} (ratio {ratio:.6g}), "
                    f"confirmed to {digits} digits at {dps} and {dps + 30} digits")
+        if first:
+            message += f"; the search stopped at it after {to_evals} evaluations in {to_seconds:.2f} s"
     elif status == "inconclusive":
         message = "inconclusive: " + msg_extra
     else:
@@ -305,4 +404,5 @@ def _verdict(ctx: ParameterContext, rng: np.random.Generator, t0: float, dps: in
     return Verdict(status=status, best_ratio=float(ratio), witness=witness, strategy=strategy,
                    evaluations=ctx.evals, seconds=seconds, confirmed_digits=digits, message=message,
                    claim=claim, bound=float(bound), best_value=float(value), strategies=ctx.stats,
-                   seed=seed)
+                   seed=seed, stop=stop, seconds_to_violation=to_seconds if first else None,
+                   evals_to_violation=to_evals if first else None)

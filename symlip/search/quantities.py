@@ -78,8 +78,8 @@ def pair_value_mp(claim: "Claim", net: "MLP", w: dict[str, Any], dps: int) -> mp
         x2 = w["x2"]
         d = dps + lost_digits(X, x2)
         with mpmath.workdps(d):
-            a = np.atleast_1d(net.f_mp(th, X[0], dps=d))
-            b = np.atleast_1d(net.f_mp(th, x2[0], dps=d))
+            fab = net.f_mp(th, np.stack([X[0], x2[0]]), dps=d)  # one conversion of θ for both inputs
+            a, b = np.atleast_1d(fab[0]), np.atleast_1d(fab[1])
             num = norm_mp(a - b)
             den = norm_mp(to_mp(X[0]) - to_mp(x2[0]))
             return +(num / den) if den else mpmath.mpf(0)

@@ -48,6 +48,12 @@ class Verdict:
     numeric : str
         ``"rests on numeric S1 ≈ ... (not proven)"`` when the bound uses numeric
         activation constants (only with ``allow_numeric``; also in ``message``), else ``""``.
+    stop : {"budget", "first"}
+        When the search ended: budget spent, or at the first confirmed violation.
+    seconds_to_violation, evals_to_violation : float or None, int or None
+        With ``stop="first"`` and a violation: the seconds of search (from its
+        start, setup excluded) and the evaluations until the violation was
+        confirmed, confirmation included; else None.
     """
 
     status: str
@@ -64,6 +70,9 @@ class Verdict:
     strategies: dict[str, dict[str, float]] = field(default_factory=dict)
     seed: int = 0
     numeric: str = ""
+    stop: str = "budget"
+    seconds_to_violation: float | None = None
+    evals_to_violation: int | None = None
 
     @property
     def as_expected(self) -> bool:
@@ -83,7 +92,10 @@ class Verdict:
             "confirmed_digits": self.confirmed_digits, "message": self.message, "seed": self.seed,
             "strategies": {k: {kk: json_float(vv) for kk, vv in v.items()} for k, v in self.strategies.items()},
             "witness": None if self.witness is None else self.witness.to_dict(),
-            "numeric": self.numeric or None,
+            "numeric": self.numeric or None, "stop": self.stop,
+            "seconds_to_violation": (None if self.seconds_to_violation is None
+                                     else round(self.seconds_to_violation, 4)),
+            "evals_to_violation": self.evals_to_violation,
         }
 
     def _display_fields(self) -> tuple[str, list[tuple[str, Any]]]:
@@ -92,7 +104,10 @@ class Verdict:
                   ("best ratio", self.best_ratio), ("bound", self.bound), ("best value", self.best_value),
                   ("strategy", self.strategy), ("evaluations", self.evaluations),
                   ("seconds", round(self.seconds, 2)), ("confirmed digits", self.confirmed_digits or None),
-                  ("seed", self.seed), ("numeric", self.numeric), ("message", self.message)]
+                  ("seed", self.seed), ("numeric", self.numeric),
+                  ("seconds to violation", None if self.seconds_to_violation is None
+                   else round(self.seconds_to_violation, 2)),
+                  ("evaluations to violation", self.evals_to_violation), ("message", self.message)]
         return title, fields
 
     def _repr_markdown_(self) -> str:

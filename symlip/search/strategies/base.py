@@ -132,7 +132,10 @@ def run_search(ctx: SearchContext, plan: Sequence[tuple[Strategy, int]], *, seed
         so each has its own reproducible stream.
     seed : int
     seconds : float
-        Seconds spread over the strategies by share (when ``max_evals`` is None).
+        Seconds spread over the strategies by share (when ``max_evals`` is None); a
+        strategy that overruns its share (by the evaluation under way at its
+        deadline) shortens the next ones, so that the budgeted strategies end within
+        ``seconds`` plus one evaluation.
     max_evals : int or None
         Evaluations spread by share (each strategy at least 5); with it the
         search is exactly reproducible and ``time_limit`` is only a safety stop.
@@ -142,13 +145,14 @@ def run_search(ctx: SearchContext, plan: Sequence[tuple[Strategy, int]], *, seed
     budgeted = [(s, k) for s, k in plan if s.share_for(ctx) > 0]
     total = sum(s.share_for(ctx) for s, _ in budgeted) or 1.0
     meter = ctx.meter
+    end = time.perf_counter() + seconds
     for strat, index in budgeted:
         frac = strat.share_for(ctx) / total
         ctx.begin(strat.name)
         ts = time.perf_counter()
         start = meter.evals
         meter.limit = start + (math.inf if max_evals is None else max(5, int(frac * max_evals)))
-        meter.deadline = ts + (frac * seconds if max_evals is None else time_limit)
+        meter.deadline = min(ts + frac * seconds, end) if max_evals is None else ts + time_limit
         try:
             strat.run(ctx, np.random.default_rng([int(seed), index]))
         except Budget:
