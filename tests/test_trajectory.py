@@ -183,8 +183,8 @@ def test_cli_dynamics_quick_writes_the_report(tmp_path, capsys):
     assert all(r["rel_err"] <= 0.05 for r in data["one_step"]["smallest"])
     # the target is on the second-order part, which gradient flow alone misses entirely
     assert all(r["curv_rel"] <= 0.05 for r in data["one_step"]["smallest"])
-    assert all(r["flow_rel"] == pytest.approx(abs(r["mc_mean"] - r["flow"]) / abs(r["mc_mean"]))
-               for r in data["one_step"]["smallest"])
+    # ... and the second-order prediction of the whole mean beats gradient flow alone
+    assert all(r["rel_err"] < r["flow_rel"] for r in data["one_step"]["smallest"])
     assert set(data["findings"]) == {"batch size", "label noise", "initial scale", "near convergence"}
     assert "dynamics.md" in (out / "README.md").read_text(encoding="utf-8")
     printed = capsys.readouterr().out
