@@ -58,10 +58,10 @@ _FULL = {"exact_budget": 30.0, "exact_widths": (1, 2, 1), "medium_budget": 300.0
          "relu_cases": (((2, 64, 1), True), ((16, 64, 1), False), ((8, 32, 32, 1), False)),
          "step_budget": 0.1, "step_quick_task": False, "step_max_steps": None, "train_steps": 1500,
          "large_widths": (32, 64, 64, 1)}
-_QUICK = {"exact_budget": 3.0, "exact_widths": (1, 1, 1), "medium_budget": 6.0, "medium_widths": (2, 2, 1),
-          "large_budget": 4.0, "large_radii": (1e-2,), "relu_budget": 5.0, "dense_budget": 1.0,
+_QUICK = {"exact_budget": 2.0, "exact_widths": (1, 1, 1), "medium_budget": 4.0, "medium_widths": (2, 2, 1),
+          "large_budget": 3.0, "large_radii": (1e-2,), "relu_budget": 4.0, "dense_budget": 1.0,
           "relu_cases": (((2, 16, 1), True),), "step_budget": 0.05, "step_quick_task": True, "step_max_steps": None,
-          "train_steps": 300, "large_widths": (32, 64, 64, 1)}
+          "train_steps": 150, "large_widths": (32, 64, 64, 1)}
 _TRACE_AT = (10.0, 60.0, 300.0)
 
 
