@@ -471,3 +471,26 @@ def test_lip_grad_search_is_reproducible_across_processes():
             for _ in range(2)]
     assert all(r.returncode == 0 for r in runs), [r.stderr[-500:] for r in runs]
     assert runs[0].stdout == runs[1].stdout
+
+
+def test_kink_pairs_try_every_unit_nearest_first():
+    """Each hidden unit moved across its kink by its bias: the pair straddles the kink at that unit."""
+    from symlip.search.catalogue import load_cases
+    from symlip.search.strategies.pair import KINK_UNITS
+    from symlip.search.strategies.parameters import ParameterContext
+
+    assert KINK_UNITS >= 2
+    lc = [c for c in load_cases(["proofs/mutants/u2_mutants.py"]) if c.case.claim.name == "M-U2-relu"][0]
+    net, region = lc.case.net, lc.case.region
+    ctx = ParameterContext(lc.case.claim, net, region, 1.0, None)
+    theta = ctx.project(net.init(0) * 0.3)
+    X = np.array([[0.3, -0.2]])
+    W1, b1 = net.unflatten(theta)[0]
+    order = list(np.argsort(np.abs(W1 @ X[0] + b1), kind="stable"))
+    assert [u[2] for u in ctx.kink_units(theta, X)] == order
+    for rank, j in enumerate(order):
+        th_a, th_b, *_ = ctx.kink_pair(theta, X, None, 1e-6, np.random.default_rng(0), rank=rank)
+        pa = net.unflatten(th_a)[0][0] @ X[0] + net.unflatten(th_a)[0][1]
+        pb = net.unflatten(th_b)[0][0] @ X[0] + net.unflatten(th_b)[0][1]
+        assert pa[j] < 0 < pb[j] and max(abs(pa[j]), abs(pb[j])) < 1e-5
+    assert ctx.kink_pair(theta, X, None, 1e-6, np.random.default_rng(0), rank=len(order)) is None

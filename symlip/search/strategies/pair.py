@@ -15,7 +15,10 @@ import numpy as np
 from symlip.search.strategies.base import Strategy
 from symlip.search.strategies.parameters import Candidate, ParameterContext
 
-__all__ = ["PairSearch"]
+__all__ = ["PairSearch", "KINK_UNITS"]
+
+#: hidden units (nearest a kink first) moved across their kink at each of the best candidates
+KINK_UNITS = 16
 
 
 class PairSearch(Strategy):
@@ -39,6 +42,12 @@ class PairSearch(Strategy):
             for c in best:
                 for h in (1e-3, 1e-6, 1e-9):
                     pair = ctx.kink_pair(c.theta, c.X, c.y, h, rng)
+                    if pair is not None:
+                        ctx.rate_pair(pair, self.name, origin=c.strategy)
+            # the next units too: the nearest one may carry no jump (a zero outgoing weight)
+            for rank in range(1, KINK_UNITS):
+                for c in best:
+                    pair = ctx.kink_pair(c.theta, c.X, c.y, 1e-6, rng, rank=rank)
                     if pair is not None:
                         ctx.rate_pair(pair, self.name, origin=c.strategy)
         # 2. along the local direction, at geometric separations

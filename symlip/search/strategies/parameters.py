@@ -335,25 +335,31 @@ class ParameterContext(SearchContext):
         b = self.project(th + 0.5 * step * d)
         return (a, b, self.clip_inputs(X), None, y)
 
-    def kink_pair(self, theta: np.ndarray, X: np.ndarray, y: np.ndarray | None, h: float,
-                  rng: np.random.Generator) -> tuple | None:
-        """A pair whose hidden unit nearest a kink of σ sits just on either side of it."""
+    def kink_units(self, theta: np.ndarray, X: np.ndarray) -> list[tuple[float, int, int, float]]:
+        """``(gap, layer, unit, offset)`` of every hidden unit at the first input, nearest a kink first
+        (``offset``: its pre-activation minus the nearest kink)."""
         net = self.net
         layers = net.unflatten(self.project(theta))
         z = X[0]
-        best = None
+        units = []
         for i, (W, b) in enumerate(layers[:-1]):
             a = W @ z + b
             for j in range(a.size):
-                for t0 in self.kinks:
-                    gap = abs(a[j] - t0)
-                    if best is None or gap < best[0]:
-                        best = (gap, i, j, a[j] - t0)
+                off = min((a[j] - t0 for t0 in self.kinks), key=abs, default=None)
+                if off is not None:
+                    units.append((abs(off), i, j, off))
             z = net.activation.numpy(0)(a)
-        if best is None:
+        return sorted(units)
+
+    def kink_pair(self, theta: np.ndarray, X: np.ndarray, y: np.ndarray | None, h: float,
+                  rng: np.random.Generator, rank: int = 0) -> tuple | None:
+        """A pair whose hidden unit ``rank``-th nearest a kink of σ (0: the nearest) sits just on
+        either side of it, moved there by its bias."""
+        units = self.kink_units(theta, X)
+        if rank >= len(units):
             return None
-        _, i, j, off = best
-        sl = net.layer_slices[i][1]
+        _, i, j, off = units[rank]
+        sl = self.net.layer_slices[i][1]
         idx = sl.start + j
         th_a, th_b = self.project(theta).copy(), self.project(theta).copy()
         th_a[idx] -= off + h
