@@ -342,7 +342,10 @@ def input_lipschitz_lower_bound(net: "MLP", theta: Any, *, R: float | None, budg
     exact_region = registry[STRATEGIES.index("exact_region")]
     if use_exact and exact_region.applies(ctx):
         plan.append((exact_region, STRATEGIES.index("exact_region")))
-    run_rounds(ctx, plan, seed=int(seed), seconds=budget, max_evals=max_evals, time_limit=20 * budget)
+    if max_evals is None:   # a time budget: each strategy its share of the seconds, in one pass
+        run_search(ctx, plan, seed=int(seed), seconds=budget, max_evals=None, time_limit=20 * budget)
+    else:                   # an evaluation budget: the rounds, whose result is monotone in max_evals
+        run_rounds(ctx, plan, seed=int(seed), seconds=budget, max_evals=max_evals, time_limit=20 * budget)
     # pairs at the best distinct points
     cand_X = np.array([x for x, _ in ctx.finalists], dtype=float).reshape(-1, net.d_in)
     cand_s = [s for _, s in ctx.finalists]
