@@ -231,9 +231,9 @@ def run_rounds(ctx: InputContext, plan: Sequence[tuple[Any, int]], *, seed: int,
     strategies from the incumbents.  The sequence of evaluations does not depend on the
     budget: ``max_evals`` cuts it after that many evaluations (without rating anything a
     longer search would not rate: ``ctx.keep_last``), so for a seed the best value
-    is non-decreasing in ``max_evals``.  Without ``max_evals`` the same sequence is cut at
-    ``seconds``; the result is then that of the evaluations reached by the deadline,
-    which vary from run to run with the machine's speed.  The strategies of share 0 run
+    is non-decreasing in ``max_evals``.  :func:`input_lipschitz_lower_bound` calls it only
+    with ``max_evals`` (a time budget runs one pass by share); without it the same
+    sequence would be cut at ``seconds``.  The strategies of share 0 run
     once at the end (:func:`~symlip.search.strategies.base.run_search`).
     """
     budgeted = [(s, k) for s, k in plan if s.share_for(ctx) > 0]
