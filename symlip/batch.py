@@ -6,7 +6,8 @@ Dask cluster — with the same results (docs/theory.md §5).
 * ``jobs=1``: in this process, in order.
 * ``jobs=N``: in ``N`` worker processes on this machine, each with its BLAS
   pinned to one thread (so ``N`` workers use ``N`` cores and a float64 result
-  does not depend on a thread count).
+  does not depend on a thread count).  The workers are spawned and re-import
+  the calling script: a script makes the call under ``if __name__ == "__main__":``.
 * ``scheduler="tcp://host:8786"``: on a running Dask distributed cluster
   (``pip install "symlip[dask]"``).  The catalogue's Python files travel with
   the tasks (the workers need symlip, not the files), and the verdicts —
@@ -28,7 +29,9 @@ import math
 import os
 import tempfile
 import time
+import sys
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -40,7 +43,11 @@ from symlip.search.falsify import check_stop
 from symlip.prove import prove_verdict
 from symlip.verify import check_case
 
-__all__ = ["CaseError", "check_cases", "default_jobs", "MAX_JOBS"]
+__all__ = ["CaseError", "check_cases", "default_jobs", "MAX_JOBS", "GUARD_HINT"]
+
+#: what a script calling ``check_cases(jobs > 1)`` must do (worker processes re-import it)
+GUARD_HINT = ("worker processes re-import the calling script, so a script that calls check_cases(jobs > 1) "
+              "must make the call under `if __name__ == \"__main__\":` (or use jobs=1)")
 
 #: the most worker processes ``jobs`` may ask for.
 MAX_JOBS = 256
@@ -142,8 +149,19 @@ def check_cases(loaded: Sequence[LoadedCase], *, budget: float, seed: int = 0, m
         for k, lc in enumerate(loaded):
             done(k, check_one(lc, **kw))
     else:
+        if _importing_main_in_worker():
+            raise SystemExit(f"symlip: error: check_cases(jobs={jobs}) was called while a worker process "
+                             f"imported the main script; {GUARD_HINT}")
         _run_processes(loaded, kw, min(jobs, len(loaded)), done)
     return list(zip(loaded, outcomes))
+
+
+def _importing_main_in_worker() -> bool:
+    """True in a spawned worker that is still importing the caller's main script (an unguarded
+    ``check_cases`` call there would start workers of its own): ``multiprocessing`` runs the script as
+    ``__mp_main__`` and makes it ``__main__`` only once it has run (in a main process the two are one module, or ``__mp_main__`` is absent)."""
+    mp_main = sys.modules.get("__mp_main__")
+    return mp_main is not None and sys.modules.get("__main__") is not mp_main
 
 
 def check_one(lc: LoadedCase, prove: float | None = None, **kw: Any) -> Any:
@@ -233,6 +251,9 @@ def _run_processes(loaded: list[LoadedCase], kw: dict[str, Any], jobs: int,
             futures = {pool.submit(_worker, *_task(loaded[k]), kw): k for k in _by_weight_index(loaded)}
             for fut in as_completed(futures):
                 done(futures[fut], fut.result())
+    except BrokenProcessPool:
+        raise RuntimeError(f"a worker process of check_cases(jobs={jobs}) ended abruptly: it was killed "
+                           f"(e.g. out of memory) or {GUARD_HINT}") from None
     finally:
         for v, val in saved.items():
             if val is None:

@@ -92,3 +92,26 @@ def test_unreachable_scheduler_is_one_clear_error(catalogue):
 def test_entries_must_be_loaded_cases():
     with pytest.raises(TypeError, match=r"loaded\[0\] must be a LoadedCase"):
         check_cases(["proofs/u1_network.py"], budget=1.0)
+
+
+def test_unguarded_script_gets_one_clear_error(catalogue, tmp_path):
+    """A script calling check_cases(jobs=2) at import time: the workers re-import it; the run ends
+    with an error naming the ``__main__`` guard, not a BrokenProcessPool traceback per worker."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    src = str(Path(catalogue[0].source).resolve().parent)
+    script = tmp_path / "unguarded.py"
+    script.write_text(textwrap.dedent(f'''
+        from symlip.batch import check_cases
+        from symlip.search.catalogue import load_cases
+        check_cases(load_cases([{src!r}])[:2], budget=0.2, max_evals=5, jobs=2)
+    '''))
+    root = str(Path(__file__).resolve().parents[1])
+    env = {**__import__("os").environ, "PYTHONPATH": root}
+    r = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300, env=env)
+    assert r.returncode != 0
+    assert 'if __name__ == "__main__":' in r.stderr
+    assert "BrokenProcessPool" not in r.stderr
+    assert r.stderr.count("Traceback") <= 1   # at most the script's own, none from the workers

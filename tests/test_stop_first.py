@@ -5,6 +5,7 @@ import io
 import json
 import textwrap
 
+import numpy as np
 import pytest
 
 from symlip import MLP, Region, derive, falsify
@@ -60,20 +61,24 @@ def test_true_claim_same_search_at_both_stops():
     assert a.status == b.status == "survived" and a.best_ratio == b.best_ratio
 
 
-def test_default_path_unchanged():
-    """The verdicts of main (commit 47903f3) before ``stop`` existed, under max_evals: the same
-    status, evaluations, credited strategy and best ratio (the search is exactly reproducible)."""
+def test_default_path_is_the_budget_path():
+    """Without ``stop`` the search is ``stop="budget"``: the same status, evaluations, credited
+    strategy, witness and best ratio in one run (bit for bit: the search is exactly reproducible).
+    (Against commit 47903f3, before ``stop`` existed, these three runs were also identical.)"""
     net, region = _depth1()
-    v = falsify(MUTANT, net, region, R=2.0, budget=60.0, max_evals=150, seed=2)
-    assert (v.status, v.evaluations, v.strategy, v.confirmed_digits) == ("violated", 149, "pair (around random)", 49)
-    assert v.best_ratio == pytest.approx(float.fromhex("0x1.053978297235ep+0"), rel=1e-9)
-    v = falsify(TRUE, net, region, R=2.0, budget=60.0, max_evals=150, seed=2)
-    assert (v.status, v.evaluations, v.strategy) == ("survived", 149, "pair (around random)")
-    assert v.best_ratio == pytest.approx(float.fromhex("0x1.ffffffff507e0p-1"), rel=1e-9)
-    v = falsify(Claim("U2", "lip_grad", derive("lip_grad", 2)), MLP([2, 5, 1], "tanh"), Region.box(1.2, 0.3),
-                R=1.0, budget=60.0, max_evals=120, seed=4)
-    assert (v.status, v.evaluations, v.strategy) == ("survived", 120, "pair (around random)")
-    assert v.best_ratio == pytest.approx(float.fromhex("0x1.326e4aed76691p-1"), rel=1e-9)
+    runs = [(MUTANT, net, region, 2.0, 150, 2, "violated"), (TRUE, net, region, 2.0, 150, 2, "survived"),
+            (Claim("U2", "lip_grad", derive("lip_grad", 2)), MLP([2, 5, 1], "tanh"), Region.box(1.2, 0.3),
+             1.0, 120, 4, "survived")]
+    for claim, n, reg, R, evals, seed, status in runs:
+        a = falsify(claim, n, reg, R=R, budget=60.0, max_evals=evals, seed=seed)
+        b = falsify(claim, n, reg, R=R, budget=60.0, max_evals=evals, seed=seed, stop="budget")
+        assert a.status == b.status == status
+        assert (a.evaluations, a.strategy, a.best_ratio, a.confirmed_digits) == \
+            (b.evaluations, b.strategy, b.best_ratio, b.confirmed_digits)
+        assert evals - 1 <= a.evaluations <= evals
+        assert (a.witness is None) == (b.witness is None)
+        if a.witness is not None:
+            assert np.array_equal(a.witness.theta, b.witness.theta) and np.array_equal(a.witness.x, b.witness.x)
 
 
 CATALOGUE = """
