@@ -221,8 +221,8 @@ def _homogeneity_problem(net: "MLP", theta: np.ndarray) -> str | None:
 
 
 
-def run_rounds(ctx: InputContext, plan: Sequence[tuple[Any, int]], *, seed: int, seconds: float,
-               max_evals: int | None, time_limit: float) -> None:
+def run_rounds(ctx: InputContext, plan: Sequence[tuple[Any, int]], *, seed: int, max_evals: int,
+               time_limit: float) -> None:
     """Run the strategies of ``plan`` in rounds of doubling size; the budget only truncates them.
 
     Round ``r`` gives each budgeted strategy ``max(5, share * FIRST_ROUND * 2^r)``
@@ -231,15 +231,15 @@ def run_rounds(ctx: InputContext, plan: Sequence[tuple[Any, int]], *, seed: int,
     strategies from the incumbents.  The sequence of evaluations does not depend on the
     budget: ``max_evals`` cuts it after that many evaluations (without rating anything a
     longer search would not rate: ``ctx.keep_last``), so for a seed the best value
-    is non-decreasing in ``max_evals``.  :func:`input_lipschitz_lower_bound` calls it only
-    with ``max_evals`` (a time budget runs one pass by share); without it the same
-    sequence would be cut at ``seconds``.  The strategies of share 0 run
+    is non-decreasing in ``max_evals``; ``time_limit`` (seconds) is only a safety limit.
+    (:func:`input_lipschitz_lower_bound` runs a time budget as one pass by share: rounds cut
+    by the clock lost ground, docs/theory.md §8.6.)  The strategies of share 0 run
     once at the end (:func:`~symlip.search.strategies.base.run_search`).
     """
     budgeted = [(s, k) for s, k in plan if s.share_for(ctx) > 0]
     total = sum(s.share_for(ctx) for s, _ in budgeted) or 1.0
-    end = time.perf_counter() + (seconds if max_evals is None else time_limit)
-    cap = math.inf if max_evals is None else max_evals
+    end = time.perf_counter() + time_limit
+    cap = max_evals
     r = 0
     while budgeted and not ctx.done():
         for strat, index in budgeted:
@@ -345,7 +345,7 @@ def input_lipschitz_lower_bound(net: "MLP", theta: Any, *, R: float | None, budg
     if max_evals is None:   # a time budget: each strategy its share of the seconds, in one pass
         run_search(ctx, plan, seed=int(seed), seconds=budget, max_evals=None, time_limit=20 * budget)
     else:                   # an evaluation budget: the rounds, whose result is monotone in max_evals
-        run_rounds(ctx, plan, seed=int(seed), seconds=budget, max_evals=max_evals, time_limit=20 * budget)
+        run_rounds(ctx, plan, seed=int(seed), max_evals=max_evals, time_limit=20 * budget)
     # pairs at the best distinct points
     cand_X = np.array([x for x, _ in ctx.finalists], dtype=float).reshape(-1, net.d_in)
     cand_s = [s for _, s in ctx.finalists]
