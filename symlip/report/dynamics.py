@@ -80,9 +80,9 @@ _FULL = _Setup(widths=(4, 16, 16, 1), N=256, batch=8, warm_steps=200, warm_eta=0
                conv_noise_std=0.3, window=50, replicates=24, rep_steps=400)
 _QUICK = _Setup(widths=(3, 8, 8, 1), N=64, batch=8, warm_steps=50, warm_eta=0.05,
                 etas=tuple(float(v) for v in np.geomspace(0.3, 0.003, 4)), n_mc=4000,
-                eta_reg=0.05, eta_cls=0.1, steps=200, batch_sizes=(8, 32, 128), label_noises=(0.0, 0.2, 0.4),
-                scales=(0.5, 1.0, 2.0), main_noise=0.2, conv_eta=0.1, conv_steps=600, conv_record=5,
-                conv_noise_std=0.3, window=20, replicates=6, rep_steps=100)
+                eta_reg=0.05, eta_cls=0.1, steps=100, batch_sizes=(8, 32, 128), label_noises=(0.0, 0.2, 0.4),
+                scales=(0.5, 1.0, 2.0), main_noise=0.2, conv_eta=0.1, conv_steps=300, conv_record=5,
+                conv_noise_std=0.3, window=20, replicates=6, rep_steps=50)
 
 
 def run_dynamics_report(out_dir: str | Path = "reports", seed: int = 0, quick: bool = False) -> dict[str, Any]:
