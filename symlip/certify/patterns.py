@@ -43,7 +43,7 @@ import sympy as sp
 from flint import arb, arb_mat
 
 from symlip.activations.base import T
-from symlip.certify.interval import ZERO, float_up, norm2_upper, to_arb, workprec
+from symlip.certify.interval import ZERO, float_up, norm2_upper, sym_norm_upper, to_arb, workprec
 
 if TYPE_CHECKING:  # pragma: no cover
     from symlip.models.network import MLP
@@ -126,9 +126,6 @@ class PatternProblem:
     def analyse(self, dec: list[np.ndarray]) -> dict[str, Any]:
         """Enclosures, fixed sides (decided or stable), linear constraints and the bound."""
         with workprec():
-            d0 = self.net.d_in
-            A = arb_mat([[arb(1) if i == j else ZERO for j in range(d0)] for i in range(d0)])
-            c = arb_mat(d0, 1)
             affine = True
             box = None  # interval values of the current layer's outputs when not affine
             sides: list[np.ndarray] = []
@@ -136,16 +133,11 @@ class PatternProblem:
             h: list[arb] = []
             lin_ok = True   # the decided constraints so far are all linear in x
             empty = False
+            rows_of: list[tuple[int, int]] = []   # (layer, unit) of each row of G
             for li, nl in enumerate(self.hidden):
                 W, b = self.Wa[li], self.ba[li]
                 if affine:
-                    Al = W * A
-                    cl = W * c
-                    lo_hi = []
-                    for j in range(nl):
-                        cj = cl[j, 0] + b[j]
-                        nrm = _row_norm_up(Al, j)
-                        lo_hi.append((cj, cj - self.Ra * nrm, cj + self.Ra * nrm))
+                    Al, cb, lo_hi = self.affine_layer(li, sides)
                 else:
                     zl = [sum((W[j, k] * box[k] for k in range(W.ncols())), ZERO) + b[j] for j in range(nl)]
                     lo_hi = [(z, z.lower(), z.upper()) for z in zl]
@@ -170,16 +162,12 @@ class PatternProblem:
                     if dec[li][j] >= 0 and not affine:
                         lin_ok = False
                     if dec[li][j] >= 0 and affine:
-                        sg = 1 if dec[li][j] == 0 else -1   # side 0: a - κ <= 0; side 1: κ - a <= 0
-                        G.append([sg * Al[j, k] for k in range(d0)])
-                        h.append(sg * (self.ka - (cl[j, 0] + b[j])))
+                        g, hh = self.constraint_row(li, sides, j, int(dec[li][j]))
+                        G.append(g)
+                        h.append(hh)
+                        rows_of.append((li, j))
                 sides.append(side)
-                if affine and np.all(side >= 0):
-                    D = [self.sa[int(t)] for t in side]
-                    C = [self.ca[int(t)] for t in side]
-                    A = arb_mat([[D[j] * Al[j, k] for k in range(d0)] for j in range(nl)])
-                    c = arb_mat([[D[j] * (cl[j, 0] + b[j]) + C[j]] for j in range(nl)])
-                else:
+                if not (affine and np.all(side >= 0)):
                     affine = False
                     box = []
                     for j in range(nl):
@@ -196,7 +184,47 @@ class PatternProblem:
                             v2 = self.sa[1] * hi + self.ca[1]
                             box.append(v1.union(v2).union(vk))
             bound = self._jac_bound(sides)
-        return {"sides": sides, "G": G, "h": h, "lin": lin_ok, "bound": bound, "empty": empty}
+        return {"sides": sides, "G": G, "h": h, "lin": lin_ok, "bound": bound, "empty": empty, "rows": rows_of}
+
+    def constraint_row(self, li: int, sides: list[np.ndarray], j: int, side: int) -> tuple[list[arb], arb]:
+        """The row ``(g, η)`` of ``g x <= η`` saying that unit ``j`` of layer ``li`` (pre-activation
+        ``Al[j] x + cb[j]``, :meth:`affine_layer`) is on ``side`` (0: ``a <= κ``; 1: ``κ <= a``)."""
+        Al, cb, _, rows = self.affine_layer(li, sides, full=True)
+        if (j, side) not in rows:
+            with workprec():
+                sg = 1 if side == 0 else -1
+                rows[j, side] = ([sg * Al[j, k] for k in range(Al.ncols())], sg * (self.ka - cb[j]))
+        return rows[j, side]
+
+    def affine_layer(self, li: int, sides: list[np.ndarray], full: bool = False) -> tuple:
+        """Layer ``li``'s pre-activations ``a = Al x + cb`` (arb) when the sides of the layers
+        before it (``sides[:li]``) are all fixed, and ``(cb_j, lo_j, hi_j)``: the exact range
+        over the ball, outward rounded (``full``: also the cache of constraint rows).  Cached by
+        the earlier sides."""
+        key = (li, b"".join(sd.tobytes() for sd in sides[:li]))
+        cache = self.__dict__.setdefault("_affine", {})
+        if key not in cache:
+            with workprec():
+                if li == 0:
+                    Al, cb = self.Wa[0], list(self.ba[0])
+                else:
+                    Ap, cp, _, _ = self.affine_layer(li - 1, sides, full=True)
+                    side = sides[li - 1]
+                    D = [self.sa[int(t)] for t in side]
+                    C = [self.ca[int(t)] for t in side]
+                    A = arb_mat([[D[j] * Ap[j, k] for k in range(Ap.ncols())] for j in range(Ap.nrows())])
+                    c = arb_mat([[D[j] * cp[j] + C[j]] for j in range(Ap.nrows())])
+                    Al = self.Wa[li] * A
+                    cl = self.Wa[li] * c
+                    cb = [cl[j, 0] + self.ba[li][j] for j in range(Al.nrows())]
+                lo_hi = []
+                for j in range(Al.nrows()):
+                    nrm = _row_norm_up(Al, j)
+                    lo_hi.append((cb[j], cb[j] - self.Ra * nrm, cb[j] + self.Ra * nrm))
+            if len(cache) > 4096:
+                cache.clear()
+            cache[key] = (Al, cb, lo_hi, {})
+        return cache[key] if full else cache[key][:3]
 
     def _gram(self, sides: list[np.ndarray]) -> tuple[arb_mat, arb_mat]:
         """``G_jk = v_j·v_k``, ``v_j = w_out_j ∂a_L[j]/∂x`` for the last hidden layer ``L`` (scalar
@@ -213,14 +241,69 @@ class PatternProblem:
             G = V * V.transpose()
             if len(cache) > 4096:
                 cache.clear()
-            cache[key] = (G, arb_mat([[G[i, j].abs_upper() for j in range(G.ncols())] for i in range(G.nrows())]))
+            n = G.nrows()
+            aG = arb_mat([[G[i, j].abs_upper() for j in range(n)] for i in range(n)])
+            # max(0, G_ij) rounded up, zero diagonal (float: only summed with an error allowance)
+            pos = np.array([[0.0 if i == j or not G[i, j].upper() > 0 else float_up(G[i, j].upper())
+                             for j in range(n)] for i in range(n)])
+            cache[key] = (G, aG, pos)
         return cache[key]
 
+    def _last_gram(self, sides: list[np.ndarray]) -> tuple[arb_mat, np.ndarray, np.ndarray]:
+        """``K = P Pᵀ`` with ``P = ∂a_L/∂x`` (every unit before the last hidden layer ``L``
+        fixed), ``|K|`` rounded up (floats) and ``|WᵀW|`` rounded up for the output weights."""
+        key = b"".join(sd.tobytes() for sd in sides[:-1])
+        cache = self.__dict__.setdefault("_kgrams", {})
+        if key not in cache:
+            with workprec():
+                P = self.Wa[0]
+                for li, side in enumerate(sides[:-1]):
+                    P = self.Wa[li + 1] * arb_mat([[self.sa[int(side[j])] * P[j, k] for k in range(P.ncols())]
+                                                   for j in range(P.nrows())])
+                K = P * P.transpose()
+                W = self.Wa[-1]
+                Q = W.transpose() * W
+                n = K.nrows()
+                absk = np.array([[float_up(K[i, j].abs_upper()) for j in range(n)] for i in range(n)])
+                absq = np.array([[float_up(Q[i, j].abs_upper()) for j in range(n)] for i in range(n)])
+            if len(cache) > 1024:
+                cache.clear()
+            cache[key] = (K, absk, absq)
+        return cache[key]
+
+    def _split_bound(self, sides: list[np.ndarray]) -> arb:
+        """Undecided slopes ``m_j + δ_j`` (``m`` the midpoint, ``|δ_j| <= e/2``): ``J = W D_m P +
+        W_U Δ P_U``, so ``||J|| <= sqrt(||W D_m K D_m Wᵀ||) + e/2 ||W_U|| ||P_U||``, the last two
+        norms by Gershgorin on ``|W_UᵀW_U|`` (or Frobenius) and ``|K_UU|`` (docs/theory.md §2 (R4))."""
+        K, absk, absq = self._last_gram(sides)
+        last = sides[-1]
+        und = np.flatnonzero(last < 0)
+        mid = (self.sa[1] + self.sa[0]) / 2
+        W = self.Wa[-1]
+        C = arb_mat([[W[i, j] * (self.sa[int(t)] if t >= 0 else mid) for j, t in enumerate(last)]
+                     for i in range(W.nrows())])
+        S = C * K * C.transpose()
+        n = S.nrows()
+        cen = sym_norm_upper(np.array([[S[i, j] for j in range(n)] for i in range(n)], dtype=object))
+        b = cen.sqrt().upper() if cen > 0 else ZERO
+        if len(und):
+            allow = 1 + arb(2) ** -52 * (len(und) + 2)
+            kb = to_arb(float(absk[np.ix_(und, und)].sum(axis=1).max())) * allow
+            qu = absq[np.ix_(und, und)]
+            qb = to_arb(float(min(qu.sum(axis=1).max(), np.trace(qu)))) * allow
+            half = abs(self.sa[1] - self.sa[0]) / 2
+            b = b + half * (kb * qb).sqrt()
+        return b.upper()
+
     def _jac_bound(self, sides: list[np.ndarray]) -> arb:
-        b = self._jac_bound_product(sides)
+        if all(np.all(sd >= 0) for sd in sides[:-1]):
+            b = self._split_bound(sides)   # on a leaf: ||W D K D Wᵀ||^(1/2), the exact norm enclosed
+        else:
+            b = self._jac_bound_product(sides)
         if self.net.d_out == 1 and np.any(sides[-1] < 0) and all(np.all(sd >= 0) for sd in sides[:-1]):
             # J = Σ_j (m_j + δ_j) v_j, |δ_j| <= r_j: |J|² <= mᵀGm + 2 Σ r_j |(Gm)_j| + rᵀ|G|r
-            G, aG = self._gram(sides)
+            G, aG, pos = self._gram(sides)
+            b = min(b, self._roof_bound(sides, G, pos), key=lambda v: v.upper())
             half = (self.sa[1] - self.sa[0]) / 2
             mid = (self.sa[1] + self.sa[0]) / 2
             m = arb_mat([[self.sa[int(t)] if t >= 0 else mid] for t in sides[-1]])
@@ -234,12 +317,35 @@ class PatternProblem:
                 return b2
         return b
 
+    def _roof_bound(self, sides: list[np.ndarray], G: arb_mat, pos: np.ndarray) -> arb:
+        """The undecided slopes as ``s_- + (s_+ - s_-) t_j``, ``t ∈ [0, 1]^U``: ``|J|²`` is convex in
+        ``t``, at most ``|d|² + Σ_U max(0, 2 e (Gd)_j + e² G_jj + e² Σ_{i ∈ U, i ≠ j} max(0, G_ij))``
+        (``t_i t_j G_ij <= t_j max(0, G_ij)``; ``d``: every undecided slope at ``s_-``, ``e = s_+ - s_-``)."""
+        last = sides[-1]
+        und = np.flatnonzero(last < 0)
+        m0 = arb_mat([[self.sa[int(t)] if t >= 0 else self.sa[0]] for t in last])
+        Gm = G * m0
+        q = (m0.transpose() * Gm)[0, 0]
+        e = self.sa[1] - self.sa[0]
+        P = pos[np.ix_(und, und)].sum(axis=1)
+        n = len(und)
+        for k, j in enumerate(und):
+            # a float sum of n nonnegative floats: at most (1 + n 2^-52) times the computed value
+            pj = to_arb(float(P[k])) * (1 + arb(2) ** -52 * (n + 1))
+            t = 2 * e * Gm[int(j), 0] + e * e * (G[int(j), int(j)] + pj)
+            if not t.upper() <= 0:
+                q = q + arb(t.upper())
+        q2 = q.upper()
+        return (q2 if q2 > 0 else ZERO).sqrt().upper()
+
     def _jac_bound_product(self, sides: list[np.ndarray]) -> arb:
         J = self.Wa[0]
         for li, side in enumerate(sides):
             d = [self.sa[int(t)] if t >= 0 else self.hulla for t in side]
             J = arb_mat([[d[j] * J[j, k] for k in range(J.ncols())] for j in range(J.nrows())])
             J = self.Wa[li + 1] * J
+        if J.nrows() < J.ncols():   # ||J|| = ||Jᵀ||: the tall side keeps the Gram matrices small
+            J = J.transpose()
         rows = [[J[i, k] for k in range(J.ncols())] for i in range(J.nrows())]
         return norm2_upper(np.array(rows, dtype=object))
 
@@ -268,8 +374,7 @@ class PatternProblem:
         d0 = self.net.d_in
         if not G:
             return "point", np.zeros(d0)
-        Gf = np.array([[float(e.mid()) for e in row] for row in G])
-        hf = np.array([float(e.mid()) for e in h])
+        Gf, hf = _float_rows(G, h, d0)
         m, R = len(hf), self.R
         # phase 1 on the box |x_k| <= R (it holds the ball): min Σ s, G x - s <= h, s >= 0
         r1 = linprog(np.r_[np.zeros(d0), np.ones(m)], A_ub=np.hstack([Gf, -np.eye(m)]), b_ub=hf,
@@ -359,6 +464,23 @@ class PatternProblem:
         return out
 
 
+_FLOAT_ROWS: dict[int, tuple[list, np.ndarray]] = {}
+
+
+def _float_rows(G: list[list[arb]], h: list[arb], d0: int) -> tuple[np.ndarray, np.ndarray]:
+    """Midpoints of the constraint rows as floats (LP heuristics only); the rows are cached
+    objects (:meth:`PatternProblem.constraint_row`), so their conversions are cached by identity."""
+    out = []
+    for row in G:
+        ent = _FLOAT_ROWS.get(id(row))
+        if ent is None or ent[0] is not row:
+            if len(_FLOAT_ROWS) > 100_000:
+                _FLOAT_ROWS.clear()
+            ent = _FLOAT_ROWS[id(row)] = (row, np.array([float(e.mid()) for e in row]))
+        out.append(ent[1])
+    return np.array(out).reshape(len(G), d0), np.array([float(e.mid()) for e in h])
+
+
 def _row_norm_up(A: arb_mat, j: int) -> arb:
     s = ZERO
     for k in range(A.ncols()):
@@ -398,6 +520,83 @@ def _next_split(pp: PatternProblem, sides: list[np.ndarray]) -> tuple[int, int] 
     return None
 
 
+def dual_min(Gf: np.ndarray, hf: np.ndarray, g: np.ndarray, R: float, iters: int = 60) -> tuple[np.ndarray, np.ndarray]:
+    """Approximately ``min_{y >= 0} yᵀh + R |Gᵀy + g_c|`` for every row ``g_c`` of ``g`` (batched
+    projected gradient with momentum; floats, a heuristic: any ``y >= 0`` gives a valid bound).
+
+    By weak duality the value bounds ``max g_c·x`` over ``{G x <= h, |x| <= R}`` from above.
+    Returns ``(Y, values)``, ``Y`` of shape ``(len(g), len(h))``."""
+    c, k = g.shape[0], len(hf)
+    if k == 0:
+        return np.zeros((c, 0)), R * np.linalg.norm(g, axis=1)
+    ng = np.linalg.norm(Gf, axis=1)
+    ng = np.where(ng > 0, ng, 1.0)
+    Gn, hn = Gf / ng[:, None], hf / ng
+    L0 = R * max(np.linalg.norm(Gn, 2) ** 2, 1e-300)
+    Y = np.zeros((c, k))
+    V = Y
+    best = np.full(c, np.inf)
+    bestY = Y.copy()
+    for it in range(iters):
+        Z = V @ Gn + g
+        nz = np.sqrt(np.einsum("ij,ij->i", Z, Z))
+        f = V @ hn + R * nz
+        better = f < best
+        best = np.where(better, f, best)
+        bestY[better] = V[better]
+        step = np.maximum(nz, 1e-12 * R) / L0
+        Yn = np.maximum(V - step[:, None] * (hn + (R / np.maximum(nz, 1e-300))[:, None] * (Z @ Gn.T)), 0.0)
+        V = np.maximum(Yn + (it / (it + 3)) * (Yn - Y), 0.0)
+        Y = Yn
+    return bestY / ng[None, :], best
+
+
+def _affine_float(pp: PatternProblem, li: int, sides: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Layer ``li``'s pre-activations ``A x + c`` in floats (the sides before ``li`` fixed)."""
+    sl = (float(pp.s[0]), float(pp.s[1]))
+    cc = tuple(float(v.mid()) for v in pp.ca)
+    A, c = pp.layers[0][0], pp.layers[0][1]
+    for l in range(li):
+        d = np.where(sides[l] == 1, sl[1], sl[0])
+        off = np.where(sides[l] == 1, cc[1], cc[0])
+        A = pp.layers[l + 1][0] @ (d[:, None] * A)
+        c = pp.layers[l + 1][0] @ (d * c + off) + pp.layers[l + 1][1]
+    return A, c
+
+
+def _stabilise(pp: PatternProblem, info: dict[str, Any], dec: list[np.ndarray]) -> list[tuple[int, int, int, dict]]:
+    """Undecided units of the split layer that the node's constraints fix: ``(layer, unit,
+    side, certificate)`` with the Farkas multipliers (in the order of the rows of the node's
+    constraints, the unit's own row last) proving the other side empty, checked in arb."""
+    sides = info["sides"]
+    li = next((l for l, sd in enumerate(sides) if np.any(sd < 0)), None)
+    if li is None or not info["lin"] or pp.kink is None:
+        return []
+    und = np.flatnonzero(sides[li] < 0)
+    A, c = _affine_float(pp, li, sides)
+    kap = float(pp.kink)
+    G = info["G"]
+    Gf, hf = _float_rows(G, info["h"], pp.net.d_in)
+    # side t of unit j empty: y >= 0 with yᵀh + η_t + R |Gᵀy + g_t| < 0; g_0 = A_j, η_0 = κ - c_j; g_1, η_1 = -(...)
+    g = np.vstack([A[und], -A[und]])
+    eta = np.r_[kap - c[und], -(kap - c[und])]
+    Y, v = dual_min(Gf, hf, g, pp.R)
+    scale = np.abs(eta) + pp.R * np.linalg.norm(g, axis=1) + 1e-300
+    out: list[tuple[int, int, int, dict]] = []
+    n = len(und)
+    for ci in np.argsort((v + eta) / scale):
+        if not v[ci] + eta[ci] < -1e-9 * scale[ci]:
+            break
+        j, t = int(und[ci % n]), int(ci // n)
+        if any(o[1] == j for o in out):
+            continue
+        grow, hrow = pp.constraint_row(li, sides, j, t)
+        y = [float(max(w, 0.0)) for w in Y[ci]]
+        if pp.farkas_ok(list(G) + [grow], list(info["h"]) + [hrow], y + [1.0]):
+            out.append((li, j, 1 - t, {"y": y}))
+    return out
+
+
 def _incumbent(pp: PatternProblem, budget: float, seed: int) -> tuple[float, dict[str, Any] | None]:
     """A first lower bound from the input search (:func:`symlip.search.audit.input_lipschitz_lower_bound`,
     ``budget`` seconds): the best point found, kept only when its pattern is strict in arb
@@ -419,7 +618,7 @@ def _incumbent(pp: PatternProblem, budget: float, seed: int) -> tuple[float, dic
 
 
 def pattern_search(net: "MLP", theta: Any, R: float, *, budget: float = 60.0, tol: float = 1e-9,
-                   max_nodes: int | None = None, seed: int = 0) -> dict[str, Any]:
+                   max_nodes: int | None = None, seed: int = 0, stabilise: bool = True) -> dict[str, Any]:
     """Best-first branch and bound over activation patterns (module docstring).
 
     Once :data:`INCUMBENT_AFTER` nodes were taken, a tenth of the budget (at most
@@ -495,11 +694,34 @@ def pattern_search(net: "MLP", theta: Any, R: float, *, budget: float = 60.0, to
             heapq.heappush(heap, (negup, i))   # an unconfirmed leaf stays open with its bound
             continue
         inf = node["info"]
-        if i and inf["lin"] and len(inf["G"]):   # empty? (checked once the node is taken from the queue)
+        if i and inf["lin"] and len(inf["G"]) and not node.get("stab"):   # empty? (checked once taken)
             r = pp.lp(inf["G"], inf["h"], point=False)
             if r[0] == "farkas" and _farkas_with_cuts(pp, inf["G"], inf["h"], r[1], r[2]):
                 node["farkas"] = _pack_farkas(r)
                 continue
+        fixes = [] if node.get("stab") or not stabilise else _stabilise(pp, inf, node["dec"])
+        if fixes:   # a chain of splits whose other side is proved empty, then the node re-queued
+            cur, dec, fixed = node, [d.copy() for d in node["dec"]], []
+            for li, j, side, cert in fixes:
+                rows = sorted(inf["rows"] + fixed + [(li, j)])
+                yv = dict(zip(inf["rows"], cert["y"]))
+                yv[(li, j)] = 1.0
+                xdec = [d.copy() for d in dec]
+                xdec[li][j] = 1 - side
+                dec[li][j] = side
+                fixed.append((li, j))
+                nodes[nid] = {"dec": xdec, "farkas": {"y": [yv.get(rw, 0.0) for rw in rows], "cuts": []}}
+                nodes[nid + 1] = {"dec": [d.copy() for d in dec]}
+                cur["split"], cur["kids"] = (li, j), ([nid + 1, nid] if side == 0 else [nid, nid + 1])
+                cur = nodes[nid + 1]
+                nid += 2
+            cur["info"] = pp.analyse(cur["dec"])
+            cur["up"] = float_up(cur["info"]["bound"])
+            cur["stab"] = True
+            heapq.heappush(heap, (-cur["up"], nid - 1))
+            if best is None:
+                dive = nid - 1
+            continue
         li, j = split
         kids = []
         for side in (0, 1):
