@@ -27,7 +27,9 @@ leaves is a certified upper bound.  On a node:
 
 The proof (``"method": "patterns"``) is the tree in preorder: ``[l, j]`` a split
 (children side 0 then 1), ``"L"`` a leaf or open node with its claimed bound in
-``uppers``, ``"X"`` a pruned node with its multipliers in ``farkas``.
+``uppers``, ``"X"`` a pruned node with its multipliers in ``farkas``.  A node's bound is the least of its
+own and its ancestors' (their regions hold it); replay derives an ancestor's only when a leaf
+claims less than its own.
 :func:`replay_patterns` re-derives every bound and certificate from the pattern alone.
 """
 from __future__ import annotations
@@ -291,6 +293,13 @@ class PatternProblem:
             kb = to_arb(float(absk[np.ix_(und, und)].sum(axis=1).max())) * allow
             qu = absq[np.ix_(und, und)]
             qb = to_arb(float(min(qu.sum(axis=1).max(), np.trace(qu)))) * allow
+            if W.nrows() > 1:   # vector output: verified eigenvalue bounds (cheaper ones are too loose)
+                Wu = arb_mat([[W[i, int(j)] for j in und] for i in range(W.nrows())])
+                Wg = Wu * Wu.transpose()
+                m = Wg.nrows()
+                qe = sym_norm_upper(np.array([[Wg[i, j] for j in range(m)] for i in range(m)], dtype=object))
+                ke = sym_norm_upper(np.array([[K[int(i), int(j)] for j in und] for i in und], dtype=object))
+                kb, qb = min(kb, ke, key=lambda v: v.upper()), min(qb, qe, key=lambda v: v.upper())
             half = abs(self.sa[1] - self.sa[0]) / 2
             b = b + half * (kb * qb).sqrt()
         return b.upper()
@@ -716,7 +725,7 @@ def pattern_search(net: "MLP", theta: Any, R: float, *, budget: float = 60.0, to
                 cur = nodes[nid + 1]
                 nid += 2
             cur["info"] = pp.analyse(cur["dec"])
-            cur["up"] = float_up(cur["info"]["bound"])
+            cur["up"] = min(float_up(cur["info"]["bound"]), node["up"])
             cur["stab"] = True
             heapq.heappush(heap, (-cur["up"], nid - 1))
             if best is None:
@@ -728,7 +737,7 @@ def pattern_search(net: "MLP", theta: Any, R: float, *, budget: float = 60.0, to
             dec = [d.copy() for d in node["dec"]]
             dec[li][j] = side
             inf = pp.analyse(dec)
-            kid = {"dec": dec, "info": inf, "up": float_up(inf["bound"])}
+            kid = {"dec": dec, "info": inf, "up": min(float_up(inf["bound"]), node["up"])}   # ⊂ the parent
             nodes[nid] = kid
             kids.append(nid)
             heapq.heappush(heap, (-kid["up"], nid))
@@ -784,29 +793,36 @@ def replay_patterns(net: "MLP", theta: Any, R: float, proof: Any, upper: float,
         pp = PatternProblem(net, theta, R)
     except ValueError as exc:
         return "invalid", str(exc)
-    stack = [pp.root()]
+    stack: list[tuple[list[np.ndarray], int]] = [(pp.root(), -1)]
+    anc: list[list[Any]] = []   # split nodes: [pattern, its bound (derived when a leaf needs it), parent]
     ti = ui = fi = 0
     worst = -math.inf
     while stack:
         if ti >= len(tree):
             return "invalid", "the tree ends before every pattern is covered (a node is missing)"
-        dec = stack.pop()
+        dec, parent = stack.pop()
         t = tree[ti]
         ti += 1
         if isinstance(t, list):
             if (len(t) != 2 or any(isinstance(v, bool) or not isinstance(v, int) for v in t)
                     or not 0 <= t[0] < len(dec) or not 0 <= t[1] < len(dec[t[0]]) or dec[t[0]][t[1]] != -1):
                 return "invalid", f"split {ti - 1} = {t!r} does not name an undecided unit"
+            anc.append([dec, None, parent])
             for side in (1, 0):
                 d = [x.copy() for x in dec]
                 d[t[0]][t[1]] = side
-                stack.append(d)
+                stack.append((d, len(anc) - 1))
         elif t == "L":
             if ui >= len(uppers) or isinstance(uppers[ui], bool) or not isinstance(uppers[ui], (int, float)):
                 return "invalid", "fewer numeric leaf bounds than leaves"
             claimed = float(uppers[ui])
             ui += 1
             b = pp.analyse(dec)["bound"]
+            a = parent
+            while not b.upper() <= arb(claimed) and a >= 0:   # an enclosing node's bound holds here too
+                if anc[a][1] is None:
+                    anc[a][1] = pp.analyse(anc[a][0])["bound"]
+                b, a = anc[a][1], anc[a][2]
             if not b.upper() <= arb(claimed):
                 return "tampered", f"leaf {ui - 1} encloses up to {b.upper()} but claims {claimed!r}"
             worst = max(worst, claimed)
