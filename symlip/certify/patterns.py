@@ -533,7 +533,9 @@ def dual_min(Gf: np.ndarray, hf: np.ndarray, g: np.ndarray, R: float, iters: int
     """Approximately ``min_{y >= 0} yᵀh + R |Gᵀy + g_c|`` for every row ``g_c`` of ``g`` (batched
     projected gradient with momentum; floats, a heuristic: any ``y >= 0`` gives a valid bound).
 
-    By weak duality the value bounds ``max g_c·x`` over ``{G x <= h, |x| <= R}`` from above.
+    By weak duality the value bounds ``max -g_c·x`` over ``{G x <= h, |x| <= R}`` from above
+    (``-g_c·x <= yᵀ(h - G x) - g_c·x = yᵀh - (Gᵀy + g_c)·x``); with ``g_c x <= η`` appended, a value
+    below ``-η`` is a Farkas certificate ``(y, 1)`` of emptiness.
     Returns ``(Y, values)``, ``Y`` of shape ``(len(g), len(h))``."""
     c, k = g.shape[0], len(hf)
     if k == 0:
