@@ -8,7 +8,8 @@ import pytest
 from symlip.activations.registry import activation
 from symlip.certify import certify
 from symlip.certify.certificate import replay_certificate
-from symlip.certify.patterns import PatternProblem, dual_min, pattern_search, replay_patterns
+from symlip.certify.patterns import PatternProblem, pattern_search, replay_patterns
+from symlip.certify.relu_bounds import dual_min
 from symlip.models.network import MLP
 from symlip.models.region import Region
 from symlip.search.exact_pl import exact_input_lipschitz
@@ -128,3 +129,36 @@ def test_trained_relu_network_shipped():
     r = pattern_search(net, th, R, max_nodes=2, tol=REL)
     assert np.isfinite(r["upper"]) and r["upper"] > 0
     assert replay_patterns(net, th, R, r["proof"], r["upper"])[0] == "certified"
+
+
+def _bias_free(widths, seed):
+    net = MLP(tuple(widths), "relu")
+    th = net.init(seed)
+    for _, sb in net._slices:
+        th[sb] = 0.0
+    return net, th
+
+
+@pytest.mark.parametrize("widths,seed", [((2, 8, 1), 5), ((2, 7, 2), 1)])
+def test_bias_free_thin_cones_pruned_by_gordan(widths, seed):
+    """Every region of a bias-free network is a cone through 0: thin cones are pruned by exact
+    Gordan certificates, and the result is the exact constant."""
+    net, th = _bias_free(widths, seed)
+    ex = exact_input_lipschitz(net, th, R=1.0)
+    r = pattern_search(net, th, 1.0, budget=60, tol=REL)
+    assert r["stop"] == "tol"
+    assert ex * (1 - 4e-16) <= r["upper"] <= ex * (1 + REL)
+    proof = r["proof"]
+    gi = [k for k, f in enumerate(proof["farkas"]) if "gordan" in f]
+    assert gi
+    assert replay_patterns(net, th, 1.0, proof, r["upper"])[0] == "certified"
+    f = proof["farkas"][gi[0]]["gordan"]
+    k = next(i for i, t in enumerate(f) if t != "0")
+    for bad_value in ("0", "1/3" if f[k] != "1/3" else "2/3", "-1", "x", 1.5):
+        bad = json.loads(json.dumps(proof))
+        bad["farkas"][gi[0]]["gordan"][k] = bad_value
+        assert replay_patterns(net, th, 1.0, bad, r["upper"])[0] == "tampered"
+    # the same certificate on the network with one bias changed: not homogeneous, rejected
+    th2 = th.copy()
+    th2[net._slices[0][1].start] = 1e-3
+    assert replay_patterns(net, th2, 1.0, proof, r["upper"])[0] in ("tampered", "invalid")

@@ -27,7 +27,8 @@ leaves is a certified upper bound.  On a node:
 
 The proof (``"method": "patterns"``) is the tree in preorder: ``[l, j]`` a split
 (children side 0 then 1), ``"L"`` a leaf or open node with its claimed bound in
-``uppers``, ``"X"`` a pruned node with its multipliers in ``farkas``.  A node's bound is the least of its
+``uppers``, ``"X"`` a pruned node with its multipliers in ``farkas`` (``{"y", "cuts"}``: empty; ``{"gordan"}``:
+a thin cone of a homogeneous network, :mod:`symlip.certify.relu_bounds`).  A node's bound is the least of its
 own and its ancestors' (their regions hold it); replay derives an ancestor's only when a leaf
 claims less than its own.
 :func:`replay_patterns` re-derives every bound and certificate from the pattern alone.
@@ -46,6 +47,7 @@ from flint import arb, arb_mat
 
 from symlip.activations.base import T
 from symlip.certify.interval import ZERO, float_up, norm2_upper, sym_norm_upper, to_arb, workprec
+from symlip.certify.relu_bounds import float_rows, gordan_certificate, gordan_ok, stabilise_units
 
 if TYPE_CHECKING:  # pragma: no cover
     from symlip.models.network import MLP
@@ -120,6 +122,9 @@ class PatternProblem:
                 self.ca = tuple(_q(sk - s * self.kink) for s in self.s)
         self.hidden = list(net.widths[1:-1])
         self.Ra = to_arb(self.R)
+        # every region a cone through 0 (Gordan certificates, :mod:`symlip.certify.relu_bounds`)
+        self.homogeneous = (self.kink == 0 and all(c == 0 for c in self.ca)
+                            and all(not np.any(b) for _, b in self.layers[:-1]))
 
     def root(self) -> list[np.ndarray]:
         return [np.full(w, -1, dtype=np.int8) for w in self.hidden]
@@ -383,7 +388,7 @@ class PatternProblem:
         d0 = self.net.d_in
         if not G:
             return "point", np.zeros(d0)
-        Gf, hf = _float_rows(G, h, d0)
+        Gf, hf = float_rows(G, h, d0)
         m, R = len(hf), self.R
         # phase 1 on the box |x_k| <= R (it holds the ball): min Σ s, G x - s <= h, s >= 0
         r1 = linprog(np.r_[np.zeros(d0), np.ones(m)], A_ub=np.hstack([Gf, -np.eye(m)]), b_ub=hf,
@@ -473,23 +478,6 @@ class PatternProblem:
         return out
 
 
-_FLOAT_ROWS: dict[int, tuple[list, np.ndarray]] = {}
-
-
-def _float_rows(G: list[list[arb]], h: list[arb], d0: int) -> tuple[np.ndarray, np.ndarray]:
-    """Midpoints of the constraint rows as floats (LP heuristics only); the rows are cached
-    objects (:meth:`PatternProblem.constraint_row`), so their conversions are cached by identity."""
-    out = []
-    for row in G:
-        ent = _FLOAT_ROWS.get(id(row))
-        if ent is None or ent[0] is not row:
-            if len(_FLOAT_ROWS) > 100_000:
-                _FLOAT_ROWS.clear()
-            ent = _FLOAT_ROWS[id(row)] = (row, np.array([float(e.mid()) for e in row]))
-        out.append(ent[1])
-    return np.array(out).reshape(len(G), d0), np.array([float(e.mid()) for e in h])
-
-
 def _row_norm_up(A: arb_mat, j: int) -> arb:
     s = ZERO
     for k in range(A.ncols()):
@@ -529,85 +517,6 @@ def _next_split(pp: PatternProblem, sides: list[np.ndarray]) -> tuple[int, int] 
     return None
 
 
-def dual_min(Gf: np.ndarray, hf: np.ndarray, g: np.ndarray, R: float, iters: int = 60) -> tuple[np.ndarray, np.ndarray]:
-    """Approximately ``min_{y >= 0} yᵀh + R |Gᵀy + g_c|`` for every row ``g_c`` of ``g`` (batched
-    projected gradient with momentum; floats, a heuristic: any ``y >= 0`` gives a valid bound).
-
-    By weak duality the value bounds ``max -g_c·x`` over ``{G x <= h, |x| <= R}`` from above
-    (``-g_c·x <= yᵀ(h - G x) - g_c·x = yᵀh - (Gᵀy + g_c)·x``); with ``g_c x <= η`` appended, a value
-    below ``-η`` is a Farkas certificate ``(y, 1)`` of emptiness.
-    Returns ``(Y, values)``, ``Y`` of shape ``(len(g), len(h))``."""
-    c, k = g.shape[0], len(hf)
-    if k == 0:
-        return np.zeros((c, 0)), R * np.linalg.norm(g, axis=1)
-    ng = np.linalg.norm(Gf, axis=1)
-    ng = np.where(ng > 0, ng, 1.0)
-    Gn, hn = Gf / ng[:, None], hf / ng
-    L0 = R * max(np.linalg.norm(Gn, 2) ** 2, 1e-300)
-    Y = np.zeros((c, k))
-    V = Y
-    best = np.full(c, np.inf)
-    bestY = Y.copy()
-    for it in range(iters):
-        Z = V @ Gn + g
-        nz = np.sqrt(np.einsum("ij,ij->i", Z, Z))
-        f = V @ hn + R * nz
-        better = f < best
-        best = np.where(better, f, best)
-        bestY[better] = V[better]
-        step = np.maximum(nz, 1e-12 * R) / L0
-        Yn = np.maximum(V - step[:, None] * (hn + (R / np.maximum(nz, 1e-300))[:, None] * (Z @ Gn.T)), 0.0)
-        V = np.maximum(Yn + (it / (it + 3)) * (Yn - Y), 0.0)
-        Y = Yn
-    return bestY / ng[None, :], best
-
-
-def _affine_float(pp: PatternProblem, li: int, sides: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """Layer ``li``'s pre-activations ``A x + c`` in floats (the sides before ``li`` fixed)."""
-    sl = (float(pp.s[0]), float(pp.s[1]))
-    cc = tuple(float(v.mid()) for v in pp.ca)
-    A, c = pp.layers[0][0], pp.layers[0][1]
-    for l in range(li):
-        d = np.where(sides[l] == 1, sl[1], sl[0])
-        off = np.where(sides[l] == 1, cc[1], cc[0])
-        A = pp.layers[l + 1][0] @ (d[:, None] * A)
-        c = pp.layers[l + 1][0] @ (d * c + off) + pp.layers[l + 1][1]
-    return A, c
-
-
-def _stabilise(pp: PatternProblem, info: dict[str, Any], dec: list[np.ndarray]) -> list[tuple[int, int, int, dict]]:
-    """Undecided units of the split layer that the node's constraints fix: ``(layer, unit,
-    side, certificate)`` with the Farkas multipliers (in the order of the rows of the node's
-    constraints, the unit's own row last) proving the other side empty, checked in arb."""
-    sides = info["sides"]
-    li = next((l for l, sd in enumerate(sides) if np.any(sd < 0)), None)
-    if li is None or not info["lin"] or pp.kink is None:
-        return []
-    und = np.flatnonzero(sides[li] < 0)
-    A, c = _affine_float(pp, li, sides)
-    kap = float(pp.kink)
-    G = info["G"]
-    Gf, hf = _float_rows(G, info["h"], pp.net.d_in)
-    # side t of unit j empty: y >= 0 with yᵀh + η_t + R |Gᵀy + g_t| < 0; g_0 = A_j, η_0 = κ - c_j; g_1, η_1 = -(...)
-    g = np.vstack([A[und], -A[und]])
-    eta = np.r_[kap - c[und], -(kap - c[und])]
-    Y, v = dual_min(Gf, hf, g, pp.R)
-    scale = np.abs(eta) + pp.R * np.linalg.norm(g, axis=1) + 1e-300
-    out: list[tuple[int, int, int, dict]] = []
-    n = len(und)
-    for ci in np.argsort((v + eta) / scale):
-        if not v[ci] + eta[ci] < -1e-9 * scale[ci]:
-            break
-        j, t = int(und[ci % n]), int(ci // n)
-        if any(o[1] == j for o in out):
-            continue
-        grow, hrow = pp.constraint_row(li, sides, j, t)
-        y = [float(max(w, 0.0)) for w in Y[ci]]
-        if pp.farkas_ok(list(G) + [grow], list(info["h"]) + [hrow], y + [1.0]):
-            out.append((li, j, 1 - t, {"y": y}))
-    return out
-
-
 def _incumbent(pp: PatternProblem, budget: float, seed: int) -> tuple[float, dict[str, Any] | None]:
     """A first lower bound from the input search (:func:`symlip.search.audit.input_lipschitz_lower_bound`,
     ``budget`` seconds): the best point found, kept only when its pattern is strict in arb
@@ -629,12 +538,16 @@ def _incumbent(pp: PatternProblem, budget: float, seed: int) -> tuple[float, dic
 
 
 def pattern_search(net: "MLP", theta: Any, R: float, *, budget: float = 60.0, tol: float = 1e-9,
-                   max_nodes: int | None = None, seed: int = 0, stabilise: bool = True) -> dict[str, Any]:
+                   max_nodes: int | None = None, seed: int = 0, stabilise: bool | None = None) -> dict[str, Any]:
     """Best-first branch and bound over activation patterns (module docstring).
 
     Once :data:`INCUMBENT_AFTER` nodes were taken, a tenth of the budget (at most
     :data:`INCUMBENT_SECONDS`) goes to the input search for a better lower bound; a node's emptiness is checked (Farkas) when it is taken
-    from the queue, not when it is made.
+    from the queue, not when it is made (on a homogeneous network also thinness, by Gordan).
+    ``stabilise``: fix the undecided units of the split layer that the node's constraints
+    exclude from one side (:func:`~symlip.certify.relu_bounds.stabilise_units`) — True on every
+    layer, None (default) from the second hidden layer on (on the first, whose regions are
+    nearly central cones in the benchmarks, it costs more than it prunes), False never.
 
     Returns a dict with ``upper`` (float, certified), ``witness`` (``x``, ``v``: a point
     strictly inside a leaf region and the top right singular vector of its Jacobian;
@@ -700,6 +613,11 @@ def pattern_search(net: "MLP", theta: Any, R: float, *, budget: float = 60.0, to
                 elif r[0] == "farkas" and _farkas_with_cuts(pp, node["info"]["G"], node["info"]["h"], r[1], r[2]):
                     node["farkas"] = _pack_farkas(r)
                     continue
+            if pp.homogeneous and not node.get("stuck"):
+                cert = gordan_certificate(pp, node["info"], node["dec"])
+                if cert is not None and gordan_ok(pp, node["info"], node["dec"], cert):
+                    node["farkas"] = {"gordan": cert}
+                    continue
             done.discard(i)
             node["stuck"] = True
             heapq.heappush(heap, (negup, i))   # an unconfirmed leaf stays open with its bound
@@ -710,7 +628,12 @@ def pattern_search(net: "MLP", theta: Any, R: float, *, budget: float = 60.0, to
             if r[0] == "farkas" and _farkas_with_cuts(pp, inf["G"], inf["h"], r[1], r[2]):
                 node["farkas"] = _pack_farkas(r)
                 continue
-        fixes = [] if node.get("stab") or not stabilise else _stabilise(pp, inf, node["dec"])
+            cert = gordan_certificate(pp, inf, node["dec"]) if pp.homogeneous else None
+            if cert is not None and gordan_ok(pp, inf, node["dec"], cert):
+                node["farkas"] = {"gordan": cert}
+                continue
+        fixes = ([] if node.get("stab") or stabilise is False else
+                 stabilise_units(pp, inf, node["dec"], min_layer=0 if stabilise else 1))
         if fixes:   # a chain of splits whose other side is proved empty, then the node re-queued
             cur, dec, fixed = node, [d.copy() for d in node["dec"]], []
             for li, j, side, cert in fixes:
@@ -834,6 +757,10 @@ def replay_patterns(net: "MLP", theta: Any, R: float, proof: Any, upper: float,
             f = farkas[fi]
             fi += 1
             info = pp.analyse(dec)
+            if "gordan" in f:
+                if not gordan_ok(pp, info, dec, f["gordan"]):
+                    return "tampered", f"pruned node {fi - 1} is not proved thin by its Gordan certificate"
+                continue
             try:
                 y = [float(v) for v in f.get("y", [])]
                 cuts = [(np.asarray(u, float), float(w)) for u, w in f.get("cuts", [])]
