@@ -15,9 +15,16 @@ leaves is a certified upper bound.  On a node:
   given the decisions (``a = A x + c``) the exact range over the ball ``c ± R |A_j|``,
   further on interval propagation; each is intersected with the decided side, and a
   unit whose enclosure lies on one side of ``κ`` is *stable* (its slope is exact);
-* the bound: ``||J||_2`` over the interval Jacobian ``W_m D_{m-1} ... D_1 W_1`` (an
-  undecided unit's slope is the hull ``[s_-, s_+]``),
-  :func:`~symlip.certify.interval.norm2_upper`; on a leaf ``J`` is one matrix;
+* the bound: while an earlier layer has undecided units, ``||J||_2`` over the interval
+  Jacobian ``W_m D_{m-1} ... D_1 W_1`` (an undecided slope is the hull ``[s_-, s_+]``,
+  :func:`~symlip.certify.interval.norm2_upper`); once only the last hidden layer ``L`` has
+  undecided units, ``J = W D P`` with ``P = ∂a_L/∂x`` one matrix and the least of: the
+  *split* bound ``||W D_mid P|| + e/2 ||W_U|| ||P_U||`` (verified eigenvalues of ``W D K D Wᵀ``,
+  ``K = P Pᵀ``; on a leaf the exact norm), and for a scalar output the midpoint–radius
+  Gram bound and the *roof* bound of the convex ``t ↦ |d + Σ_U t_j u_j|²`` on ``[0, 1]^U``;
+* stabilisation (:func:`~symlip.certify.relu_bounds.stabilise_units`): an undecided unit
+  that the node's constraints keep on one side is fixed by a split whose other child is
+  pruned by Farkas;
 * pruning: a node whose decided constraints ``G x <= h`` (linear while the decided
   layers are affine in ``x``) admit no point of the ball is dropped only with a Farkas
   certificate ``y >= 0``, ``yᵀh + R |Gᵀy| < 0``, checked in arb (an LP — scipy's HiGHS —
@@ -310,7 +317,7 @@ class PatternProblem:
         return b.upper()
 
     def _jac_bound(self, sides: list[np.ndarray]) -> arb:
-        if all(np.all(sd >= 0) for sd in sides[:-1]):
+        if sides and all(np.all(sd >= 0) for sd in sides[:-1]):
             b = self._split_bound(sides)   # on a leaf: ||W D K D Wᵀ||^(1/2), the exact norm enclosed
         else:
             b = self._jac_bound_product(sides)
