@@ -88,10 +88,10 @@ def _stabilised_case():
 def test_stabilisation_is_replayed_and_tampering_rejected():
     net, th, r = _stabilised_case()
     proof = r["proof"]
-    stab = [k for k, f in enumerate(proof["farkas"]) if f["cuts"] == [] and f["y"] and f["y"][-1] == 1.0]
+    stab = [k for k, f in enumerate(proof["farkas"]) if f.get("cuts") == [] and 1.0 in f.get("y", [])]
     assert stab, "the case should fix some unit by a Farkas-proved split"
     off = pattern_search(net, th, 1.0, budget=60, tol=REL, stabilise=False)
-    assert r["upper"] == pytest.approx(off["upper"], rel=1e-9)
+    assert r["upper"] == pytest.approx(off["upper"], rel=3 * REL)
     assert replay_patterns(net, th, 1.0, proof, r["upper"])[0] == "certified"
     bad = json.loads(json.dumps(proof))
     bad["farkas"][stab[0]]["y"] = [0.0] * len(bad["farkas"][stab[0]]["y"])
