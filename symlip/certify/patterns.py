@@ -15,9 +15,16 @@ leaves is a certified upper bound.  On a node:
   given the decisions (``a = A x + c``) the exact range over the ball ``c ± R |A_j|``,
   further on interval propagation; each is intersected with the decided side, and a
   unit whose enclosure lies on one side of ``κ`` is *stable* (its slope is exact);
-* the bound: ``||J||_2`` over the interval Jacobian ``W_m D_{m-1} ... D_1 W_1`` (an
-  undecided unit's slope is the hull ``[s_-, s_+]``),
-  :func:`~symlip.certify.interval.norm2_upper`; on a leaf ``J`` is one matrix;
+* the bound: while an earlier layer has undecided units, ``||J||_2`` over the interval
+  Jacobian ``W_m D_{m-1} ... D_1 W_1`` (an undecided slope is the hull ``[s_-, s_+]``,
+  :func:`~symlip.certify.interval.norm2_upper`); once only the last hidden layer ``L`` has
+  undecided units, ``J = W D P`` with ``P = ∂a_L/∂x`` one matrix and the least of: the
+  *split* bound ``||W D_mid P|| + e/2 ||W_U|| ||P_U||`` (verified eigenvalues of ``W D K D Wᵀ``,
+  ``K = P Pᵀ``; on a leaf the exact norm), and for a scalar output the midpoint–radius
+  Gram bound and the *roof* bound of the convex ``t ↦ |d + Σ_U t_j u_j|²`` on ``[0, 1]^U``;
+* stabilisation (:func:`~symlip.certify.relu_bounds.stabilise_units`): an undecided unit
+  that the node's constraints keep on one side is fixed by a split whose other child is
+  pruned by Farkas;
 * pruning: a node whose decided constraints ``G x <= h`` (linear while the decided
   layers are affine in ``x``) admit no point of the ball is dropped only with a Farkas
   certificate ``y >= 0``, ``yᵀh + R |Gᵀy| < 0``, checked in arb (an LP — scipy's HiGHS —
@@ -27,7 +34,10 @@ leaves is a certified upper bound.  On a node:
 
 The proof (``"method": "patterns"``) is the tree in preorder: ``[l, j]`` a split
 (children side 0 then 1), ``"L"`` a leaf or open node with its claimed bound in
-``uppers``, ``"X"`` a pruned node with its multipliers in ``farkas``.
+``uppers``, ``"X"`` a pruned node with its multipliers in ``farkas`` (``{"y", "cuts"}``: empty; ``{"gordan"}``:
+a thin cone of a homogeneous network, :mod:`symlip.certify.relu_bounds`).  A node's bound is the least of its
+own and its ancestors' (their regions hold it); replay derives an ancestor's only when a leaf
+claims less than its own.
 :func:`replay_patterns` re-derives every bound and certificate from the pattern alone.
 """
 from __future__ import annotations
@@ -43,7 +53,8 @@ import sympy as sp
 from flint import arb, arb_mat
 
 from symlip.activations.base import T
-from symlip.certify.interval import ZERO, float_up, norm2_upper, to_arb, workprec
+from symlip.certify.interval import ZERO, float_up, norm2_upper, sym_norm_upper, to_arb, workprec
+from symlip.certify.relu_bounds import float_rows, gordan_certificate, gordan_ok, stabilise_units
 
 if TYPE_CHECKING:  # pragma: no cover
     from symlip.models.network import MLP
@@ -118,6 +129,9 @@ class PatternProblem:
                 self.ca = tuple(_q(sk - s * self.kink) for s in self.s)
         self.hidden = list(net.widths[1:-1])
         self.Ra = to_arb(self.R)
+        # every region a cone through 0 (Gordan certificates, :mod:`symlip.certify.relu_bounds`)
+        self.homogeneous = (self.kink == 0 and all(c == 0 for c in self.ca)
+                            and all(not np.any(b) for _, b in self.layers[:-1]))
 
     def root(self) -> list[np.ndarray]:
         return [np.full(w, -1, dtype=np.int8) for w in self.hidden]
@@ -126,9 +140,6 @@ class PatternProblem:
     def analyse(self, dec: list[np.ndarray]) -> dict[str, Any]:
         """Enclosures, fixed sides (decided or stable), linear constraints and the bound."""
         with workprec():
-            d0 = self.net.d_in
-            A = arb_mat([[arb(1) if i == j else ZERO for j in range(d0)] for i in range(d0)])
-            c = arb_mat(d0, 1)
             affine = True
             box = None  # interval values of the current layer's outputs when not affine
             sides: list[np.ndarray] = []
@@ -136,16 +147,11 @@ class PatternProblem:
             h: list[arb] = []
             lin_ok = True   # the decided constraints so far are all linear in x
             empty = False
+            rows_of: list[tuple[int, int]] = []   # (layer, unit) of each row of G
             for li, nl in enumerate(self.hidden):
                 W, b = self.Wa[li], self.ba[li]
                 if affine:
-                    Al = W * A
-                    cl = W * c
-                    lo_hi = []
-                    for j in range(nl):
-                        cj = cl[j, 0] + b[j]
-                        nrm = _row_norm_up(Al, j)
-                        lo_hi.append((cj, cj - self.Ra * nrm, cj + self.Ra * nrm))
+                    Al, cb, lo_hi = self.affine_layer(li, sides)
                 else:
                     zl = [sum((W[j, k] * box[k] for k in range(W.ncols())), ZERO) + b[j] for j in range(nl)]
                     lo_hi = [(z, z.lower(), z.upper()) for z in zl]
@@ -170,16 +176,12 @@ class PatternProblem:
                     if dec[li][j] >= 0 and not affine:
                         lin_ok = False
                     if dec[li][j] >= 0 and affine:
-                        sg = 1 if dec[li][j] == 0 else -1   # side 0: a - κ <= 0; side 1: κ - a <= 0
-                        G.append([sg * Al[j, k] for k in range(d0)])
-                        h.append(sg * (self.ka - (cl[j, 0] + b[j])))
+                        g, hh = self.constraint_row(li, sides, j, int(dec[li][j]))
+                        G.append(g)
+                        h.append(hh)
+                        rows_of.append((li, j))
                 sides.append(side)
-                if affine and np.all(side >= 0):
-                    D = [self.sa[int(t)] for t in side]
-                    C = [self.ca[int(t)] for t in side]
-                    A = arb_mat([[D[j] * Al[j, k] for k in range(d0)] for j in range(nl)])
-                    c = arb_mat([[D[j] * (cl[j, 0] + b[j]) + C[j]] for j in range(nl)])
-                else:
+                if not (affine and np.all(side >= 0)):
                     affine = False
                     box = []
                     for j in range(nl):
@@ -196,7 +198,47 @@ class PatternProblem:
                             v2 = self.sa[1] * hi + self.ca[1]
                             box.append(v1.union(v2).union(vk))
             bound = self._jac_bound(sides)
-        return {"sides": sides, "G": G, "h": h, "lin": lin_ok, "bound": bound, "empty": empty}
+        return {"sides": sides, "G": G, "h": h, "lin": lin_ok, "bound": bound, "empty": empty, "rows": rows_of}
+
+    def constraint_row(self, li: int, sides: list[np.ndarray], j: int, side: int) -> tuple[list[arb], arb]:
+        """The row ``(g, η)`` of ``g x <= η`` saying that unit ``j`` of layer ``li`` (pre-activation
+        ``Al[j] x + cb[j]``, :meth:`affine_layer`) is on ``side`` (0: ``a <= κ``; 1: ``κ <= a``)."""
+        Al, cb, _, rows = self.affine_layer(li, sides, full=True)
+        if (j, side) not in rows:
+            with workprec():
+                sg = 1 if side == 0 else -1
+                rows[j, side] = ([sg * Al[j, k] for k in range(Al.ncols())], sg * (self.ka - cb[j]))
+        return rows[j, side]
+
+    def affine_layer(self, li: int, sides: list[np.ndarray], full: bool = False) -> tuple:
+        """Layer ``li``'s pre-activations ``a = Al x + cb`` (arb) when the sides of the layers
+        before it (``sides[:li]``) are all fixed, and ``(cb_j, lo_j, hi_j)``: the exact range
+        over the ball, outward rounded (``full``: also the cache of constraint rows).  Cached by
+        the earlier sides."""
+        key = (li, b"".join(sd.tobytes() for sd in sides[:li]))
+        cache = self.__dict__.setdefault("_affine", {})
+        if key not in cache:
+            with workprec():
+                if li == 0:
+                    Al, cb = self.Wa[0], list(self.ba[0])
+                else:
+                    Ap, cp, _, _ = self.affine_layer(li - 1, sides, full=True)
+                    side = sides[li - 1]
+                    D = [self.sa[int(t)] for t in side]
+                    C = [self.ca[int(t)] for t in side]
+                    A = arb_mat([[D[j] * Ap[j, k] for k in range(Ap.ncols())] for j in range(Ap.nrows())])
+                    c = arb_mat([[D[j] * cp[j] + C[j]] for j in range(Ap.nrows())])
+                    Al = self.Wa[li] * A
+                    cl = self.Wa[li] * c
+                    cb = [cl[j, 0] + self.ba[li][j] for j in range(Al.nrows())]
+                lo_hi = []
+                for j in range(Al.nrows()):
+                    nrm = _row_norm_up(Al, j)
+                    lo_hi.append((cb[j], cb[j] - self.Ra * nrm, cb[j] + self.Ra * nrm))
+            if len(cache) > 4096:
+                cache.clear()
+            cache[key] = (Al, cb, lo_hi, {})
+        return cache[key] if full else cache[key][:3]
 
     def _gram(self, sides: list[np.ndarray]) -> tuple[arb_mat, arb_mat]:
         """``G_jk = v_j·v_k``, ``v_j = w_out_j ∂a_L[j]/∂x`` for the last hidden layer ``L`` (scalar
@@ -213,14 +255,76 @@ class PatternProblem:
             G = V * V.transpose()
             if len(cache) > 4096:
                 cache.clear()
-            cache[key] = (G, arb_mat([[G[i, j].abs_upper() for j in range(G.ncols())] for i in range(G.nrows())]))
+            n = G.nrows()
+            aG = arb_mat([[G[i, j].abs_upper() for j in range(n)] for i in range(n)])
+            # max(0, G_ij) rounded up, zero diagonal (float: only summed with an error allowance)
+            pos = np.array([[0.0 if i == j or not G[i, j].upper() > 0 else float_up(G[i, j].upper())
+                             for j in range(n)] for i in range(n)])
+            cache[key] = (G, aG, pos)
         return cache[key]
 
+    def _last_gram(self, sides: list[np.ndarray]) -> tuple[arb_mat, np.ndarray, np.ndarray]:
+        """``K = P Pᵀ`` with ``P = ∂a_L/∂x`` (every unit before the last hidden layer ``L``
+        fixed), ``|K|`` rounded up (floats) and ``|WᵀW|`` rounded up for the output weights."""
+        key = b"".join(sd.tobytes() for sd in sides[:-1])
+        cache = self.__dict__.setdefault("_kgrams", {})
+        if key not in cache:
+            with workprec():
+                P = self.Wa[0]
+                for li, side in enumerate(sides[:-1]):
+                    P = self.Wa[li + 1] * arb_mat([[self.sa[int(side[j])] * P[j, k] for k in range(P.ncols())]
+                                                   for j in range(P.nrows())])
+                K = P * P.transpose()
+                W = self.Wa[-1]
+                Q = W.transpose() * W
+                n = K.nrows()
+                absk = np.array([[float_up(K[i, j].abs_upper()) for j in range(n)] for i in range(n)])
+                absq = np.array([[float_up(Q[i, j].abs_upper()) for j in range(n)] for i in range(n)])
+            if len(cache) > 1024:
+                cache.clear()
+            cache[key] = (K, absk, absq)
+        return cache[key]
+
+    def _split_bound(self, sides: list[np.ndarray]) -> arb:
+        """Undecided slopes ``m_j + δ_j`` (``m`` the midpoint, ``|δ_j| <= e/2``): ``J = W D_m P +
+        W_U Δ P_U``, so ``||J|| <= sqrt(||W D_m K D_m Wᵀ||) + e/2 ||W_U|| ||P_U||``, the last two
+        norms by Gershgorin on ``|W_UᵀW_U|`` (or Frobenius) and ``|K_UU|`` (docs/theory.md §2 (R4))."""
+        K, absk, absq = self._last_gram(sides)
+        last = sides[-1]
+        und = np.flatnonzero(last < 0)
+        mid = (self.sa[1] + self.sa[0]) / 2
+        W = self.Wa[-1]
+        C = arb_mat([[W[i, j] * (self.sa[int(t)] if t >= 0 else mid) for j, t in enumerate(last)]
+                     for i in range(W.nrows())])
+        S = C * K * C.transpose()
+        n = S.nrows()
+        cen = sym_norm_upper(np.array([[S[i, j] for j in range(n)] for i in range(n)], dtype=object))
+        b = cen.sqrt().upper() if cen > 0 else ZERO
+        if len(und):
+            allow = 1 + arb(2) ** -52 * (len(und) + 2)
+            kb = to_arb(float(absk[np.ix_(und, und)].sum(axis=1).max())) * allow
+            qu = absq[np.ix_(und, und)]
+            qb = to_arb(float(min(qu.sum(axis=1).max(), np.trace(qu)))) * allow
+            if W.nrows() > 1:   # vector output: verified eigenvalue bounds (cheaper ones are too loose)
+                Wu = arb_mat([[W[i, int(j)] for j in und] for i in range(W.nrows())])
+                Wg = Wu * Wu.transpose()
+                m = Wg.nrows()
+                qe = sym_norm_upper(np.array([[Wg[i, j] for j in range(m)] for i in range(m)], dtype=object))
+                ke = sym_norm_upper(np.array([[K[int(i), int(j)] for j in und] for i in und], dtype=object))
+                kb, qb = min(kb, ke, key=lambda v: v.upper()), min(qb, qe, key=lambda v: v.upper())
+            half = abs(self.sa[1] - self.sa[0]) / 2
+            b = b + half * (kb * qb).sqrt()
+        return b.upper()
+
     def _jac_bound(self, sides: list[np.ndarray]) -> arb:
-        b = self._jac_bound_product(sides)
+        if sides and all(np.all(sd >= 0) for sd in sides[:-1]):
+            b = self._split_bound(sides)   # on a leaf: ||W D K D Wᵀ||^(1/2), the exact norm enclosed
+        else:
+            b = self._jac_bound_product(sides)
         if self.net.d_out == 1 and np.any(sides[-1] < 0) and all(np.all(sd >= 0) for sd in sides[:-1]):
             # J = Σ_j (m_j + δ_j) v_j, |δ_j| <= r_j: |J|² <= mᵀGm + 2 Σ r_j |(Gm)_j| + rᵀ|G|r
-            G, aG = self._gram(sides)
+            G, aG, pos = self._gram(sides)
+            b = min(b, self._roof_bound(sides, G, pos), key=lambda v: v.upper())
             half = (self.sa[1] - self.sa[0]) / 2
             mid = (self.sa[1] + self.sa[0]) / 2
             m = arb_mat([[self.sa[int(t)] if t >= 0 else mid] for t in sides[-1]])
@@ -234,12 +338,35 @@ class PatternProblem:
                 return b2
         return b
 
+    def _roof_bound(self, sides: list[np.ndarray], G: arb_mat, pos: np.ndarray) -> arb:
+        """The undecided slopes as ``s_- + (s_+ - s_-) t_j``, ``t ∈ [0, 1]^U``: ``|J|²`` is convex in
+        ``t``, at most ``|d|² + Σ_U max(0, 2 e (Gd)_j + e² G_jj + e² Σ_{i ∈ U, i ≠ j} max(0, G_ij))``
+        (``t_i t_j G_ij <= t_j max(0, G_ij)``; ``d``: every undecided slope at ``s_-``, ``e = s_+ - s_-``)."""
+        last = sides[-1]
+        und = np.flatnonzero(last < 0)
+        m0 = arb_mat([[self.sa[int(t)] if t >= 0 else self.sa[0]] for t in last])
+        Gm = G * m0
+        q = (m0.transpose() * Gm)[0, 0]
+        e = self.sa[1] - self.sa[0]
+        P = pos[np.ix_(und, und)].sum(axis=1)
+        n = len(und)
+        for k, j in enumerate(und):
+            # a float sum of n nonnegative floats: at most (1 + n 2^-52) times the computed value
+            pj = to_arb(float(P[k])) * (1 + arb(2) ** -52 * (n + 1))
+            t = 2 * e * Gm[int(j), 0] + e * e * (G[int(j), int(j)] + pj)
+            if not t.upper() <= 0:
+                q = q + arb(t.upper())
+        q2 = q.upper()
+        return (q2 if q2 > 0 else ZERO).sqrt().upper()
+
     def _jac_bound_product(self, sides: list[np.ndarray]) -> arb:
         J = self.Wa[0]
         for li, side in enumerate(sides):
             d = [self.sa[int(t)] if t >= 0 else self.hulla for t in side]
             J = arb_mat([[d[j] * J[j, k] for k in range(J.ncols())] for j in range(J.nrows())])
             J = self.Wa[li + 1] * J
+        if J.nrows() < J.ncols():   # ||J|| = ||Jᵀ||: the tall side keeps the Gram matrices small
+            J = J.transpose()
         rows = [[J[i, k] for k in range(J.ncols())] for i in range(J.nrows())]
         return norm2_upper(np.array(rows, dtype=object))
 
@@ -268,8 +395,7 @@ class PatternProblem:
         d0 = self.net.d_in
         if not G:
             return "point", np.zeros(d0)
-        Gf = np.array([[float(e.mid()) for e in row] for row in G])
-        hf = np.array([float(e.mid()) for e in h])
+        Gf, hf = float_rows(G, h, d0)
         m, R = len(hf), self.R
         # phase 1 on the box |x_k| <= R (it holds the ball): min Σ s, G x - s <= h, s >= 0
         r1 = linprog(np.r_[np.zeros(d0), np.ones(m)], A_ub=np.hstack([Gf, -np.eye(m)]), b_ub=hf,
@@ -419,12 +545,16 @@ def _incumbent(pp: PatternProblem, budget: float, seed: int) -> tuple[float, dic
 
 
 def pattern_search(net: "MLP", theta: Any, R: float, *, budget: float = 60.0, tol: float = 1e-9,
-                   max_nodes: int | None = None, seed: int = 0) -> dict[str, Any]:
+                   max_nodes: int | None = None, seed: int = 0, stabilise: bool | None = None) -> dict[str, Any]:
     """Best-first branch and bound over activation patterns (module docstring).
 
     Once :data:`INCUMBENT_AFTER` nodes were taken, a tenth of the budget (at most
     :data:`INCUMBENT_SECONDS`) goes to the input search for a better lower bound; a node's emptiness is checked (Farkas) when it is taken
-    from the queue, not when it is made.
+    from the queue, not when it is made (on a homogeneous network also thinness, by Gordan).
+    ``stabilise``: fix the undecided units of the split layer that the node's constraints
+    exclude from one side (:func:`~symlip.certify.relu_bounds.stabilise_units`) — True on every
+    layer, None (default) from the second hidden layer on (on the first, whose regions are
+    nearly central cones in the benchmarks, it costs more than it prunes), False never.
 
     Returns a dict with ``upper`` (float, certified), ``witness`` (``x``, ``v``: a point
     strictly inside a leaf region and the top right singular vector of its Jacobian;
@@ -490,23 +620,56 @@ def pattern_search(net: "MLP", theta: Any, R: float, *, budget: float = 60.0, to
                 elif r[0] == "farkas" and _farkas_with_cuts(pp, node["info"]["G"], node["info"]["h"], r[1], r[2]):
                     node["farkas"] = _pack_farkas(r)
                     continue
+            if pp.homogeneous and not node.get("stuck"):
+                cert = gordan_certificate(pp, node["info"], node["dec"])
+                if cert is not None and gordan_ok(pp, node["info"], node["dec"], cert):
+                    node["farkas"] = {"gordan": cert}
+                    continue
             done.discard(i)
             node["stuck"] = True
             heapq.heappush(heap, (negup, i))   # an unconfirmed leaf stays open with its bound
             continue
         inf = node["info"]
-        if i and inf["lin"] and len(inf["G"]):   # empty? (checked once the node is taken from the queue)
+        if i and inf["lin"] and len(inf["G"]) and not node.get("stab"):   # empty? (checked once taken)
             r = pp.lp(inf["G"], inf["h"], point=False)
             if r[0] == "farkas" and _farkas_with_cuts(pp, inf["G"], inf["h"], r[1], r[2]):
                 node["farkas"] = _pack_farkas(r)
                 continue
+            cert = gordan_certificate(pp, inf, node["dec"]) if pp.homogeneous else None
+            if cert is not None and gordan_ok(pp, inf, node["dec"], cert):
+                node["farkas"] = {"gordan": cert}
+                continue
+        fixes = ([] if node.get("stab") or stabilise is False else
+                 stabilise_units(pp, inf, node["dec"], min_layer=0 if stabilise else 1))
+        if fixes:   # a chain of splits whose other side is proved empty, then the node re-queued
+            cur, dec, fixed = node, [d.copy() for d in node["dec"]], []
+            for li, j, side, cert in fixes:
+                rows = sorted(inf["rows"] + fixed + [(li, j)])
+                yv = dict(zip(inf["rows"], cert["y"]))
+                yv[(li, j)] = 1.0
+                xdec = [d.copy() for d in dec]
+                xdec[li][j] = 1 - side
+                dec[li][j] = side
+                fixed.append((li, j))
+                nodes[nid] = {"dec": xdec, "farkas": {"y": [yv.get(rw, 0.0) for rw in rows], "cuts": []}}
+                nodes[nid + 1] = {"dec": [d.copy() for d in dec]}
+                cur["split"], cur["kids"] = (li, j), ([nid + 1, nid] if side == 0 else [nid, nid + 1])
+                cur = nodes[nid + 1]
+                nid += 2
+            cur["info"] = pp.analyse(cur["dec"])
+            cur["up"] = min(float_up(cur["info"]["bound"]), node["up"])
+            cur["stab"] = True
+            heapq.heappush(heap, (-cur["up"], nid - 1))
+            if best is None:
+                dive = nid - 1
+            continue
         li, j = split
         kids = []
         for side in (0, 1):
             dec = [d.copy() for d in node["dec"]]
             dec[li][j] = side
             inf = pp.analyse(dec)
-            kid = {"dec": dec, "info": inf, "up": float_up(inf["bound"])}
+            kid = {"dec": dec, "info": inf, "up": min(float_up(inf["bound"]), node["up"])}   # ⊂ the parent
             nodes[nid] = kid
             kids.append(nid)
             heapq.heappush(heap, (-kid["up"], nid))
@@ -562,29 +725,36 @@ def replay_patterns(net: "MLP", theta: Any, R: float, proof: Any, upper: float,
         pp = PatternProblem(net, theta, R)
     except ValueError as exc:
         return "invalid", str(exc)
-    stack = [pp.root()]
+    stack: list[tuple[list[np.ndarray], int]] = [(pp.root(), -1)]
+    anc: list[list[Any]] = []   # split nodes: [pattern, its bound (derived when a leaf needs it), parent]
     ti = ui = fi = 0
     worst = -math.inf
     while stack:
         if ti >= len(tree):
             return "invalid", "the tree ends before every pattern is covered (a node is missing)"
-        dec = stack.pop()
+        dec, parent = stack.pop()
         t = tree[ti]
         ti += 1
         if isinstance(t, list):
             if (len(t) != 2 or any(isinstance(v, bool) or not isinstance(v, int) for v in t)
                     or not 0 <= t[0] < len(dec) or not 0 <= t[1] < len(dec[t[0]]) or dec[t[0]][t[1]] != -1):
                 return "invalid", f"split {ti - 1} = {t!r} does not name an undecided unit"
+            anc.append([dec, None, parent])
             for side in (1, 0):
                 d = [x.copy() for x in dec]
                 d[t[0]][t[1]] = side
-                stack.append(d)
+                stack.append((d, len(anc) - 1))
         elif t == "L":
             if ui >= len(uppers) or isinstance(uppers[ui], bool) or not isinstance(uppers[ui], (int, float)):
                 return "invalid", "fewer numeric leaf bounds than leaves"
             claimed = float(uppers[ui])
             ui += 1
             b = pp.analyse(dec)["bound"]
+            a = parent
+            while not b.upper() <= arb(claimed) and a >= 0:   # an enclosing node's bound holds here too
+                if anc[a][1] is None:
+                    anc[a][1] = pp.analyse(anc[a][0])["bound"]
+                b, a = anc[a][1], anc[a][2]
             if not b.upper() <= arb(claimed):
                 return "tampered", f"leaf {ui - 1} encloses up to {b.upper()} but claims {claimed!r}"
             worst = max(worst, claimed)
@@ -594,6 +764,10 @@ def replay_patterns(net: "MLP", theta: Any, R: float, proof: Any, upper: float,
             f = farkas[fi]
             fi += 1
             info = pp.analyse(dec)
+            if "gordan" in f:
+                if not gordan_ok(pp, info, dec, f["gordan"]):
+                    return "tampered", f"pruned node {fi - 1} is not proved thin by its Gordan certificate"
+                continue
             try:
                 y = [float(v) for v in f.get("y", [])]
                 cuts = [(np.asarray(u, float), float(w)) for u, w in f.get("cuts", [])]

@@ -20,8 +20,9 @@ relu
     input constants of fixed ReLU networks (pattern branch and bound,
     :mod:`symlip.certify.patterns`): one hidden layer of 64 units with 2 inputs (against
     the exact enumeration :func:`~symlip.search.exact_pl.exact_input_lipschitz`) and 16
-    inputs, two hidden layers of 32 (against symlip's dense search); target gap <= 1 + 1e-9,
-    and every reference value inside the certified sandwich.
+    inputs, two hidden layers of 32 (against symlip's dense search), and in full mode the shipped
+    trained 784-50-10 network (:func:`relu_trained_network`, ``R = 16``, the data radius; budget
+    300 s); target gap <= 1 + 1e-9, and every reference value inside the certified sandwich.
 stepsize
     the demo task of :func:`symlip.report.stepsize.demo_task`: gradient descent with the
     local step of :func:`symlip.training.stepsize.local_step` from U3 and from the
@@ -36,9 +37,15 @@ from __future__ import annotations
 
 import math
 import time
+from pathlib import Path
 from typing import Any
 
-__all__ = ["run_certify_bench", "certify_values", "format_certify", "CERTIFY_TARGETS"]
+__all__ = ["run_certify_bench", "certify_values", "format_certify", "CERTIFY_TARGETS", "RELU_TRAINED_FILE",
+           "relu_trained_network", "write_relu_trained_network"]
+
+#: the shipped trained ReLU network of the relu tier (784-50-10, float32 weights)
+RELU_TRAINED_FILE = Path(__file__).resolve().parent / "data" / "relu_784_50_10.npz"
+_RELU_TRAINED = "relu_784_50_10"
 
 #: the section's targets (name -> comparison and threshold), merged into ``bench.TARGETS``
 CERTIFY_TARGETS: dict[str, dict[str, Any]] = {
@@ -56,11 +63,12 @@ _ACTS = ("tanh", "sigmoid", "softplus", "gelu")
 _FULL = {"exact_budget": 30.0, "exact_widths": (1, 2, 1), "medium_budget": 300.0, "medium_widths": (4, 8, 1),
          "large_budget": 30.0, "large_radii": (1e-3, 1e-2, 1e-1), "relu_budget": 60.0, "dense_budget": 10.0,
          "relu_cases": (((2, 64, 1), True), ((16, 64, 1), False), ((8, 32, 32, 1), False)),
+         "relu_trained": True, "relu_trained_budget": 300.0,
          "step_budget": 0.1, "step_quick_task": False, "step_max_steps": None, "train_steps": 1500,
          "large_widths": (32, 64, 64, 1)}
 _QUICK = {"exact_budget": 2.0, "exact_widths": (1, 1, 1), "medium_budget": 4.0, "medium_widths": (2, 2, 1),
           "large_budget": 3.0, "large_radii": (1e-2,), "relu_budget": 4.0, "dense_budget": 1.0,
-          "relu_cases": (((2, 16, 1), True),), "step_budget": 0.05, "step_quick_task": True, "step_max_steps": None,
+          "relu_cases": (((2, 16, 1), True),), "relu_trained": False, "relu_trained_budget": 0.0, "step_budget": 0.05, "step_quick_task": True, "step_max_steps": None,
           "train_steps": 150, "large_widths": (32, 64, 64, 1)}
 _TRACE_AT = (10.0, 60.0, 300.0)
 
@@ -155,6 +163,38 @@ def _large_tier(cfg: dict[str, Any]) -> dict[str, Any]:
             "u_over_upper_1e-2": at[0]["u_over_upper"] if at else None}
 
 
+def write_relu_trained_network(path: str | Path = RELU_TRAINED_FILE) -> None:
+    """Regenerate the shipped 784-50-10 ReLU network (seeded): trained by
+    :func:`~symlip.report.bench_suite.train_mlp` (800 Adam steps) on
+    :func:`~symlip.report.bench_suite.synthetic_data` (512 inputs uniform in ``[-1, 1]^784``, 10
+    targets), weights stored as float32 (the network *is* the stored values), with the data
+    radius ``R = 16`` (the inputs' norms are about ``sqrt(784/3) ≈ 16.2``)."""
+    import numpy as np
+
+    from symlip.report.bench_suite import synthetic_data, train_mlp
+
+    widths = [784, 50, 10]
+    X, Y = synthetic_data(widths[0], widths[-1], 512, 784)
+    theta = train_mlp(widths, X, Y, steps=800, seed=7).astype(np.float32)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(Path(path), **{_RELU_TRAINED + "__widths": np.array(widths, dtype=np.int64),
+                                       _RELU_TRAINED + "__theta": theta,
+                                       _RELU_TRAINED + "__R": np.array(16.0)})
+
+
+def relu_trained_network(path: str | Path = RELU_TRAINED_FILE) -> tuple[Any, Any, float]:
+    """The shipped trained ReLU network: ``(MLP, theta, R)`` (read without pickle)."""
+    import numpy as np
+
+    from symlip.models.network import MLP
+    from symlip.report.bench_suite import trained_networks
+
+    widths, theta = trained_networks(path)[_RELU_TRAINED]
+    with np.load(Path(path), allow_pickle=False) as data:
+        R = float(data[_RELU_TRAINED + "__R"])
+    return MLP(widths, "relu"), theta, R
+
+
 def _relu_tier(cfg: dict[str, Any]) -> dict[str, Any]:
     from symlip.certify import certify
     from symlip.models.network import MLP
@@ -163,15 +203,17 @@ def _relu_tier(cfg: dict[str, Any]) -> dict[str, Any]:
     from symlip.search.exact_pl import exact_input_lipschitz
 
     rows = []
-    for k, (widths, exact) in enumerate(cfg["relu_cases"]):
-        net = MLP(widths, "relu")
-        theta = net.init(100 + k)
-        cert = certify("lip_input", net, Region.ball(theta, 0.0), R=1.0, budget=cfg["relu_budget"], tol=1e-10)
-        row = _record(cert, cfg["relu_budget"], widths=list(widths), activation="relu", quantity="lip_input",
-                      R=1.0)
+    cases = [(MLP(widths, "relu"), None, 1.0, exact, cfg["relu_budget"]) for widths, exact in cfg["relu_cases"]]
+    if cfg.get("relu_trained"):
+        net, theta, R = relu_trained_network()
+        cases.append((net, theta, R, False, cfg["relu_trained_budget"]))
+    for k, (net, theta, R, exact, budget) in enumerate(cases):
+        theta = net.init(100 + k) if theta is None else theta
+        cert = certify("lip_input", net, Region.ball(theta, 0.0), R=R, budget=budget, tol=1e-10)
+        row = _record(cert, budget, widths=list(net.widths), activation="relu", quantity="lip_input", R=R)
         t = time.monotonic()
-        ref = (exact_input_lipschitz(net, theta, R=1.0) if exact else
-               input_lipschitz_lower_bound(net, theta, R=1.0, budget=cfg["dense_budget"], seed=0,
+        ref = (exact_input_lipschitz(net, theta, R=R) if exact else
+               input_lipschitz_lower_bound(net, theta, R=R, budget=cfg["dense_budget"], seed=0,
                                            use_exact=False).value)
         row["reference"] = {"how": "exact_input_lipschitz (regions enumerated)" if exact else
                             f"dense search input_lipschitz_lower_bound, {cfg['dense_budget']:g} s",
