@@ -68,9 +68,12 @@ def certify(quantity_or_claim: Any, net: "MLP", region: "Region", *, R: float, Y
         Target radius ``|y| <= Y`` (needed by ``lip_loss_grad``).
     budget : float
         Seconds of wall time (> 0), setup included: the search stops at ``budget`` after
-        the call (a box enclosure running then is interrupted on the main thread, elsewhere
-        it finishes); the mpmath confirmation of the witness follows.  The message reports
-        these fixed costs.
+        the call less a reserve for the mpmath confirmation of the witness that follows
+        (about ``2e-4`` s per parameter, at most a fifth of the budget); a box enclosure
+        running then stops at its next deadline check or is interrupted on the main thread.
+        The message reports these fixed costs.  From
+        :data:`~symlip.certify.bigball.LARGE_VARIABLES` free variables on, ``lip_f`` on a
+        ball is bounded by the layer bound (docs/theory.md §8.7 (LB8)) instead of boxes.
     tol : float
         Stop when ``upper <= (1 + tol) lower`` (> 0).  For a claim the search also stops
         as soon as it is decided: proved (the upper below the bound) or violated (a

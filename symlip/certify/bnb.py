@@ -324,8 +324,9 @@ class Search:
         return None if self.decide is None else self.decide(self)
 
     def _root(self) -> None:
-        """Enclose the root box; when that is interrupted and a cap exists, the root stays
-        an unenclosed leaf whose claim is the cap (else it is enclosed without a limit)."""
+        """Enclose the root box; when that is interrupted, the root stays a leaf whose claim is
+        the layer bound (:attr:`layer`, if below the cap) or the cap (else it is enclosed without a
+        limit).  With :attr:`layer_root` the root is the layered leaf at once."""
         lo, hi = self.prob.root()
         t = time.monotonic()
         if self.layer_root and math.isfinite(self.layer):
@@ -359,7 +360,8 @@ class Search:
         reason = self.stop_reason()
         if reason is not None:
             return reason
-        phase_end = t0 + (self.deadline - t0) / 8
+        # with a layered root there is no tree to grow: the ascent may use the whole budget
+        phase_end = self.deadline if self.nodes and self.nodes[0].layered else t0 + (self.deadline - t0) / 8
         for p in starts(self):
             if self.evals > self.eval_limit or time.monotonic() > phase_end:
                 break
