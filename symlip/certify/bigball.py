@@ -15,7 +15,8 @@ activation, in ``O(P)`` work:
   ``K_l = 1 + B_{l-1}²``, ``G'_{m-2} = S1``, ``G'_l = S1 ω_{l+1} G'_{l+1}``;
 * per unit of the last hidden layer the two terms are coupled at the same
   pre-activation ``a_j`` (``|a_j| <= A_j = |w°_j| B_{m-2} + |b°_j| + r (1 + B_{m-2}²)^{1/2}``):
-  ``|∇_θ f|² <= 1 + (1 + 1/ε) C r² S1² + Σ_j sup_{|a| <= A_j} σ(a)² + (1 + ε) C w°_j² σ'(a)²``.
+  ``|∇_θ f|² <= 1 + (1 + 1/ε) C r² S1² + Σ_j sup_{|a| <= A_j} σ(a)² + (1 + ε) C w°_j² σ'(a)²``,
+  or, uncoupled, ``<= 1 + B_{m-1}² + C S1² (|w°| + r)²``: the smaller counts.
 
 Every number is an arb (or a float rounded in a stated direction, each rounding
 accounted for in :func:`_unit_sups`); nothing estimated enters.  The bound does not
@@ -49,7 +50,7 @@ _TINY = 2.0 ** -1000  # absolute slack for a float product that may underflow
 
 
 class _Late(Exception):
-    """The deadline passed during the computation."""
+    """The deadline passed during the computation (or no bound can be computed)."""
 
 
 def layer_bound_applies(prob: "Problem") -> str:
@@ -103,6 +104,8 @@ def _bound(prob: "Problem", deadline: float | None) -> arb:
     M = float_up(reach)
     if S0 is not None:
         M = max(M, float_up(S0 / to_arb(_BETAS[-1] * float_up(S1 * S1)).sqrt()))
+    if not M < 2.0 ** 60:
+        raise _Late  # no useful grid: no bound
     M = float(2.0 ** math.ceil(math.log2(M))) if M > 0 else 1.0  # few distinct grids (cache)
     edges, s2, d2 = _pieces(prob, M, deadline)
     alphas = _tangents(edges, s2, S0, S1) if S0 is not None else []
@@ -127,8 +130,9 @@ def _bound(prob: "Problem", deadline: float | None) -> arb:
     D = [(ONE + eps) * C * to_arb(t) * to_arb(t) for t in w]
     sups = _unit_sups(edges, s2, d2, A, D, deadline)
     extra = (ONE + ONE / eps) * C * r * r * S1 * S1 if reg.radius > 0 else ZERO
-    phi = ONE + extra + sum(sups, ZERO)
-    return phi.upper().sqrt().upper()
+    coupled = ONE + extra + sum(sups, ZERO)
+    uncoupled = ONE + bsq[m - 1] + C * (S1 * (wn + r)) ** 2  # |z_{m-1}|² <= B², |v| <= S1 |w_m|
+    return _least([coupled, uncoupled]).sqrt().upper()
 
 
 def _forward(net: Any, om: list[arb], be: list[arb], R: arb, S0: arb | None, S1: arb, c0: arb,

@@ -45,6 +45,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["Search", "Witnessed", "OutOfTime", "encode_tree", "local_value", "confirm_lower"]
 
 _LEAF, _OUT, _CAPPED, _LAYER = -1, -2, -3, -4
+_ALARM_GRACE = 0.25  # seconds the alarm of an enclosure waits after its cooperative deadline
 PROGRESS_SECONDS = 5.0  # interval of the optional progress callback of Search.run
 _ASCENT_EVALS = 20000  # points the initial ascent evaluates (100 per allowed box when max_boxes is set)
 
@@ -240,7 +241,9 @@ class Search:
             raise OutOfTime
         self.prob.deadline = self.deadline  # cooperative checks inside the enclosure's loops
         try:
-            enc = call_with_time_limit(left, self.prob.enclose, lo, hi)
+            # the enclosure's own deadline checks end it first; the alarm, a little later, is the
+            # backstop (an alarm landing while the limit is being torn down could outlive it)
+            enc = call_with_time_limit(left + _ALARM_GRACE, self.prob.enclose, lo, hi)
         except Exception:
             if time.monotonic() < self.deadline:
                 raise
