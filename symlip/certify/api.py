@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import mpmath
 import numpy as np
 
+from symlip.certify.bigball import LARGE_VARIABLES, layer_bound
 from symlip.certify.bnb import Search, Witnessed, confirm_lower, encode_tree
 from symlip.certify.cap import u_cap
 from symlip.certify.certificate import Certificate, problem_spec
@@ -32,6 +33,9 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["certify"]
 
 _REL = mpmath.mpf(10) ** -30  # margin for the 50-digit evaluation of a claim's bound
+#: seconds per parameter kept back from the search for the mpmath confirmation of the witness
+#: (a generous estimate; at most a fifth of the budget)
+_CONFIRM_PER_PARAM = 2e-4
 
 
 def _positive(name: str, v: Any, allow_zero: bool = False) -> float:
@@ -64,9 +68,12 @@ def certify(quantity_or_claim: Any, net: "MLP", region: "Region", *, R: float, Y
         Target radius ``|y| <= Y`` (needed by ``lip_loss_grad``).
     budget : float
         Seconds of wall time (> 0), setup included: the search stops at ``budget`` after
-        the call (a box enclosure running then is interrupted on the main thread, elsewhere
-        it finishes); the mpmath confirmation of the witness follows.  The message reports
-        these fixed costs.
+        the call less a reserve for the mpmath confirmation of the witness that follows
+        (about ``2e-4`` s per parameter, at most a fifth of the budget); a box enclosure
+        running then stops at its next deadline check or is interrupted on the main thread.
+        The message reports these fixed costs.  From
+        :data:`~symlip.certify.bigball.LARGE_VARIABLES` free variables on, ``lip_f`` on a
+        ball is bounded by the layer bound (docs/theory.md §8.7 (LB8)) instead of boxes.
     tol : float
         Stop when ``upper <= (1 + tol) lower`` (> 0).  For a claim the search also stops
         as soon as it is decided: proved (the upper below the bound) or violated (a
@@ -152,11 +159,17 @@ def certify(quantity_or_claim: Any, net: "MLP", region: "Region", *, R: float, Y
         reason, upper, cap, cap_note = pat["stop"], pat["upper"], None, "not used by the pattern search"
     else:
         pat = None
-        search = Search(prob, budget=budget, tol=tol, max_boxes=max_boxes, seed=int(seed), deadline=deadline)
+        hess = 3 if quantity in ("lip_grad", "lip_loss_grad") else 1
+        reserve = min(0.2 * budget, _CONFIRM_PER_PARAM * hess * prob.P)
+        search = Search(prob, budget=budget, tol=tol, max_boxes=max_boxes, seed=int(seed), deadline=deadline - reserve)
         cap_arb, cap_note = u_cap(quantity, net, region, R, Y)
         cap = None if cap_arb is None else float_up(cap_arb)
         if cap is not None:
             search.cap = cap
+        if prob.n >= LARGE_VARIABLES:  # no root box enclosure: the layer bound (docs/theory.md §8.7 (LB8))
+            lb = layer_bound(prob, deadline=deadline - reserve)
+            if lb is not None:
+                search.layer, search.layer_root = float_up(lb), True
         search.progress = progress
         if b is not None:
             search.decide = _decider(prob, b)
@@ -186,13 +199,15 @@ def certify(quantity_or_claim: Any, net: "MLP", region: "Region", *, R: float, Y
     seconds = time.monotonic() - t0
     capped = cap is not None and cap <= search.tree_upper
     unenclosed = pat is None and bool(search.nodes) and search.nodes[0].unenclosed
+    layered = pat is None and bool(search.nodes) and search.nodes[0].layered
     costs = (f"; fixed costs: setup {setup:.2f} s" + ("" if math.isnan(root_seconds) else
                                                       f", root box {root_seconds:.2f} s")
              + f", confirmation {time.monotonic() - t_post:.2f} s")
     msg = (f"{quantity} in [{lower:.8g}, {upper:.8g}] (gap {gap:.6g}) after {search.boxes} boxes, "
            f"stopped by {reason}" + (f"; U bound {u_bound:.6g}" if u_bound is not None else "")
            + ("; the root box was not enclosed within the budget: the upper is the U cap" if unenclosed else
-              "; the upper is the U cap (the tree proves " + f"{search.tree_upper:.6g})" if capped else "")
+              "; the upper is the U cap (the tree proves " + f"{search.tree_upper:.6g})" if capped else
+              "; the upper is the layer bound of the whole domain" if layered else "")
            + note + costs)
     return Certificate(quantity=quantity, lower=lower, upper=upper, gap=gap, status=status, boxes=search.boxes,
                        seconds=seconds, message=msg, seed=int(seed), witness=w,

@@ -17,7 +17,8 @@ the clock only decides where it ends, and the incumbent search is seeded.
 
 The proof is the tree of splits: :func:`encode_tree` writes it in preorder as
 ``tree`` (a split variable, ``-1`` for a leaf, ``-2`` for an outside leaf, ``-3`` for a root left
-unenclosed at the deadline, bounded by the U cap alone), ``cuts``
+unenclosed at the deadline, bounded by the U cap alone, ``-4`` for a leaf bounded by the layer bound of
+the whole domain, :func:`symlip.certify.bigball.layer_bound`), ``cuts``
 (the split points) and ``uppers`` (each leaf's claimed enclosure, a float rounded up).
 """
 from __future__ import annotations
@@ -43,7 +44,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["Search", "Witnessed", "OutOfTime", "encode_tree", "local_value", "confirm_lower"]
 
-_LEAF, _OUT, _CAPPED = -1, -2, -3
+_LEAF, _OUT, _CAPPED, _LAYER = -1, -2, -3, -4
+_ALARM_GRACE = 0.25  # seconds the alarm of an enclosure waits after its cooperative deadline
 PROGRESS_SECONDS = 5.0  # interval of the optional progress callback of Search.run
 _ASCENT_EVALS = 20000  # points the initial ascent evaluates (100 per allowed box when max_boxes is set)
 
@@ -70,6 +72,7 @@ class _Node:
     outside: bool = False
     scores: np.ndarray | None = field(default=None, repr=False)
     unenclosed: bool = False  # the root when its enclosure did not finish in time (its upper is the cap)
+    layered: bool = False  # a leaf whose upper is the layer bound of the whole domain (Search.layer)
 
 
 class OutOfTime(Exception):
@@ -157,6 +160,10 @@ class Search:
         self.decide: Callable[["Search"], str | None] | None = None
         self.interrupted = 0  # box enclosures dropped at the deadline
         self.root_seconds = math.nan  # wall time of the root box's enclosure
+        #: a certified bound of the quantity on the whole domain (bigball.layer_bound), if any, and
+        #: whether it replaces the root box's enclosure (large networks)
+        self.layer = math.inf
+        self.layer_root = False
         lo, hi = prob.root()
         self.root_width = np.where(hi > lo, hi - lo, 1.0)
 
@@ -232,12 +239,17 @@ class Search:
         left = self.deadline - time.monotonic()
         if left <= 0:
             raise OutOfTime
+        self.prob.deadline = self.deadline  # cooperative checks inside the enclosure's loops
         try:
-            enc = call_with_time_limit(left, self.prob.enclose, lo, hi)
+            # the enclosure's own deadline checks end it first; the alarm, a little later, is the
+            # backstop (an alarm landing while the limit is being torn down could outlive it)
+            enc = call_with_time_limit(left + _ALARM_GRACE, self.prob.enclose, lo, hi)
         except Exception:
             if time.monotonic() < self.deadline:
                 raise
             enc = None
+        finally:
+            self.prob.deadline = None
         if time.monotonic() >= self.deadline:
             self.interrupted += 1
             raise OutOfTime
@@ -315,20 +327,32 @@ class Search:
         return None if self.decide is None else self.decide(self)
 
     def _root(self) -> None:
-        """Enclose the root box; when that is interrupted and a cap exists, the root stays
-        an unenclosed leaf whose claim is the cap (else it is enclosed without a limit)."""
+        """Enclose the root box; when that is interrupted, the root stays a leaf whose claim is
+        the layer bound (:attr:`layer`, if below the cap) or the cap (else it is enclosed without a
+        limit).  With :attr:`layer_root` the root is the layered leaf at once."""
         lo, hi = self.prob.root()
         t = time.monotonic()
+        if self.layer_root and math.isfinite(self.layer):
+            self._layered_root(lo, hi)
+            return
         try:
             self.add(lo, hi)
         except OutOfTime:
-            if math.isfinite(self.cap):
+            if self.layer < self.cap:
+                self._layered_root(lo, hi)
+            elif math.isfinite(self.cap):
                 self.nodes = [_Node(lo, hi, upper=self.cap, unenclosed=True)]
                 heapq.heappush(self.heap, (-self.cap, 0))
                 self.rate(lo + (hi - lo) / 2)  # a witness all the same
             else:  # no other upper exists: the root is enclosed whatever it costs (one box)
                 self.attach(lo, hi, self.prob.enclose(lo, hi))
         self.root_seconds = time.monotonic() - t
+
+    def _layered_root(self, lo: np.ndarray, hi: np.ndarray) -> None:
+        """The root as one leaf bounded by :attr:`layer` (no box enclosure)."""
+        self.nodes = [_Node(lo, hi, upper=self.layer, layered=True)]
+        self.heap = [(-self.layer, 0)]
+        self.rate(lo + (hi - lo) / 2)
 
     def run(self) -> str:
         """Branch until a stopping rule holds; returns why it stopped."""
@@ -339,7 +363,8 @@ class Search:
         reason = self.stop_reason()
         if reason is not None:
             return reason
-        phase_end = t0 + (self.deadline - t0) / 8
+        # with a layered root there is no tree to grow: the ascent may use the whole budget
+        phase_end = self.deadline if self.nodes and self.nodes[0].layered else t0 + (self.deadline - t0) / 8
         for p in starts(self):
             if self.evals > self.eval_limit or time.monotonic() > phase_end:
                 break
@@ -369,9 +394,9 @@ class Search:
                 last = time.monotonic()
                 self.progress(self.boxes, self.best.value if self.best else 0.0, self.upper)
             neg, k = heapq.heappop(self.heap)
-            if self.nodes[k].unenclosed:   # only the cap bounds it: nothing to split on
+            if self.nodes[k].unenclosed or self.nodes[k].layered:  # no enclosure to split on
                 stuck.append((neg, k))
-                reason = "budget"
+                reason = "unsplittable" if self.nodes[k].layered else "budget"
                 break
             try:
                 ok = self.split(k)
@@ -412,6 +437,9 @@ def encode_tree(nodes: list[Any]) -> dict[str, list]:
             tree.append(_OUT)
         elif getattr(n, "unenclosed", False):
             tree.append(_CAPPED)
+        elif getattr(n, "layered", False):
+            tree.append(_LAYER)
+            uppers.append(n.upper)
         else:
             tree.append(_LEAF)
             uppers.append(n.upper)

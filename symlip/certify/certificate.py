@@ -10,7 +10,8 @@ arb, checks that the split sequence partitions the root box (it does by
 construction when every cut lies strictly inside its box and the preorder is
 complete), that outside leaves are certainly outside, that no leaf encloses more
 than it claims and that no claim exceeds the recorded upper (a root left
-unenclosed at the deadline, code ``-3``, is bounded by the re-evaluated U cap alone).  Any edit that would
+unenclosed at the deadline, code ``-3``, is bounded by the re-evaluated U cap alone; a leaf of code
+``-4`` by the re-derived layer bound of :func:`symlip.certify.bigball.layer_bound`).  Any edit that would
 make the file claim more than it proves (a leaf removed, an enclosure or the upper
 lowered) is rejected as ``"tampered"`` or ``"invalid"``.
 """
@@ -25,6 +26,7 @@ import mpmath
 import numpy as np
 from flint import arb
 
+from symlip.certify.bigball import layer_bound
 from symlip.certify.bnb import Witnessed, confirm_lower
 from symlip.certify.cap import u_cap
 from symlip.certify.enclose import CERTIFY_QUANTITIES, Problem
@@ -41,7 +43,7 @@ __all__ = ["Certificate", "FORMAT", "KIND", "replay_certificate", "problem_spec"
 
 FORMAT = "symlip-witness/3"
 KIND = "certificate"
-_LEAF, _OUT, _CAPPED = -1, -2, -3
+_LEAF, _OUT, _CAPPED, _LAYER = -1, -2, -3, -4
 _MAX_NODES = 10_000_000
 _REQUIRED = ("quantity", "lower", "upper", "gap", "status", "boxes", "seconds", "message", "witness", "proof",
              "problem")
@@ -274,6 +276,18 @@ def replay_certificate(data_or_path: Any) -> Replay:
                 continue  # certainly outside: any claim is sound
             if not enc.upper() <= arb(claimed):
                 return _result("tampered", f"leaf {ui - 1} encloses up to {enc.upper()} but claims {claimed!r}")
+            worst = max(worst, claimed)
+        elif t == _LAYER:
+            if ui >= len(uppers):
+                return _result("invalid", "fewer leaf enclosures than leaves")
+            claimed = uppers[ui]
+            ui += 1
+            lb = layer_bound(prob)
+            if lb is None:
+                return _result("tampered", f"node {ti - 1} claims the layer bound, which does not apply here")
+            if not lb.upper() <= arb(claimed):
+                return _result("tampered", f"leaf {ui - 1}: the layer bound is {lb.upper()} but the file claims "
+                                           f"{claimed!r}")
             worst = max(worst, claimed)
         elif t == _CAPPED:
             if not isinstance(data.get("cap"), (int, float)):

@@ -52,7 +52,7 @@ from symlip.activations.constants import compile_interval
 from symlip.certify.hessian import block_bound
 from symlip.certify.interval import (ONE, ZERO, ball_function, float_down, float_up, hull, norm2_upper,
                                     sym_intersect, sym_norm_upper, to_arb, workprec)
-from symlip.certify.jets import Jet, value
+from symlip.certify.jets import Jet, check_deadline, dot_rows, value
 
 if TYPE_CHECKING:  # pragma: no cover
     from symlip.models.network import MLP
@@ -104,6 +104,9 @@ class Problem:
         self._order = [(sb.start + j, sb.start + j + 1) for sb in (s for _, s in net.layer_slices[:-1])
                        for j in range(sb.stop - sb.start - 1)] if self.reduced else []
         self.mean_value = self.smooth and (quantity in ("lip_f",) or (quantity == "lip_input" and net.d_out == 1))
+        #: a time.monotonic() time after which an enclosure raises jets.PastDeadline (None: no limit;
+        #: set by the branch and bound, never by a replay)
+        self.deadline: float | None = None
 
     # -- the domain ---------------------------------------------------------
     def root(self) -> tuple[np.ndarray, np.ndarray]:
@@ -160,8 +163,11 @@ class Problem:
                     if lo[k] > hi[k] or lo[k2] > hi[k2]:
                         return None
                 for idx, cen, rad, _r in self._groups:
+                    check_deadline(self.deadline)
                     d2 = []
                     for k, c in zip(idx, cen):
+                        if k % 512 == 0:
+                            check_deadline(self.deadline)
                         ca = to_arb(c)
                         if lo[k] > c:
                             t = to_arb(lo[k]) - ca
@@ -175,6 +181,8 @@ class Problem:
                     if total.lower() > r2.upper():
                         return None
                     for k, c, dk in zip(idx, cen, d2):
+                        if k % 512 == 0:
+                            check_deadline(self.deadline)
                         room = r2 - (total - dk)
                         if room.upper() < 0:
                             return None
@@ -236,8 +244,9 @@ class Problem:
         zs, ss = [x], []
         z = x
         for i, (W, b) in enumerate(layers):
-            a = W.dot(z) + b
+            a = dot_rows(W, z, self.deadline) + b
             if i < len(layers) - 1:
+                check_deadline(self.deadline)
                 z = np.array([self.act(0, t) for t in a], dtype=object)
                 ss.append(np.array([self.act(1, t) for t in a], dtype=object))
                 zs.append(z)
@@ -250,9 +259,10 @@ class Problem:
         for i in range(len(layers) - 1, -1, -1):
             (sw, sb), W = net.layer_slices[i], layers[i][0]
             deltas[i] = delta
+            check_deadline(self.deadline)
             grad[sw] = np.outer(delta, zs[i]).ravel()
             grad[sb] = delta
-            v = W.T.dot(delta)
+            v = dot_rows(W.T, delta, self.deadline)
             if i > 0:
                 delta = ss[i - 1] * v
         out.update(grad=grad, delta=deltas)
@@ -268,6 +278,7 @@ class Problem:
 
     def numbers(self, lo: np.ndarray, hi: np.ndarray, jets: str | None) -> tuple[np.ndarray, np.ndarray]:
         """θ and x as balls over the box; as jets in all variables (``"all"``) or in θ (``"theta"``)."""
+        check_deadline(self.deadline)
         balls = [hull(a, b) if a != b else to_arb(a) for a, b in zip(lo, hi)]
         if jets is None:
             th = np.array(balls[:self.P], dtype=object)
@@ -282,7 +293,9 @@ class Problem:
             e[k] = ONE
             return Jet(balls[k], e)
 
+        check_deadline(self.deadline)
         th = np.array([seed(k) for k in range(self.P)], dtype=object)
+        check_deadline(self.deadline)
         xv = np.array([seed(k) for k in range(self.P, self.n)], dtype=object)
         if self.reduced:
             xv = np.array([xv[0]] + [Jet(ZERO)] * (self.net.d_in - 1), dtype=object)

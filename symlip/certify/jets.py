@@ -2,11 +2,36 @@
 and :class:`Taylor2` (a degree-2 Taylor polynomial whose coefficients are balls or jets)."""
 from __future__ import annotations
 
+import time
 from typing import Any
 
+import numpy as np
 from flint import arb
 
-__all__ = ["Jet", "Taylor2", "coef_add", "coef_mul", "value"]
+__all__ = ["Jet", "Taylor2", "coef_add", "coef_mul", "value", "PastDeadline", "check_deadline", "dot_rows"]
+
+
+class PastDeadline(Exception):
+    """A cooperative deadline check found the deadline passed (the enclosure is abandoned)."""
+
+
+def check_deadline(deadline: float | None) -> None:
+    """Raise :class:`PastDeadline` when ``deadline`` (a :func:`time.monotonic` time) has passed.
+
+    A signal lands only between Python bytecodes, and numpy's object loops over jets of
+    thousands of partials run for long stretches without one; the enclosure loops call this
+    between rows so that a run ends close to its budget."""
+    if deadline is not None and time.monotonic() >= deadline:
+        raise PastDeadline
+
+
+def dot_rows(W: Any, z: Any, deadline: float | None = None) -> Any:
+    """``W.dot(z)`` for object arrays (balls, jets), row by row with :func:`check_deadline`."""
+    out = np.empty(W.shape[0], dtype=object)
+    for i, row in enumerate(W):
+        check_deadline(deadline)
+        out[i] = row.dot(z)
+    return out
 
 
 class Jet:
