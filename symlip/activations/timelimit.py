@@ -58,8 +58,11 @@ def _time_limit(seconds: float) -> Iterator[None]:
     if seconds <= 0:
         raise TierFailed("time budget exhausted")
 
+    armed = [True]   # cleared first thing in the cleanup: an alarm landing after that is ignored
+
     def _alarm(signum, frame):  # pragma: no cover - timing dependent
-        raise _Timeout()
+        if armed[0]:
+            raise _Timeout()
 
     outer = signal.getitimer(signal.ITIMER_REAL)[0]
     if outer > 0:  # never outlast an enclosing limit
@@ -81,6 +84,7 @@ def _time_limit(seconds: float) -> Iterator[None]:
         # an alarm may still arrive while cleaning up: retry until both are done
         for _ in range(100):
             try:
+                armed[0] = False
                 signal.setitimer(signal.ITIMER_REAL, 0)
                 signal.signal(signal.SIGALRM, old_handler)
                 sys.unraisablehook = old_hook
