@@ -1,0 +1,183 @@
+"""Structured enclosures of the Hessian norms of one-hidden-layer networks (docs/theory.md §1 (D1.2), §2 (R4)).
+
+For ``f(x; θ) = Σ_j v_j σ(a_j) + b_2``, ``a_j = w_j·x + b_j`` (``v = W_2``'s row), the
+Hessian ``∇²_θ f`` is block diagonal over the hidden units: unit ``j``'s variables
+``(w_j, b_j, v_j)`` carry ``H_j = [[v_j σ''(a_j) x̃x̃ᵀ, σ'(a_j) x̃], [σ'(a_j) x̃ᵀ, 0]]``
+(``x̃ = (x, 1)``), and every other entry (``b_2``'s row, pairs of units) is zero.  ``H_j``
+acts on ``span(x̃, e_v)`` only, where it is ``[[A, B], [B, 0]]`` with ``A = v σ''(a) |x̃|²``,
+``B = σ'(a) |x̃|``, so exactly
+
+    ``||∇²_θ f||_2 = max_j φ(|A_j|, |B_j|)``,  ``φ(A, B) = (A + sqrt(A² + 4B²)) / 2``,
+
+nondecreasing in ``A, B >= 0``.  On a box, ``|v_j| <= V_j``, ``|x̃|² <= S²`` and
+``a_j`` in its range ``[a_j]`` give ``||H_j|| <= sup_{a ∈ [a_j]} φ(V_j S² |σ''(a)|, S |σ'(a)|)``:
+a one-dimensional supremum, bounded rigorously by :func:`sup_upper` (an adaptive
+subdivision of ``[a_j]`` in ball arithmetic, deterministic so that a replay re-derives
+it).  The dependency between ``σ''`` and ``σ'`` at the same ``a`` is kept, and where
+``V_j``, ``S`` and the ends of ``[a_j]`` are attained together (a box region's root)
+the bound is the supremum itself.
+
+``lip_loss_grad``: ``||g gᵀ + (f - y) H|| <= |g|² + |f - y| ||H||`` with
+``|g|² = 1 + Σ_j (σ(a_j)² + v_j² σ'(a_j)² |x̃|²)`` and ``f`` bounded unit by unit
+(both first order in the box width; the generic enclosure takes over on small boxes).
+
+On a ball region ``|θ - θ°| <= r`` each unit's variables move by at most ``r``
+(``|a_j - w°_j·x - b°_j| <= r |x̃|``, ``|v_j| <= |v°_j| + r``), and the sums over units
+share the radius (Cauchy–Schwarz: ``Σ_j |v_j| m_j <= Σ_j |v°_j| m_j + r |m|``).
+"""
+from __future__ import annotations
+
+import heapq
+import math
+from typing import Any, Callable
+
+import numpy as np
+from flint import arb
+
+from symlip.certify.interval import ONE, ZERO, hull, to_arb
+
+__all__ = ["applies", "shallow_bound", "sup_upper", "phi"]
+
+_PIECE = 0.035  # initial pieces of a range (the activation's centred ball form is sharp at this width)
+_MAX_INITIAL = 256
+
+
+def applies(prob: Any) -> bool:
+    """Whether the structured bound applies: one hidden layer, scalar output, a Hessian quantity."""
+    return (prob.quantity in ("lip_grad", "lip_loss_grad") and prob.net.depth == 2 and prob.net.d_out == 1
+            and prob.smooth)
+
+
+def phi(A: arb, B: arb) -> arb:
+    """``(A + sqrt(A² + 4 B²)) / 2`` for ``A, B >= 0`` (``max |λ|`` of ``[[±A, ±B], [±B, 0]]``)."""
+    return (A + (A * A + 4 * B * B).sqrt()) / 2
+
+
+def sup_upper(fn: Callable[[arb], arb], lo: arb, hi: arb, rel: float = 1e-4, max_evals: int = 300) -> arb:
+    """An exact arb ``>= sup fn`` over ``[lo, hi]`` (``fn`` maps a ball to a ball enclosing
+    its values there): the pieces whose enclosure exceeds ``(1 + rel)`` times the best
+    midpoint value are halved, worst first, until none is left or ``max_evals`` enclosures
+    were made.  Deterministic (no clock)."""
+    lo, hi = lo.lower(), hi.upper()
+    if not (lo.is_finite() and hi.is_finite()):
+        return arb("inf")
+    k = max(1, min(_MAX_INITIAL, math.ceil(float(hi - lo) / _PIECE)))
+    step = (hi - lo) / k
+    heap: list[tuple[float, int, arb, arb, arb]] = []
+    best_low = -math.inf
+    n = 0
+
+    def push(a: arb, b: arb) -> None:
+        nonlocal best_low, n
+        up = fn(hull(a, b)).upper()
+        m = (a + b) / 2
+        low = fn(m.mid()).lower()
+        if low.is_finite():
+            best_low = max(best_low, float(low))
+        n += 1
+        heapq.heappush(heap, (-float(up) if up.is_finite() else -math.inf, n, up, a, b))
+
+    for i in range(k):
+        a = lo if i == 0 else (lo + step * i).mid()
+        b = hi if i == k - 1 else (lo + step * (i + 1)).mid()
+        push(a, b)
+    while heap and n < max_evals:
+        neg, _, up, a, b = heap[0]
+        if up.is_finite() and best_low > -math.inf and float(up) <= best_low * (1 + rel):
+            break
+        heapq.heappop(heap)
+        m = ((a + b) / 2).mid()
+        if not (a < m < b):  # cannot split further
+            heapq.heappush(heap, (neg, 0, up, a, b))
+            break
+        push(a, m)
+        push(m, b)
+    return max((t[2] for t in heap), key=lambda u: float(u) if u.is_finite() else math.inf)
+
+
+def _meet(a: arb, b: arb) -> arb:
+    try:
+        return a.intersection(b)
+    except ValueError:  # disjoint: impossible for sound enclosures
+        return a.union(b)
+
+
+class _Units:
+    """Per-unit ranges on a box: ``[a_j]``, ``V_j >= |v_j|``, ``S² >= |x̃|²``, ``|b_2|``."""
+
+    def __init__(self, prob: Any, lo: np.ndarray, hi: np.ndarray) -> None:
+        net = prob.net
+        (sw1, sb1), (sw2, sb2) = net.layer_slices
+        d, h = net.d_in, net.widths[1]
+        th, x = prob.numbers(lo, hi, None)
+        W1 = th[sw1].reshape(h, d)
+        xsq = sum((t.abs_upper() * t.abs_upper() for t in x), ZERO)
+        R = to_arb(prob.R)
+        xsq = xsq if xsq < R * R else R * R
+        xmax = xsq.sqrt().upper()
+        self.S2 = (ONE + xsq).upper()
+        self.S = self.S2.sqrt().upper()
+        self.v = th[sw2]
+        self.V = [t.abs_upper() for t in self.v]
+        self.b2 = th[sb2][0]
+        a = [sum((W1[j, k] * x[k] for k in range(d)), ZERO) + th[sb1][j] for j in range(h)]
+        self.ball = prob.region.kind == "ball"
+        if self.ball:
+            r = to_arb(prob.region.radius)
+            self.r = r
+            c = np.asarray(prob.region.center, float)
+            Wc = c[sw1].reshape(h, d)
+            for j in range(h):
+                wx = sum((to_arb(Wc[j, k]) * x[k] for k in range(d)), ZERO)
+                wn = sum((to_arb(t) * to_arb(t) for t in Wc[j]), ZERO).sqrt().upper()
+                wx = _meet(wx, arb(0, 1) * (wn * xmax))
+                a[j] = _meet(a[j], wx + to_arb(c[sb1][j]) + arb(0, 1) * (r * self.S))
+                self.V[j] = min(self.V[j], (to_arb(abs(c[sw2][j])) + r).upper(), key=float)
+            self.vc = [to_arb(abs(t)) for t in c[sw2]]
+            self.b2c = to_arb(abs(c[sb2][0]))
+        self.a = a
+
+
+def _hessian_norm(prob: Any, u: _Units, rel: float, max_evals: int) -> arb:
+    """``max_j sup_{[a_j]} φ(V_j S² |σ''|, S |σ'|)`` (module docstring)."""
+    best = ZERO
+    for aj, Vj in zip(u.a, u.V):
+        cA, cB = Vj * u.S2, u.S
+
+        def fn(t: arb, cA: arb = cA, cB: arb = cB) -> arb:
+            return phi(cA * prob.act(2, t).abs_upper(), cB * prob.act(1, t).abs_upper())
+
+        if Vj == 0:
+            up = (u.S * sup_upper(lambda t: prob.act(1, t).abs_upper(), aj.lower(), aj.upper(), rel,
+                                  max_evals)).upper()
+        else:
+            up = sup_upper(fn, aj.lower(), aj.upper(), rel, max_evals)
+        best = up if up > best else best
+    return best
+
+
+def shallow_bound(prob: Any, lo: np.ndarray, hi: np.ndarray, rel: float = 1e-4, max_evals: int = 300) -> arb:
+    """An exact arb ``>=`` the quantity (``lip_grad`` or ``lip_loss_grad``) at every point of the
+    box ``lo, hi`` (already contracted to the domain) and every ``|y| <= Y`` (module docstring).
+    ``rel`` and ``max_evals`` steer each one-dimensional supremum (:func:`sup_upper`)."""
+    u = _Units(prob, lo, hi)
+    Hn = _hessian_norm(prob, u, rel, max_evals)
+    if prob.quantity == "lip_grad":
+        return Hn
+    coarse = max(8, max_evals // 8)
+    m0 = [sup_upper(lambda t: prob.act(0, t).abs_upper(), a.lower(), a.upper(), 1e-3, coarse) for a in u.a]
+    m1 = [sup_upper(lambda t: prob.act(1, t).abs_upper(), a.lower(), a.upper(), 1e-3, coarse) for a in u.a]
+    # |f| <= Σ_j |v_j| m0_j + |b_2|
+    f_nat = sum((V * m for V, m in zip(u.V, m0)), ZERO) + u.b2.abs_upper()
+    # |g|² <= 1 + Σ_j m0_j² + S² Σ_j V_j² m1_j²
+    s0 = sum((m * m for m in m0), ZERO)
+    vv = sum((V * V * m * m for V, m in zip(u.V, m1)), ZERO)
+    if u.ball:
+        f_ball = sum((v * m for v, m in zip(u.vc, m0)), ZERO) + u.b2c + u.r * (s0 + 1).sqrt()
+        f_nat = f_nat if f_nat < f_ball else f_ball
+        top = max(m1, key=float)
+        vb = (sum((v * v * m * m for v, m in zip(u.vc, m1)), ZERO).sqrt() + u.r * top) ** 2
+        vv = vv if vv < vb else vb
+    g2 = ONE + s0 + u.S2 * vv
+    Y = to_arb(prob.Y or 0.0)
+    return (g2 + (f_nat + Y) * Hn).upper()
