@@ -27,19 +27,27 @@ share the radius (Cauchy–Schwarz: ``Σ_j |v_j| m_j <= Σ_j |v°_j| m_j + r |m|
 """
 from __future__ import annotations
 
+import functools
 import heapq
 import math
 from typing import Any, Callable
 
 import numpy as np
+import sympy as sp
 from flint import arb
 
-from symlip.certify.interval import ONE, ZERO, hull, to_arb
+from symlip.activations.base import T
+from symlip.certify.interval import ONE, ZERO, ball_function, hull, to_arb, workprec
 
 __all__ = ["applies", "shallow_bound", "sup_upper", "phi"]
 
-_PIECE = 0.035  # initial pieces of a range (the activation's centred ball form is sharp at this width)
+#: (initial piece width, relative target, enclosures per supremum): small networks (the exact
+#: tier: every box matters), and networks above ``_FINE_MAX_P`` parameters (one cheap enclosure)
+_FINE = (0.035, 1e-4, 300)
+_COARSE = (0.25, 1e-2, 24)
+_FINE_MAX_P = 24
 _MAX_INITIAL = 256
+_UNIT = arb(0, 1)
 
 
 def applies(prob: Any) -> bool:
@@ -53,15 +61,16 @@ def phi(A: arb, B: arb) -> arb:
     return (A + (A * A + 4 * B * B).sqrt()) / 2
 
 
-def sup_upper(fn: Callable[[arb], arb], lo: arb, hi: arb, rel: float = 1e-4, max_evals: int = 300) -> arb:
+def sup_upper(fn: Callable[[arb], arb], lo: arb, hi: arb, rel: float = 1e-4, max_evals: int = 300,
+              piece: float = 0.035) -> arb:
     """An exact arb ``>= sup fn`` over ``[lo, hi]`` (``fn`` maps a ball to a ball enclosing
     its values there): the pieces whose enclosure exceeds ``(1 + rel)`` times the best
     midpoint value are halved, worst first, until none is left or ``max_evals`` enclosures
-    were made.  Deterministic (no clock)."""
+    were made (the first cut is into pieces of width about ``piece``).  Deterministic (no clock)."""
     lo, hi = lo.lower(), hi.upper()
     if not (lo.is_finite() and hi.is_finite()):
         return arb("inf")
-    k = max(1, min(_MAX_INITIAL, math.ceil(float(hi - lo) / _PIECE)))
+    k = max(1, min(_MAX_INITIAL, math.ceil(float(hi - lo) / piece)))
     step = (hi - lo) / k
     heap: list[tuple[float, int, arb, arb, arb]] = []
     best_low = -math.inf
@@ -93,6 +102,33 @@ def sup_upper(fn: Callable[[arb], arb], lo: arb, hi: arb, rel: float = 1e-4, max
         push(a, m)
         push(m, b)
     return max((t[2] for t in heap), key=lambda u: float(u) if u.is_finite() else math.inf)
+
+
+@functools.lru_cache(maxsize=32)
+def _ball_fns(expr: sp.Expr) -> tuple[Callable[[arb], arb], ...] | None:
+    """C ball extensions of σ and its first three derivatives (None when one has none)."""
+    exprs = [expr]
+    for _ in range(3):
+        exprs.append(sp.diff(exprs[-1], T))
+    try:
+        return tuple(ball_function(e, T) for e in exprs)
+    except ValueError:
+        return None
+
+
+def sigma(prob: Any, k: int, u: arb) -> arb:
+    """``σ^(k)`` (k <= 2) on the ball ``u``: the natural C ball extension met with the centred
+    form ``σ^(k)(m) + σ^(k+1)(u) [±r]``; the problem's own enclosure when there is no C form."""
+    fs = _ball_fns(prob.net.activation.expr)
+    if fs is None:
+        return prob.act(k, u)
+    nat = fs[k](u)
+    r = u.rad()
+    if r != 0:
+        cen = fs[k](u.mid()) + fs[k + 1](u) * (r * _UNIT)
+        if cen.is_finite():
+            nat = cen if not nat.is_finite() else _meet(nat, cen)
+    return nat if nat.is_finite() else prob.act(k, u)
 
 
 def _meet(a: arb, b: arb) -> arb:
@@ -138,35 +174,40 @@ class _Units:
         self.a = a
 
 
-def _hessian_norm(prob: Any, u: _Units, rel: float, max_evals: int) -> arb:
+def _hessian_norm(prob: Any, u: _Units, rel: float, max_evals: int, piece: float) -> arb:
     """``max_j sup_{[a_j]} φ(V_j S² |σ''|, S |σ'|)`` (module docstring)."""
     best = ZERO
     for aj, Vj in zip(u.a, u.V):
         cA, cB = Vj * u.S2, u.S
 
         def fn(t: arb, cA: arb = cA, cB: arb = cB) -> arb:
-            return phi(cA * prob.act(2, t).abs_upper(), cB * prob.act(1, t).abs_upper())
+            return phi(cA * sigma(prob, 2, t).abs_upper(), cB * sigma(prob, 1, t).abs_upper())
 
-        if Vj == 0:
-            up = (u.S * sup_upper(lambda t: prob.act(1, t).abs_upper(), aj.lower(), aj.upper(), rel,
-                                  max_evals)).upper()
-        else:
-            up = sup_upper(fn, aj.lower(), aj.upper(), rel, max_evals)
+        up = sup_upper(fn, aj.lower(), aj.upper(), rel, max_evals, piece)
         best = up if up > best else best
     return best
 
 
-def shallow_bound(prob: Any, lo: np.ndarray, hi: np.ndarray, rel: float = 1e-4, max_evals: int = 300) -> arb:
+def shallow_bound(prob: Any, lo: np.ndarray, hi: np.ndarray) -> arb:
     """An exact arb ``>=`` the quantity (``lip_grad`` or ``lip_loss_grad``) at every point of the
     box ``lo, hi`` (already contracted to the domain) and every ``|y| <= Y`` (module docstring).
-    ``rel`` and ``max_evals`` steer each one-dimensional supremum (:func:`sup_upper`)."""
+    Each one-dimensional supremum (:func:`sup_upper`) is fine on small networks, coarse above
+    ``_FINE_MAX_P`` parameters (a function of the problem only: a replay re-derives it)."""
+    with workprec():
+        return _bound(prob, lo, hi)
+
+
+def _bound(prob: Any, lo: np.ndarray, hi: np.ndarray) -> arb:
+    piece, rel, max_evals = _FINE if prob.P <= _FINE_MAX_P else _COARSE
     u = _Units(prob, lo, hi)
-    Hn = _hessian_norm(prob, u, rel, max_evals)
+    Hn = _hessian_norm(prob, u, rel, max_evals, piece)
     if prob.quantity == "lip_grad":
         return Hn
     coarse = max(8, max_evals // 8)
-    m0 = [sup_upper(lambda t: prob.act(0, t).abs_upper(), a.lower(), a.upper(), 1e-3, coarse) for a in u.a]
-    m1 = [sup_upper(lambda t: prob.act(1, t).abs_upper(), a.lower(), a.upper(), 1e-3, coarse) for a in u.a]
+    m0 = [sup_upper(lambda t: sigma(prob, 0, t).abs_upper(), a.lower(), a.upper(), 1e-3, coarse, 4 * piece)
+          for a in u.a]
+    m1 = [sup_upper(lambda t: sigma(prob, 1, t).abs_upper(), a.lower(), a.upper(), 1e-3, coarse, 4 * piece)
+          for a in u.a]
     # |f| <= Σ_j |v_j| m0_j + |b_2|
     f_nat = sum((V * m for V, m in zip(u.V, m0)), ZERO) + u.b2.abs_upper()
     # |g|² <= 1 + Σ_j m0_j² + S² Σ_j V_j² m1_j²
@@ -176,7 +217,8 @@ def shallow_bound(prob: Any, lo: np.ndarray, hi: np.ndarray, rel: float = 1e-4, 
         f_ball = sum((v * m for v, m in zip(u.vc, m0)), ZERO) + u.b2c + u.r * (s0 + 1).sqrt()
         f_nat = f_nat if f_nat < f_ball else f_ball
         top = max(m1, key=float)
-        vb = (sum((v * v * m * m for v, m in zip(u.vc, m1)), ZERO).sqrt() + u.r * top) ** 2
+        vb = sum((v * v * m * m for v, m in zip(u.vc, m1)), ZERO).sqrt() + u.r * top
+        vb = vb * vb
         vv = vv if vv < vb else vb
     g2 = ONE + s0 + u.S2 * vv
     Y = to_arb(prob.Y or 0.0)
