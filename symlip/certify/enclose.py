@@ -53,7 +53,7 @@ from symlip.certify.hessian import block_bound
 from symlip.certify.interval import (ONE, ZERO, ball_function, float_down, float_up, hull, norm2_upper,
                                     sym_intersect, sym_norm_upper, to_arb, workprec)
 from symlip.certify.jets import Jet, value
-from symlip.certify.shallow import applies as shallow_applies, shallow_bound
+from symlip.certify.shallow import applies as shallow_applies, shallow_bound, shallow_enclosure
 
 if TYPE_CHECKING:  # pragma: no cover
     from symlip.models.network import MLP
@@ -340,7 +340,11 @@ class Problem:
         mv = phic + lin + rem
         best = mv.upper() if mv.upper() < nat.upper() else nat.upper()
         scores = np.array([float((abs(a.mid()) + a.rad()) * h) for a, h in zip(G, half)])
-        return _sqrt_up(best), scores
+        best = _sqrt_up(best)
+        if shallow_applies(self):  # one hidden layer: the structured bound (symlip.certify.shallow)
+            sh = shallow_bound(self, lo, hi)
+            best = sh if sh < best else best
+        return best, scores
 
     def _nat_sq(self, out: dict[str, Any], jets: bool = False) -> arb:
         """The natural enclosure of the squared norm from the balls' absolute values."""
@@ -413,12 +417,12 @@ class Problem:
 
     def _enclose_hessian(self, lo: np.ndarray, hi: np.ndarray) -> tuple[arb, np.ndarray]:
         # one hidden layer: the structured bound (symlip.certify.shallow), alone on large networks
-        shallow = shallow_bound(self, lo, hi) if shallow_applies(self) else None
+        shallow = shallow_enclosure(self, lo, hi) if shallow_applies(self) else None
         if shallow is not None and self.P > _GENERIC_MAX_P:
-            return shallow, hi - lo
+            return shallow
         up, scores = self._enclose_hessian_generic(lo, hi)
-        if shallow is not None and shallow < up:
-            return shallow, hi - lo
+        if shallow is not None and shallow[0] < up:
+            return shallow
         return up, scores
 
     def _enclose_hessian_generic(self, lo: np.ndarray, hi: np.ndarray) -> tuple[arb, np.ndarray]:

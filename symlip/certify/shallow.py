@@ -39,11 +39,11 @@ from flint import arb
 from symlip.activations.base import T
 from symlip.certify.interval import ONE, ZERO, ball_function, hull, to_arb, workprec
 
-__all__ = ["applies", "shallow_bound", "sup_upper", "phi"]
+__all__ = ["applies", "shallow_bound", "shallow_enclosure", "sup_upper", "phi"]
 
 #: (initial piece width, relative target, enclosures per supremum): small networks (the exact
 #: tier: every box matters), and networks above ``_FINE_MAX_P`` parameters (one cheap enclosure)
-_FINE = (0.035, 1e-4, 300)
+_FINE = (0.25, 3e-4, 100)
 _COARSE = (0.25, 1e-2, 24)
 _FINE_MAX_P = 24
 _MAX_INITIAL = 256
@@ -51,9 +51,10 @@ _UNIT = arb(0, 1)
 
 
 def applies(prob: Any) -> bool:
-    """Whether the structured bound applies: one hidden layer, scalar output, a Hessian quantity."""
-    return (prob.quantity in ("lip_grad", "lip_loss_grad") and prob.net.depth == 2 and prob.net.d_out == 1
-            and prob.smooth)
+    """Whether the structured bound applies: one hidden layer, scalar output, smooth σ,
+    ``lip_f``, ``lip_grad`` or ``lip_loss_grad``."""
+    return (prob.quantity in ("lip_f", "lip_grad", "lip_loss_grad") and prob.net.depth == 2
+            and prob.net.d_out == 1 and prob.smooth)
 
 
 def phi(A: arb, B: arb) -> arb:
@@ -131,6 +132,17 @@ def sigma(prob: Any, k: int, u: arb) -> arb:
     return nat if nat.is_finite() else prob.act(k, u)
 
 
+def _dist2(lo: float, hi: float, c: float) -> arb:
+    """A ball holding the squared distance from ``c`` to the interval ``[lo, hi]``."""
+    if lo > c:
+        t = to_arb(lo) - to_arb(c)
+    elif hi < c:
+        t = to_arb(c) - to_arb(hi)
+    else:
+        return ZERO
+    return t * t
+
+
 def _meet(a: arb, b: arb) -> arb:
     try:
         return a.intersection(b)
@@ -158,25 +170,39 @@ class _Units:
         self.b2 = th[sb2][0]
         a = [sum((W1[j, k] * x[k] for k in range(d)), ZERO) + th[sb1][j] for j in range(h)]
         self.ball = prob.region.kind == "ball"
+        # the variables of unit j: its row of W_1 and b_1[j] (they move a_j), and v_j
+        self.unit_vars = [np.r_[np.arange(sw1.start + j * d, sw1.start + (j + 1) * d), sb1.start + j,
+                                sw2.start + j] for j in range(h)]
         if self.ball:
             r = to_arb(prob.region.radius)
             self.r = r
             c = np.asarray(prob.region.center, float)
+            d2 = [_dist2(lw, hg, cc) for lw, hg, cc in zip(lo[:prob.P], hi[:prob.P], c)]
+            total = sum(d2, ZERO)
+
+            def room(idx: np.ndarray) -> arb:
+                """``>= |θ_idx - θ°_idx|`` on the box's domain points: ``r² - Σ_{k ∉ idx} dist_k²``."""
+                left = (r * r - (total - sum((d2[k] for k in idx), ZERO))).upper()
+                return left.sqrt().upper() if left > 0 else ZERO
+
             Wc = c[sw1].reshape(h, d)
             for j in range(h):
                 wx = sum((to_arb(Wc[j, k]) * x[k] for k in range(d)), ZERO)
                 wn = sum((to_arb(t) * to_arb(t) for t in Wc[j]), ZERO).sqrt().upper()
                 wx = _meet(wx, arb(0, 1) * (wn * xmax))
-                a[j] = _meet(a[j], wx + to_arb(c[sb1][j]) + arb(0, 1) * (r * self.S))
-                self.V[j] = min(self.V[j], (to_arb(abs(c[sw2][j])) + r).upper(), key=float)
+                ra = room(self.unit_vars[j][:-1])
+                a[j] = _meet(a[j], wx + to_arb(c[sb1][j]) + arb(0, 1) * (ra * self.S))
+                rv = room(self.unit_vars[j][-1:])
+                self.V[j] = min(self.V[j], (to_arb(abs(c[sw2][j])) + rv).upper(), key=float)
             self.vc = [to_arb(abs(t)) for t in c[sw2]]
             self.b2c = to_arb(abs(c[sb2][0]))
         self.a = a
 
 
 def _hessian_norm(prob: Any, u: _Units, rel: float, max_evals: int, piece: float) -> arb:
-    """``max_j sup_{[a_j]} φ(V_j S² |σ''|, S |σ'|)`` (module docstring)."""
+    """``max_j sup_{[a_j]} φ(V_j S² |σ''|, S |σ'|)`` (module docstring); ``u.units`` keeps each unit's."""
     best = ZERO
+    u.units = []
     for aj, Vj in zip(u.a, u.V):
         cA, cB = Vj * u.S2, u.S
 
@@ -184,12 +210,56 @@ def _hessian_norm(prob: Any, u: _Units, rel: float, max_evals: int, piece: float
             return phi(cA * sigma(prob, 2, t).abs_upper(), cB * sigma(prob, 1, t).abs_upper())
 
         up = sup_upper(fn, aj.lower(), aj.upper(), rel, max_evals, piece)
+        u.units.append(up)
         best = up if up > best else best
     return best
 
 
+def _grad_norm(prob: Any, u: _Units, rel: float, max_evals: int, piece: float) -> arb:
+    """``|∇_θ f| <= sqrt(1 + Σ_j sup_{[a_j]} (σ(a)² + V_j² S² σ'(a)²))`` (and, on a ball region,
+    the joint radius: ``1 + Σ_j m0_j² + S² (|diag(m1) v°| + r max m1)²``)."""
+    total = ONE
+    for aj, Vj in zip(u.a, u.V):
+        c = Vj * Vj * u.S2
+
+        def fn(t: arb, c: arb = c) -> arb:
+            s0, s1 = sigma(prob, 0, t).abs_upper(), sigma(prob, 1, t).abs_upper()
+            return s0 * s0 + c * s1 * s1
+
+        total = total + sup_upper(fn, aj.lower(), aj.upper(), rel / 4, max_evals, piece)
+    if u.ball:
+        m0 = [sup_upper(lambda t: sigma(prob, 0, t).abs_upper(), a.lower(), a.upper(), rel, max_evals, piece)
+              for a in u.a]
+        m1 = [sup_upper(lambda t: sigma(prob, 1, t).abs_upper(), a.lower(), a.upper(), rel, max_evals, piece)
+              for a in u.a]
+        vb = sum((v * v * m * m for v, m in zip(u.vc, m1)), ZERO).sqrt() + u.r * max(m1, key=float)
+        alt = ONE + sum((m * m for m in m0), ZERO) + u.S2 * vb * vb
+        total = total if total < alt else alt
+    return total.sqrt().upper()
+
+
+def shallow_enclosure(prob: Any, lo: np.ndarray, hi: np.ndarray) -> tuple[arb, np.ndarray]:
+    """:func:`shallow_bound` and split scores: for ``lip_grad`` the relative widths of the
+    variables of the units within 1% of the largest bound (and of x), zero elsewhere
+    (splitting another unit's variables cannot lower the bound); else all relative widths."""
+    with workprec():
+        piece, rel, max_evals = _FINE if prob.P <= _FINE_MAX_P else _COARSE
+        rlo, rhi = prob.root()
+        rel_w = (hi - lo) / np.where(rhi > rlo, rhi - rlo, 1.0)
+        if prob.quantity != "lip_grad":
+            return _bound(prob, lo, hi), rel_w
+        u = _Units(prob, lo, hi)
+        best = _hessian_norm(prob, u, rel, max_evals, piece)
+        keep = np.zeros(prob.n, bool)
+        keep[prob.P:] = True
+        for idx, up in zip(u.unit_vars, u.units):
+            if up >= best * 0.99:
+                keep[idx] = True
+        return best, np.where(keep, rel_w, 0.0)
+
+
 def shallow_bound(prob: Any, lo: np.ndarray, hi: np.ndarray) -> arb:
-    """An exact arb ``>=`` the quantity (``lip_grad`` or ``lip_loss_grad``) at every point of the
+    """An exact arb ``>=`` the quantity (``lip_f``, ``lip_grad`` or ``lip_loss_grad``) at every point of the
     box ``lo, hi`` (already contracted to the domain) and every ``|y| <= Y`` (module docstring).
     Each one-dimensional supremum (:func:`sup_upper`) is fine on small networks, coarse above
     ``_FINE_MAX_P`` parameters (a function of the problem only: a replay re-derives it)."""
@@ -200,6 +270,8 @@ def shallow_bound(prob: Any, lo: np.ndarray, hi: np.ndarray) -> arb:
 def _bound(prob: Any, lo: np.ndarray, hi: np.ndarray) -> arb:
     piece, rel, max_evals = _FINE if prob.P <= _FINE_MAX_P else _COARSE
     u = _Units(prob, lo, hi)
+    if prob.quantity == "lip_f":
+        return _grad_norm(prob, u, rel, max_evals, piece)
     Hn = _hessian_norm(prob, u, rel, max_evals, piece)
     if prob.quantity == "lip_grad":
         return Hn
