@@ -70,6 +70,7 @@ _MAX_PIECES = 8
 _BALL_RAD = 0.02  # arguments of at most this radius are evaluated in C ball arithmetic (centred form)
 _UNIT = arb(0, 1)  # the ball [-1, 1]
 _GENERIC_MAX_P = 24  # above this many parameters a one-hidden-layer Hessian box gets the structured bound only
+_SHALLOW_WIDE = 0.125  # lip_f: the structured bound on boxes this wide (relative to the root) in some variable
 
 
 class Problem:
@@ -341,7 +342,9 @@ class Problem:
         best = mv.upper() if mv.upper() < nat.upper() else nat.upper()
         scores = np.array([float((abs(a.mid()) + a.rad()) * h) for a, h in zip(G, half)])
         best = _sqrt_up(best)
-        if shallow_applies(self):  # one hidden layer: the structured bound (symlip.certify.shallow)
+        rlo, rhi = self.root()
+        wide = np.any((hi - lo) >= _SHALLOW_WIDE * (rhi - rlo))
+        if wide and shallow_applies(self):  # one hidden layer, a wide box: the structured bound (shallow.py)
             sh = shallow_bound(self, lo, hi)
             best = sh if sh < best else best
         return best, scores

@@ -30,6 +30,7 @@ from __future__ import annotations
 import functools
 import heapq
 import math
+import weakref
 from typing import Any, Callable
 
 import numpy as np
@@ -37,6 +38,7 @@ import sympy as sp
 from flint import arb
 
 from symlip.activations.base import T
+from symlip.certify.cap import region_layer_bounds
 from symlip.certify.interval import ONE, ZERO, ball_function, hull, to_arb, workprec
 
 __all__ = ["applies", "shallow_bound", "shallow_enclosure", "sup_upper", "phi"]
@@ -162,7 +164,7 @@ class _Units:
         xsq = sum((t.abs_upper() * t.abs_upper() for t in x), ZERO)
         R = to_arb(prob.R)
         xsq = xsq if xsq < R * R else R * R
-        xmax = xsq.sqrt().upper()
+        xmax = self.xmax = xsq.sqrt().upper()
         self.S2 = (ONE + xsq).upper()
         self.S = self.S2.sqrt().upper()
         self.v = th[sw2]
@@ -215,9 +217,59 @@ def _hessian_norm(prob: Any, u: _Units, rel: float, max_evals: int, piece: float
     return best
 
 
+def _sums(prob: Any, u: _Units, rel: float, max_evals: int, piece: float) -> tuple[arb, arb, arb]:
+    """Bounds of ``Σ_j σ(a_j)²``, ``Σ_j v_j² σ'(a_j)²`` and ``|f|`` on the box: unit by unit, and
+    through the layers' norms ``||W_1||_2 <= ω_1``, ``|b_1| <= β_1``, ``|v| <= ω_2``, ``|b_2| <= β_2``
+    (:func:`~symlip.certify.cap.region_layer_bounds`): ``|σ(a)| <= |σ(0)| 1 + S_1 |a|`` entrywise
+    (mean value theorem, ``S_1`` = sup |σ'| between 0 and each ``a_j``), so
+    ``Σ_j σ(a_j)² <= (|σ(0)| sqrt(h) + S_1 |a|)²`` with ``|a| <= ω_1 |x| + β_1``; on a ball region
+    also the joint radius (module docstring).  The smallest of each is kept."""
+    coarse = max(8, max_evals // 4)
+    m0 = [sup_upper(lambda t: sigma(prob, 0, t).abs_upper(), a.lower(), a.upper(), rel, coarse, 4 * piece)
+          for a in u.a]
+    m1 = [sup_upper(lambda t: sigma(prob, 1, t).abs_upper(), a.lower(), a.upper(), rel, coarse, 4 * piece)
+          for a in u.a]
+    s1z = max((sup_upper(lambda t: sigma(prob, 1, t).abs_upper(), a.union(ZERO).lower(), a.union(ZERO).upper(),
+                         rel, coarse, 4 * piece) for a in u.a), key=float)
+    om, be = _layer_bounds(prob)
+    top1 = max(m1, key=float)
+    # Σ_j σ(a_j)²
+    t0 = sum((m * m for m in m0), ZERO)
+    anorm = sum((a.abs_upper() * a.abs_upper() for a in u.a), ZERO).sqrt()
+    alt = om[0] * u.xmax + be[0]
+    anorm = anorm if anorm < alt else alt
+    c = sigma(prob, 0, ZERO).abs_upper() * to_arb(len(u.a)).sqrt() + s1z * anorm
+    t0 = t0 if t0 < c * c else c * c
+    # Σ_j v_j² σ'(a_j)²
+    t1 = sum((V * V * m * m for V, m in zip(u.V, m1)), ZERO)
+    alt = om[1] * om[1] * top1 * top1
+    t1 = t1 if t1 < alt else alt
+    # |f|
+    f = sum((V * m for V, m in zip(u.V, m0)), ZERO) + u.b2.abs_upper()
+    alt = om[1] * t0.sqrt() + be[1]
+    f = f if f < alt else alt
+    if u.ball:
+        alt = sum((v * m for v, m in zip(u.vc, m0)), ZERO) + u.b2c + u.r * (sum((m * m for m in m0), ZERO) + 1).sqrt()
+        f = f if f < alt else alt
+        vb = sum((v * v * m * m for v, m in zip(u.vc, m1)), ZERO).sqrt() + u.r * top1
+        t1 = t1 if t1 < vb * vb else vb * vb
+    return t0.upper(), t1.upper(), f.upper()
+
+
+_LAYER_BOUNDS: "weakref.WeakKeyDictionary[Any, tuple[list[arb], list[arb]]]" = weakref.WeakKeyDictionary()
+
+
+def _layer_bounds(prob: Any) -> tuple[list[arb], list[arb]]:
+    """:func:`~symlip.certify.cap.region_layer_bounds` of the problem, once per problem."""
+    got = _LAYER_BOUNDS.get(prob)
+    if got is None:
+        got = _LAYER_BOUNDS[prob] = region_layer_bounds(prob.net, prob.region)
+    return got
+
+
 def _grad_norm(prob: Any, u: _Units, rel: float, max_evals: int, piece: float) -> arb:
-    """``|∇_θ f| <= sqrt(1 + Σ_j sup_{[a_j]} (σ(a)² + V_j² S² σ'(a)²))`` (and, on a ball region,
-    the joint radius: ``1 + Σ_j m0_j² + S² (|diag(m1) v°| + r max m1)²``)."""
+    """``|∇_θ f|² <= 1 + Σ_j sup_{[a_j]} (σ(a)² + V_j² S² σ'(a)²)``, or ``1 + Σσ² + S² Σ v² σ'²``
+    by :func:`_sums` when smaller."""
     total = ONE
     for aj, Vj in zip(u.a, u.V):
         c = Vj * Vj * u.S2
@@ -227,14 +279,9 @@ def _grad_norm(prob: Any, u: _Units, rel: float, max_evals: int, piece: float) -
             return s0 * s0 + c * s1 * s1
 
         total = total + sup_upper(fn, aj.lower(), aj.upper(), rel / 4, max_evals, piece)
-    if u.ball:
-        m0 = [sup_upper(lambda t: sigma(prob, 0, t).abs_upper(), a.lower(), a.upper(), rel, max_evals, piece)
-              for a in u.a]
-        m1 = [sup_upper(lambda t: sigma(prob, 1, t).abs_upper(), a.lower(), a.upper(), rel, max_evals, piece)
-              for a in u.a]
-        vb = sum((v * v * m * m for v, m in zip(u.vc, m1)), ZERO).sqrt() + u.r * max(m1, key=float)
-        alt = ONE + sum((m * m for m in m0), ZERO) + u.S2 * vb * vb
-        total = total if total < alt else alt
+    t0, t1, _ = _sums(prob, u, rel, max_evals, piece)
+    alt = ONE + t0 + u.S2 * t1
+    total = total if total < alt else alt
     return total.sqrt().upper()
 
 
@@ -275,23 +322,7 @@ def _bound(prob: Any, lo: np.ndarray, hi: np.ndarray) -> arb:
     Hn = _hessian_norm(prob, u, rel, max_evals, piece)
     if prob.quantity == "lip_grad":
         return Hn
-    coarse = max(8, max_evals // 8)
-    m0 = [sup_upper(lambda t: sigma(prob, 0, t).abs_upper(), a.lower(), a.upper(), 1e-3, coarse, 4 * piece)
-          for a in u.a]
-    m1 = [sup_upper(lambda t: sigma(prob, 1, t).abs_upper(), a.lower(), a.upper(), 1e-3, coarse, 4 * piece)
-          for a in u.a]
-    # |f| <= Σ_j |v_j| m0_j + |b_2|
-    f_nat = sum((V * m for V, m in zip(u.V, m0)), ZERO) + u.b2.abs_upper()
-    # |g|² <= 1 + Σ_j m0_j² + S² Σ_j V_j² m1_j²
-    s0 = sum((m * m for m in m0), ZERO)
-    vv = sum((V * V * m * m for V, m in zip(u.V, m1)), ZERO)
-    if u.ball:
-        f_ball = sum((v * m for v, m in zip(u.vc, m0)), ZERO) + u.b2c + u.r * (s0 + 1).sqrt()
-        f_nat = f_nat if f_nat < f_ball else f_ball
-        top = max(m1, key=float)
-        vb = sum((v * v * m * m for v, m in zip(u.vc, m1)), ZERO).sqrt() + u.r * top
-        vb = vb * vb
-        vv = vv if vv < vb else vb
-    g2 = ONE + s0 + u.S2 * vv
+    t0, t1, f = _sums(prob, u, 1e-3, max_evals, piece)
+    g2 = ONE + t0 + u.S2 * t1  # |g|² = 1 + Σ_j σ(a_j)² + |x̃|² Σ_j v_j² σ'(a_j)²
     Y = to_arb(prob.Y or 0.0)
-    return (g2 + (f_nat + Y) * Hn).upper()
+    return (g2 + (f + Y) * Hn).upper()
