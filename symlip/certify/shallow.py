@@ -1,4 +1,4 @@
-"""Structured enclosures of the Hessian norms of one-hidden-layer networks (docs/theory.md §1 (D1.2), §2 (R4)).
+"""Structured enclosures of the local quantities of one-hidden-layer networks (docs/theory.md §8.7 (BB8.3)).
 
 For ``f(x; θ) = Σ_j v_j σ(a_j) + b_2``, ``a_j = w_j·x + b_j`` (``v = W_2``'s row), the
 Hessian ``∇²_θ f`` is block diagonal over the hidden units: unit ``j``'s variables
@@ -17,9 +17,11 @@ it).  The dependency between ``σ''`` and ``σ'`` at the same ``a`` is kept, and
 ``V_j``, ``S`` and the ends of ``[a_j]`` are attained together (a box region's root)
 the bound is the supremum itself.
 
-``lip_loss_grad``: ``||g gᵀ + (f - y) H|| <= |g|² + |f - y| ||H||`` with
-``|g|² = 1 + Σ_j (σ(a_j)² + v_j² σ'(a_j)² |x̃|²)`` and ``f`` bounded unit by unit
-(both first order in the box width; the generic enclosure takes over on small boxes).
+``lip_f``: ``|g|² = 1 + Σ_j (σ(a_j)² + v_j² σ'(a_j)² |x̃|²)`` (``g = ∇_θ f``), each unit's term a
+one-dimensional supremum, or the sums bounded through the layers' norms (:func:`_sums`).
+``lip_loss_grad``: ``||g gᵀ + (f - y) H|| <= |g|² + |f - y| ||H||``.  These are first order in
+the box width: :class:`~symlip.certify.enclose.Problem` keeps the smaller of them and its
+generic enclosures.
 
 On a ball region ``|θ - θ°| <= r`` each unit's variables move by at most ``r``
 (``|a_j - w°_j·x - b°_j| <= r |x̃|``, ``|v_j| <= |v°_j| + r``), and the sums over units
@@ -221,7 +223,7 @@ def _sums(prob: Any, u: _Units, rel: float, max_evals: int, piece: float) -> tup
     """Bounds of ``Σ_j σ(a_j)²``, ``Σ_j v_j² σ'(a_j)²`` and ``|f|`` on the box: unit by unit, and
     through the layers' norms ``||W_1||_2 <= ω_1``, ``|b_1| <= β_1``, ``|v| <= ω_2``, ``|b_2| <= β_2``
     (:func:`~symlip.certify.cap.region_layer_bounds`): ``|σ(a)| <= |σ(0)| 1 + S_1 |a|`` entrywise
-    (mean value theorem, ``S_1`` = sup |σ'| between 0 and each ``a_j``), so
+    (``S_1`` = the largest secant slope ``|σ(a) - σ(0)| / |a|`` between 0 and each ``a_j``), so
     ``Σ_j σ(a_j)² <= (|σ(0)| sqrt(h) + S_1 |a|)²`` with ``|a| <= ω_1 |x| + β_1``; on a ball region
     also the joint radius (module docstring).  The smallest of each is kept."""
     coarse = max(8, max_evals // 4)
@@ -229,8 +231,16 @@ def _sums(prob: Any, u: _Units, rel: float, max_evals: int, piece: float) -> tup
           for a in u.a]
     m1 = [sup_upper(lambda t: sigma(prob, 1, t).abs_upper(), a.lower(), a.upper(), rel, coarse, 4 * piece)
           for a in u.a]
-    s1z = max((sup_upper(lambda t: sigma(prob, 1, t).abs_upper(), a.union(ZERO).lower(), a.union(ZERO).upper(),
-                         rel, coarse, 4 * piece) for a in u.a), key=float)
+    s0 = sigma(prob, 0, ZERO)
+
+    def secant(t: arb) -> arb:
+        """``|σ(a) - σ(0)| / |a|`` over the ball ``t`` (``sup |σ'|`` there when it holds 0)."""
+        if t.contains(0):
+            return sigma(prob, 1, t).abs_upper()
+        return ((sigma(prob, 0, t) - s0) / t).abs_upper()
+
+    s1z = max((sup_upper(secant, a.union(ZERO).lower(), a.union(ZERO).upper(), rel, coarse, 4 * piece)
+               for a in u.a), key=float)
     om, be = _layer_bounds(prob)
     top1 = max(m1, key=float)
     # Σ_j σ(a_j)²
@@ -238,7 +248,7 @@ def _sums(prob: Any, u: _Units, rel: float, max_evals: int, piece: float) -> tup
     anorm = sum((a.abs_upper() * a.abs_upper() for a in u.a), ZERO).sqrt()
     alt = om[0] * u.xmax + be[0]
     anorm = anorm if anorm < alt else alt
-    c = sigma(prob, 0, ZERO).abs_upper() * to_arb(len(u.a)).sqrt() + s1z * anorm
+    c = s0.abs_upper() * to_arb(len(u.a)).sqrt() + s1z * anorm
     t0 = t0 if t0 < c * c else c * c
     # Σ_j v_j² σ'(a_j)²
     t1 = sum((V * V * m * m for V, m in zip(u.V, m1)), ZERO)
