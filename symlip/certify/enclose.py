@@ -70,7 +70,9 @@ _MAX_PIECES = 8
 _BALL_RAD = 0.02  # arguments of at most this radius are evaluated in C ball arithmetic (centred form)
 _UNIT = arb(0, 1)  # the ball [-1, 1]
 _GENERIC_MAX_P = 24  # above this many parameters a one-hidden-layer Hessian box gets the structured bound only
-_SHALLOW_WIDE = 0.125  # lip_f: the structured bound on boxes this wide (relative to the root) in some variable
+#: lip_f: the structured bound on boxes whose mean width relative to the root is at least this (a ball
+#: region: the mean-value form with the ball's linear supremum is the stronger one sooner)
+_SHALLOW_WIDE = {"box": 0.2, "ball": 0.35}
 
 
 class Problem:
@@ -343,7 +345,7 @@ class Problem:
         scores = np.array([float((abs(a.mid()) + a.rad()) * h) for a, h in zip(G, half)])
         best = _sqrt_up(best)
         rlo, rhi = self.root()
-        wide = np.any((hi - lo) >= _SHALLOW_WIDE * (rhi - rlo))
+        wide = np.mean((hi - lo) / np.where(rhi > rlo, rhi - rlo, 1.0)) >= _SHALLOW_WIDE[self.region.kind]
         if wide and shallow_applies(self):  # one hidden layer, a wide box: the structured bound (shallow.py)
             sh = shallow_bound(self, lo, hi)
             best = sh if sh < best else best

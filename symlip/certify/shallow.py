@@ -50,6 +50,7 @@ __all__ = ["applies", "shallow_bound", "shallow_enclosure", "sup_upper", "phi"]
 _FINE = (0.25, 3e-4, 100)
 _COARSE = (0.25, 1e-2, 24)
 _FINE_MAX_P = 24
+_V_PIECES = 4  # lip_grad on a ball region, small networks: pieces of each v_j's range (ellipse of (v_j, a_j))
 _MAX_INITIAL = 256
 _UNIT = arb(0, 1)
 
@@ -157,7 +158,7 @@ def _meet(a: arb, b: arb) -> arb:
 class _Units:
     """Per-unit ranges on a box: ``[a_j]``, ``V_j >= |v_j|``, ``S² >= |x̃|²``, ``|b_2|``."""
 
-    def __init__(self, prob: Any, lo: np.ndarray, hi: np.ndarray) -> None:
+    def __init__(self, prob: Any, lo: np.ndarray, hi: np.ndarray, v_pieces: int = 1) -> None:
         net = prob.net
         (sw1, sb1), (sw2, sb2) = net.layer_slices
         d, h = net.d_in, net.widths[1]
@@ -174,6 +175,7 @@ class _Units:
         self.b2 = th[sb2][0]
         a = [sum((W1[j, k] * x[k] for k in range(d)), ZERO) + th[sb1][j] for j in range(h)]
         self.ball = prob.region.kind == "ball"
+        self.pieces: list[list[tuple[arb, arb]]] = [[] for _ in range(h)]
         # the variables of unit j: its row of W_1 and b_1[j] (they move a_j), and v_j
         self.unit_vars = [np.r_[np.arange(sw1.start + j * d, sw1.start + (j + 1) * d), sb1.start + j,
                                 sw2.start + j] for j in range(h)]
@@ -195,27 +197,46 @@ class _Units:
                 wn = sum((to_arb(t) * to_arb(t) for t in Wc[j]), ZERO).sqrt().upper()
                 wx = _meet(wx, arb(0, 1) * (wn * xmax))
                 ra = room(self.unit_vars[j][:-1])
-                a[j] = _meet(a[j], wx + to_arb(c[sb1][j]) + arb(0, 1) * (ra * self.S))
+                nat = a[j]
+                a[j] = _meet(nat, wx + to_arb(c[sb1][j]) + arb(0, 1) * (ra * self.S))
                 rv = room(self.unit_vars[j][-1:])
                 self.V[j] = min(self.V[j], (to_arb(abs(c[sw2][j])) + rv).upper(), key=float)
+                if v_pieces > 1:
+                    # (|v_j|, a_j) lie in an ellipse: cut v_j's range, each piece leaves a_j its own room
+                    k = sw2.start + j
+                    base = r * r - (total - sum((d2[i] for i in self.unit_vars[j]), ZERO))
+                    cuts = np.linspace(lo[k], hi[k], v_pieces + 1)
+                    cuts[0], cuts[-1] = lo[k], hi[k]
+                    for p1, p2 in zip(cuts[:-1], cuts[1:]):
+                        left = (base - _dist2(p1, p2, c[k])).upper()
+                        if left < 0:
+                            continue  # no domain point with v_j in this piece
+                        rp = left.sqrt().upper() if left > 0 else ZERO
+                        ap = _meet(nat, wx + to_arb(c[sb1][j]) + arb(0, 1) * (rp * self.S))
+                        Vp = min(to_arb(max(abs(p1), abs(p2))), self.V[j], key=float)
+                        self.pieces[j].append((Vp, ap))
             self.vc = [to_arb(abs(t)) for t in c[sw2]]
             self.b2c = to_arb(abs(c[sb2][0]))
         self.a = a
+        self.pieces = [pc or [(V, aj)] for pc, V, aj in zip(self.pieces, self.V, a)]
 
 
 def _hessian_norm(prob: Any, u: _Units, rel: float, max_evals: int, piece: float) -> arb:
     """``max_j sup_{[a_j]} φ(V_j S² |σ''|, S |σ'|)`` (module docstring); ``u.units`` keeps each unit's."""
     best = ZERO
     u.units = []
-    for aj, Vj in zip(u.a, u.V):
-        cA, cB = Vj * u.S2, u.S
+    for pieces in u.pieces:
+        unit = ZERO
+        for Vj, aj in pieces:
+            cA, cB = Vj * u.S2, u.S
 
-        def fn(t: arb, cA: arb = cA, cB: arb = cB) -> arb:
-            return phi(cA * sigma(prob, 2, t).abs_upper(), cB * sigma(prob, 1, t).abs_upper())
+            def fn(t: arb, cA: arb = cA, cB: arb = cB) -> arb:
+                return phi(cA * sigma(prob, 2, t).abs_upper(), cB * sigma(prob, 1, t).abs_upper())
 
-        up = sup_upper(fn, aj.lower(), aj.upper(), rel, max_evals, piece)
-        u.units.append(up)
-        best = up if up > best else best
+            up = sup_upper(fn, aj.lower(), aj.upper(), rel, max_evals, piece)
+            unit = up if up > unit else unit
+        u.units.append(unit)
+        best = unit if unit > best else best
     return best
 
 
@@ -305,7 +326,7 @@ def shallow_enclosure(prob: Any, lo: np.ndarray, hi: np.ndarray) -> tuple[arb, n
         rel_w = (hi - lo) / np.where(rhi > rlo, rhi - rlo, 1.0)
         if prob.quantity != "lip_grad":
             return _bound(prob, lo, hi), rel_w
-        u = _Units(prob, lo, hi)
+        u = _Units(prob, lo, hi, _V_PIECES if prob.P <= _FINE_MAX_P else 1)
         best = _hessian_norm(prob, u, rel, max_evals, piece)
         keep = np.zeros(prob.n, bool)
         keep[prob.P:] = True
