@@ -107,7 +107,17 @@ def sup_upper(fn: Callable[[arb], arb], lo: arb, hi: arb, rel: float = 1e-4, max
             break
         push(a, m)
         push(m, b)
-    return max((t[2] for t in heap), key=lambda u: float(u) if u.is_finite() else math.inf)
+    return amax(t[2] for t in heap)
+
+
+def amax(values: Any) -> arb:
+    """The largest of exact arbs, compared exactly (a float key could pick a smaller one)."""
+    best = None
+    for v in values:
+        if not v.is_finite():
+            return arb("inf")
+        best = v if best is None or v > best else best
+    return ZERO if best is None else best
 
 
 @functools.lru_cache(maxsize=32)
@@ -260,10 +270,10 @@ def _sums(prob: Any, u: _Units, rel: float, max_evals: int, piece: float) -> tup
             return sigma(prob, 1, t).abs_upper()
         return ((sigma(prob, 0, t) - s0) / t).abs_upper()
 
-    s1z = max((sup_upper(secant, a.union(ZERO).lower(), a.union(ZERO).upper(), rel, coarse, 4 * piece)
-               for a in u.a), key=float)
+    s1z = amax((sup_upper(secant, a.union(ZERO).lower(), a.union(ZERO).upper(), rel, coarse, 4 * piece)
+               for a in u.a))
     om, be = _layer_bounds(prob)
-    top1 = max(m1, key=float)
+    top1 = amax(m1)
     # Σ_j σ(a_j)²
     t0 = sum((m * m for m in m0), ZERO)
     anorm = sum((a.abs_upper() * a.abs_upper() for a in u.a), ZERO).sqrt()
