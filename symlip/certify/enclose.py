@@ -70,9 +70,6 @@ _MAX_PIECES = 8
 _BALL_RAD = 0.02  # arguments of at most this radius are evaluated in C ball arithmetic (centred form)
 _UNIT = arb(0, 1)  # the ball [-1, 1]
 _GENERIC_MAX_P = 24  # above this many parameters a one-hidden-layer Hessian box gets the structured bound only
-#: lip_f: the structured bound on boxes whose mean width relative to the root is at least this (a ball
-#: region: the mean-value form with the ball's linear supremum is the stronger one sooner)
-_SHALLOW_WIDE = {"box": 0.2, "ball": 0.35}
 
 
 class Problem:
@@ -344,9 +341,7 @@ class Problem:
         best = mv.upper() if mv.upper() < nat.upper() else nat.upper()
         scores = np.array([float((abs(a.mid()) + a.rad()) * h) for a, h in zip(G, half)])
         best = _sqrt_up(best)
-        rlo, rhi = self.root()
-        wide = np.mean((hi - lo) / np.where(rhi > rlo, rhi - rlo, 1.0)) >= _SHALLOW_WIDE[self.region.kind]
-        if wide and shallow_applies(self):  # one hidden layer, a wide box: the structured bound (shallow.py)
+        if shallow_applies(self):  # one hidden layer: the structured bound (symlip.certify.shallow)
             sh = shallow_bound(self, lo, hi)
             best = sh if sh < best else best
         return best, scores
