@@ -214,7 +214,7 @@ def test_tampered_certificates_are_rejected(cert_dict):
 
 def test_capped_certificate_replays_and_rejects_a_lowered_cap():
     """A certificate whose upper is the U cap replays; lowering the cap is tampering."""
-    net = MLP((2, 2, 1), "tanh")
+    net = MLP((2, 2, 1, 1), "tanh")  # two hidden layers: the structured bound of one hidden layer beats U2 at once
     cert = certify("lip_grad", net, Region.box(1.0, 1.0), R=1.0, budget=5, max_boxes=3)
     assert cert.cap is not None and cert.upper == cert.cap  # three boxes cannot beat U2
     d = json.loads(json.dumps(cert.to_dict()))

@@ -53,6 +53,7 @@ from symlip.certify.hessian import block_bound
 from symlip.certify.interval import (ONE, ZERO, ball_function, float_down, float_up, hull, norm2_upper,
                                     sym_intersect, sym_norm_upper, to_arb, workprec)
 from symlip.certify.jets import Jet, check_deadline, dot_rows, value
+from symlip.certify.shallow import applies as shallow_applies, shallow_bound, shallow_enclosure
 
 if TYPE_CHECKING:  # pragma: no cover
     from symlip.models.network import MLP
@@ -68,6 +69,7 @@ _PIECE = 1.0  # activation arguments wider than this are cut into pieces of abou
 _MAX_PIECES = 8
 _BALL_RAD = 0.02  # arguments of at most this radius are evaluated in C ball arithmetic (centred form)
 _UNIT = arb(0, 1)  # the ball [-1, 1]
+_GENERIC_MAX_P = 24  # above this many parameters a one-hidden-layer Hessian box gets the structured bound only
 
 
 class Problem:
@@ -351,7 +353,11 @@ class Problem:
         mv = phic + lin + rem
         best = mv.upper() if mv.upper() < nat.upper() else nat.upper()
         scores = np.array([float((abs(a.mid()) + a.rad()) * h) for a, h in zip(G, half)])
-        return _sqrt_up(best), scores
+        best = _sqrt_up(best)
+        if shallow_applies(self):  # one hidden layer: the structured bound (symlip.certify.shallow)
+            sh = shallow_bound(self, lo, hi)
+            best = sh if sh < best else best
+        return best, scores
 
     def _nat_sq(self, out: dict[str, Any], jets: bool = False) -> arb:
         """The natural enclosure of the squared norm from the balls' absolute values."""
@@ -423,6 +429,16 @@ class Problem:
         return [np.outer(g, g) + (f - y) * H for y in self.targets()]
 
     def _enclose_hessian(self, lo: np.ndarray, hi: np.ndarray) -> tuple[arb, np.ndarray]:
+        # one hidden layer: the structured bound (symlip.certify.shallow), alone on large networks
+        shallow = shallow_enclosure(self, lo, hi) if shallow_applies(self) else None
+        if shallow is not None and self.P > _GENERIC_MAX_P:
+            return shallow
+        up, scores = self._enclose_hessian_generic(lo, hi)
+        if shallow is not None and shallow[0] < up:
+            return shallow
+        return up, scores
+
+    def _enclose_hessian_generic(self, lo: np.ndarray, hi: np.ndarray) -> tuple[arb, np.ndarray]:
         boxes = self.matrices(lo, hi)
         c = lo + (hi - lo) / 2
         cents = self.matrices(c, c)

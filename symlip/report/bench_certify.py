@@ -28,8 +28,11 @@ relu
 stepsize
     the demo task of :func:`symlip.report.stepsize.demo_task`: gradient descent with the
     local step of :func:`symlip.training.stepsize.local_step` from U3 and from the
-    certified upper (``certified=True``); steps to the target loss (target: the
-    certified rule needs no more steps than U3's).
+    certified upper (``certified=True``: the structured one-hidden-layer enclosure of
+    ``lip_loss_grad`` on ``B(θ, δ)``, :mod:`symlip.certify.shallow`, about 0.06 s per step
+    on an idle core; the budget of 0.3 s per step leaves room for a loaded machine — a
+    step whose enclosure misses it falls back to U3); steps to the target loss (target:
+    the certified rule needs no more steps than U3's).
 
 Every certify call is also checked for its budget: the largest overrun ``seconds /
 budget - 1`` (target <= 0.1).  Quick mode runs one or two small cases per tier with
@@ -66,11 +69,12 @@ _FULL = {"exact_budget": 30.0, "exact_widths": (1, 2, 1), "medium_budget": 300.0
          "large_budget": 30.0, "large_radii": (1e-3, 1e-2, 1e-1), "relu_budget": 60.0, "dense_budget": 10.0,
          "relu_cases": (((2, 64, 1), True), ((16, 64, 1), False), ((8, 32, 32, 1), False)),
          "relu_trained": True, "relu_trained_budget": 300.0,
-         "step_budget": 0.1, "step_quick_task": False, "step_max_steps": None, "train_steps": 1500,
+         "step_budget": 0.3, "step_quick_task": False, "step_max_steps": None, "train_steps": 1500,
          "large_widths": (32, 64, 64, 1)}
 _QUICK = {"exact_budget": 2.0, "exact_widths": (1, 1, 1), "medium_budget": 4.0, "medium_widths": (2, 2, 1),
           "large_budget": 3.0, "large_radii": (1e-2,), "relu_budget": 4.0, "dense_budget": 1.0,
-          "relu_cases": (((2, 16, 1), True),), "relu_trained": False, "relu_trained_budget": 0.0, "step_budget": 0.05, "step_quick_task": True, "step_max_steps": None,
+          "relu_cases": (((2, 16, 1), True),), "relu_trained": False, "relu_trained_budget": 0.0,
+          "step_budget": 0.15, "step_quick_task": True, "step_max_steps": None,
           "train_steps": 150, "large_widths": (32, 64, 64, 1)}
 _TRACE_AT = (10.0, 60.0, 300.0)
 

@@ -46,7 +46,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from symlip.models.network import MLP
 
 __all__ = ["MARGIN", "LocalStep", "DescentResult", "local_step", "local_step_mp", "loss_mp",
-           "descent_sides", "gradient_descent"]
+           "descent_sides", "gradient_descent", "certified_loss_curvature"]
 
 #: relative margin by which both caps of the rule are shrunk (an exact binary fraction)
 MARGIN = 2.0 ** -30
@@ -133,13 +133,16 @@ def local_step(net: "MLP", theta: Any, X: Any, y: Any, delta: float, *, R: float
         Input and target radii; default ``max_n |x_n|`` and ``max_n |y_n|``.
         Given values must be at least those (else the bound would not cover the data).
     certified : bool
-        Use for ``L`` the certified upper bound of ``sup ||∇²_θ ½(f - y)²||_2`` over
-        ``B(θ, δ)``, ``|x| <= R``, ``|y| <= Y`` (:func:`symlip.certify.certify`,
-        ``lip_loss_grad``; never above the rigorous U3) instead of U3 itself.  It bounds
-        the Hessian of the mean loss too, so the step ``1/((1+κ)L)`` stays safe
-        (docs/theory.md §6); it is never smaller than the U3 step (up to U3's rounding).
+        Use for ``L`` the smaller of U3 and a certified upper bound of
+        ``sup ||∇²_θ ½(f - y)²||_2`` over ``B(θ, δ)``, ``|x| <= R``, ``|y| <= Y``: the
+        enclosure of the ball's root box by :class:`symlip.certify.enclose.Problem`
+        (``lip_loss_grad``; the first box of :func:`symlip.certify.certify`'s branch and
+        bound, a rigorous arb bound — for one hidden layer the structured bound of
+        :mod:`symlip.certify.shallow`).  It bounds the Hessian of the mean loss too, so the
+        step ``1/((1+κ)L)`` stays safe (docs/theory.md §6); it is never smaller than the U3 step.
     budget : float
-        Seconds of branch and bound when ``certified``.
+        Seconds allowed for that enclosure when ``certified`` (main thread; if it does not
+        finish in time, ``L`` is U3).
 
     Returns
     -------
@@ -164,13 +167,35 @@ def local_step(net: "MLP", theta: Any, X: Any, y: Any, delta: float, *, R: float
     loss = net.loss(th, X2, yv)
     g = net.loss_grad(th, X2, yv)
     gn = float(np.linalg.norm(g))
+    L = derive("lip_loss_grad", net.depth).evaluate(net, Region.ball(th, delta), R=R, Y=Y)
     if certified:
-        from symlip.certify import certify
-
-        L = certify("lip_loss_grad", net, Region.ball(th, delta), R=R, Y=Y, budget=budget).upper
-    else:
-        L = derive("lip_loss_grad", net.depth).evaluate(net, Region.ball(th, delta), R=R, Y=Y)
+        L = min(L, certified_loss_curvature(net, th, delta, R, Y, budget))
     return _assemble(L, gn, delta, loss, R, Y, g, inf=math.inf)
+
+
+def certified_loss_curvature(net: "MLP", theta: np.ndarray, delta: float, R: float, Y: float,
+                             budget: float) -> float:
+    """A float ``>= sup ||∇²_θ ½(f(x;θ') - y)²||_2`` over ``|θ' - θ| <= δ``, ``|x| <= R``,
+    ``|y| <= Y``: the rigorous root-box enclosure of :class:`symlip.certify.enclose.Problem`
+    rounded up, or ``inf`` when it does not finish within ``budget`` seconds (main thread)."""
+    from symlip.activations.timelimit import call_with_time_limit
+    from symlip.certify.enclose import Problem
+    from symlip.certify.interval import float_up
+    from symlip.models.region import Region
+
+    t0 = time.monotonic()
+    prob = Problem("lip_loss_grad", net, Region.ball(theta, delta), R, Y)
+    try:
+        up, _ = call_with_time_limit(budget - (time.monotonic() - t0), prob.enclose, *prob.root())
+    except Exception:
+        if time.monotonic() - t0 < budget:
+            raise
+        return math.inf
+    # an alarm swallowed inside numpy's object loops could leave a hole: a result at or after
+    # the deadline is not used (as in symlip.certify.bnb.Search.enclose)
+    if up is None or time.monotonic() - t0 >= budget:
+        return math.inf
+    return float_up(up)
 
 
 def local_step_mp(net: "MLP", theta: Any, X: Any, y: Any, delta: float, dps: int = 50, *,
